@@ -1,0 +1,51 @@
+"""DNP: gets pupils and staff into Skolverket's digital national tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask
+
+from dnp import db
+from dnp.config import from_environment
+from dnp.extensions import csrf
+from dnp.extensions import htmx
+
+
+def create_app(test_config: Mapping | None = None) -> Flask:
+    """Build the application: configuration, database, blueprints, commands."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(from_environment())
+    if test_config:
+        app.config.update(test_config)
+    _check_config(app)
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or "dev-only-not-secret"
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+
+    from dnp import web
+    from dnp.cli import dnp_cli
+    from dnp.routes import health
+    from dnp.routes import home
+    from dnp.routes import ingest
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(ingest.bp)
+    csrf.exempt(ingest.bp)
+    web.init_app(app)
+    app.cli.add_command(dnp_cli)
+    return app
+
+
+def _check_config(app: Flask) -> None:
+    """Refuse to start in production without the settings that keep it safe."""
+    if app.config["ENV"] not in ("development", "production", "testing"):
+        raise RuntimeError("DNP_ENV must be 'development' or 'production'")
+    if app.config["ENV"] == "production" and not app.config.get("SECRET_KEY"):
+        raise RuntimeError("DNP_SECRET_KEY must be set in production")

@@ -1,0 +1,90 @@
+"""Command-line tools: ``flask --app app dnp …``."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from dnp.db import get_session
+from dnp.services.demo_data import load_demo
+from dnp.services.demo_data import register_is_empty
+from dnp.services.demo_data import write_demo_file
+from dnp.services.file_import import import_stream
+from dnp.services.ingest import IngestRejected
+
+dnp_cli = AppGroup("dnp", help="DNP administration commands.")
+
+
+def _actor(kind: str) -> str:
+    return f"cli:{kind}:{os.environ.get('USER') or getpass.getuser()}"
+
+
+@dnp_cli.command("migrate")
+def migrate_command():
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    from dnp.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("Databasen är uppdaterad.")
+
+
+@dnp_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_command(path: str):
+    """Import a register file holding organisations, persons, duties and groups (ingest shapes)."""
+    session = get_session()
+    size = os.path.getsize(path)
+    with open(path, "rb") as stream, click.progressbar(length=size * 4, label="Importerar") as bar:
+        done = {"position": 0}
+        order = ("organisations", "persons", "duties", "groups")
+
+        def progress(kind: str, position: int) -> None:
+            target = order.index(kind) * size + position
+            bar.update(max(0, target - done["position"]))
+            done["position"] = max(done["position"], target)
+
+        try:
+            summary = import_stream(session, stream, _actor("import"), progress)
+        except IngestRejected as error:
+            session.rollback()
+            click.echo(f"\nInget importerades: {error.total} problem.", err=True)
+            for problem in error.problems:
+                where = f"{problem.kind}[{problem.index}]" if problem.index is not None else problem.kind
+                click.echo(f"  {where} {problem.id or ''} {problem.field}: {problem.message}", err=True)
+            sys.exit(1)
+        bar.update(size * 4 - done["position"])
+    session.commit()
+    click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+
+
+@dnp_cli.command("demo-data")
+@click.option("--seed", default=1, show_default=True, help="Same seed, same municipality.")
+@click.option("--scale", type=click.Choice(["small", "large"]), default="small", show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing if the register already has data.")
+@click.option("--write-file", type=click.Path(dir_okay=False), help="Write an import file instead.")
+def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | None):
+    """Create a fictitious municipality (one huvudman, school units, pupils, staff, groups)."""
+    if write_file:
+        with open(write_file, "w", encoding="utf-8") as stream:
+            count = write_demo_file(stream, seed, scale)
+        click.echo(f"Skrev {count} personer till {write_file}.")
+        return
+    session = get_session()
+    if if_empty and not register_is_empty(session):
+        click.echo("Registret har redan data; demodata lades inte in.")
+        return
+    with click.progressbar(length=1, label="Skapar demodata") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        summary = load_demo(session, seed, scale, _actor("demo-data"), progress)
+    session.commit()
+    click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))

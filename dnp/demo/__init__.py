@@ -1,0 +1,1 @@
+"""Demo data: a fictitious municipality for development, screenshots and benchmarks."""

@@ -1,0 +1,21 @@
+"""All table models, importable from one place (Alembic reads ``SQLModel.metadata``)."""
+
+from dnp.models.audit import AuditEvent
+from dnp.models.register import Duty
+from dnp.models.register import Enrolment
+from dnp.models.register import Organisation
+from dnp.models.register import Person
+from dnp.models.register import RegisterGroup
+from dnp.models.register import RegisterGroupMembership
+from dnp.models.register import skolverket_id
+
+__all__ = [
+    "AuditEvent",
+    "Duty",
+    "Enrolment",
+    "Organisation",
+    "Person",
+    "RegisterGroup",
+    "RegisterGroupMembership",
+    "skolverket_id",
+]

@@ -1,0 +1,55 @@
+"""Writing to the append-only audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from dnp.models import AuditEvent
+from dnp.models.types import utcnow
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Audit one action; ``before``/``after`` must hold only non-protected fields."""
+    record_many(session, actor, action, entity_type, [entity_id], before=before, after=after)
+
+
+def record_many(
+    session: Session,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_ids: list[str],
+    at: datetime | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Audit the same action on many entities in one statement (bulk imports)."""
+    if not entity_ids:
+        return
+    at = at or utcnow()
+    session.connection().execute(
+        insert(AuditEvent.__table__),
+        [
+            {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+            }
+            for entity_id in entity_ids
+        ],
+    )

@@ -1,0 +1,233 @@
+"""Register ingest: validate every item, then write all or nothing (API and file import)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+
+from sqlalchemy import Table
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlmodel import Session
+
+from dnp.models import Duty
+from dnp.models import Enrolment
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import RegisterGroup
+from dnp.models import RegisterGroupMembership
+from dnp.models.types import utcnow
+from dnp.services import audit
+from dnp.services import schemas
+from dnp.services.ingest_checks import ReferenceChecker
+from dnp.services.ingest_rules import ITEM_RULES
+from dnp.services.ingest_rules import text_problems
+from dnp.services.register_rows import rows_for
+
+KINDS = ("organisations", "persons", "duties", "groups")
+ENTITY_NAMES = {"organisations": "Organisation", "persons": "Person", "duties": "Duty", "groups": "Group"}
+MAIN_TABLES: dict[str, Table] = {
+    "organisations": Organisation.__table__,
+    "persons": Person.__table__,
+    "duties": Duty.__table__,
+    "groups": RegisterGroup.__table__,
+}
+CHILD_TABLES: dict[str, tuple[Table, str]] = {
+    "persons": (Enrolment.__table__, "person_id"),
+    "groups": (RegisterGroupMembership.__table__, "group_id"),
+}
+MAX_LISTED_PROBLEMS = 1000
+CHUNK = 500
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the input: which item, which field, why."""
+
+    kind: str
+    index: int | None
+    id: str | None
+    field: str
+    message: str
+    conflict: bool = False
+
+    def as_dict(self) -> dict:
+        """JSON form for API responses."""
+        return {
+            "entity": ENTITY_NAMES.get(self.kind, self.kind),
+            "index": self.index,
+            "id": self.id,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class IngestRejected(Exception):
+    """The input had problems; nothing was stored."""
+
+    def __init__(self, problems: list[Problem], total: int):
+        super().__init__(f"{total} problem(s) in the input")
+        self.problems = problems
+        self.total = total
+
+    @property
+    def is_conflict(self) -> bool:
+        """True when every problem is a clash with stored data (HTTP 409)."""
+        return all(problem.conflict for problem in self.problems)
+
+
+@dataclass
+class IngestSummary:
+    """What a request or file changed."""
+
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    deleted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    not_found: list[str] = field(default_factory=list)
+    changed_ids: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+
+    def as_dict(self) -> dict:
+        """JSON form for API responses and the CLI."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+        }
+
+
+def chunks(values: list, size: int = CHUNK) -> Iterable[list]:
+    """Split a list for IN (...) queries that every backend accepts."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class RegisterIngest:
+    """Validates and writes batches in the caller's transaction; the caller commits.
+
+    Later batches are still validated after a problem, so the answer lists every problem,
+    but nothing more is written and ``finish`` raises so the caller rolls back.
+    """
+
+    def __init__(self, session: Session, actor: str, mode: str = "upsert"):
+        if mode not in ("create", "upsert"):
+            raise ValueError(mode)
+        self.session = session
+        self.actor = actor
+        self.mode = mode
+        self.problems: list[Problem] = []
+        self.problem_count = 0
+        self.summary = IngestSummary()
+        self.references = ReferenceChecker(session)
+
+    def _problem(self, *args, conflict: bool = False) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(Problem(*args, conflict=conflict))
+
+    def add_batch(self, kind: str, items: list, offset: int = 0) -> None:
+        """Validate ``items`` of ``kind`` (``offset`` = index of the first) and write them if all is well."""
+        valid: list[tuple[int, dict]] = []
+        for position, item in enumerate(items):
+            index = offset + position
+            item_problems = self._item_problems(kind, item)
+            item_id = item.get("id") if isinstance(item, dict) else None
+            for path, message in item_problems:
+                self._problem(kind, index, item_id if isinstance(item_id, str) else None, path, message)
+            if not item_problems:
+                valid.append((index, item))
+            elif isinstance(item_id, str):
+                # Known to the input: later references to it are not also reported as dangling.
+                self.references.seen[kind].add(item_id)
+        for args, conflict in self.references.check(kind, valid, self.mode):
+            self._problem(kind, *args, conflict=conflict)
+        if self.problem_count == 0:
+            self._write(kind, [item for _, item in valid])
+
+    @staticmethod
+    def _item_problems(kind: str, item: object) -> list[tuple[str, str]]:
+        if not isinstance(item, dict):
+            return [("", "fel typ: varje element ska vara ett objekt")]
+        if schemas.is_valid(kind, item):
+            problems = []
+        else:
+            problems = schemas.schema_problems(schemas.item_validator(kind), item)
+            if kind == "organisations" and item.get("organisationType") == "Huvudman":
+                # Our extension: a huvudman has an organisation number, not a school unit code.
+                problems = [p for p in problems if "'schoolUnitCode'" not in p[1]]
+        problems += text_problems(item)
+        if not problems:
+            problems = ITEM_RULES[kind](item)
+        return problems
+
+    def finish(self) -> IngestSummary:
+        """Raise ``IngestRejected`` if anything was wrong, else return the summary."""
+        if self.problem_count:
+            raise IngestRejected(self.problems, self.problem_count)
+        return self.summary
+
+    def _write(self, kind: str, items: list[dict]) -> None:
+        if not items:
+            return
+        table = MAIN_TABLES[kind]
+        now = utcnow()
+        rows = [rows_for(kind, item) for item in items]
+        existing: dict[str, str] = {}
+        for part in chunks([row["id"] for row, _ in rows]):
+            existing.update(
+                self.session.connection()
+                .execute(select(table.c.id, table.c.source_hash).where(table.c.id.in_(part)))
+                .all()
+            )
+        inserts = [(row, children) for row, children in rows if row["id"] not in existing]
+        updates = [
+            (row, children)
+            for row, children in rows
+            if row["id"] in existing and existing[row["id"]] != row["source_hash"]
+        ]
+        connection = self.session.connection()
+        if inserts:
+            connection.execute(
+                insert(table), [{**row, "created": now, "modified": now} for row, _ in inserts]
+            )
+        if updates:
+            update_ids = [row["id"] for row, _ in updates]
+            if kind == "persons":
+                # Null EPPNs first so two persons may swap EPPNs within one request.
+                for part in chunks(update_ids):
+                    connection.execute(update(table).where(table.c.id.in_(part)).values(eppn=None))
+            columns = [name for name in updates[0][0] if name != "id"]
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({name: bindparam(name) for name in columns + ["modified"]})
+            )
+            connection.execute(statement, [{**row, "_id": row["id"], "modified": now} for row, _ in updates])
+        if kind in CHILD_TABLES:
+            child_table, parent_column = CHILD_TABLES[kind]
+            for part in chunks([row["id"] for row, _ in updates]):
+                connection.execute(delete(child_table).where(child_table.c[parent_column].in_(part)))
+            children = [child for _, kids in inserts + updates for child in kids]
+            if children:
+                connection.execute(insert(child_table), children)
+        self.summary.created[kind] += len(inserts)
+        self.summary.updated[kind] += len(updates)
+        self.summary.unchanged[kind] += len(rows) - len(inserts) - len(updates)
+        self.summary.changed_ids[kind] += [row["id"] for row, _ in inserts + updates]
+        entity = ENTITY_NAMES[kind]
+        created_ids = [row["id"] for row, _ in inserts]
+        updated_ids = [row["id"] for row, _ in updates]
+        audit.record_many(self.session, self.actor, "register.created", entity, created_ids, now)
+        audit.record_many(self.session, self.actor, "register.updated", entity, updated_ids, now)
+
+
+def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str) -> IngestSummary:
+    """Validate and store one request's items of one kind, all or nothing."""
+    ingest = RegisterIngest(session, actor, mode)
+    ingest.add_batch(kind, items)
+    return ingest.finish()

@@ -1,0 +1,131 @@
+"""Checks of ingest items against each other and the stored register."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dnp.models import Duty
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import RegisterGroup
+
+TABLES: dict[str, Table] = {
+    "organisations": Organisation.__table__,
+    "persons": Person.__table__,
+    "duties": Duty.__table__,
+    "groups": RegisterGroup.__table__,
+}
+KIND_SWEDISH = {
+    "organisations": "organisationen",
+    "persons": "personen",
+    "duties": "tjänstgöringen",
+    "groups": "gruppen",
+}
+CHUNK = 500
+
+_IN_INPUT = "värdet {value!r} används redan av en annan post i indata"
+_IN_REGISTER = "värdet {value!r} används redan av en annan post i registret"
+
+Finding = tuple[tuple[int, str | None, str, str], bool]
+
+
+def _references(kind: str, item: dict) -> list[tuple[str, str, str]]:
+    """(field path, target kind, id) for every reference an item makes."""
+    found = []
+    if kind == "organisations" and item.get("parentOrganisation"):
+        found.append(("parentOrganisation.id", "organisations", item["parentOrganisation"]["id"]))
+    if kind == "persons":
+        for index, enrolment in enumerate(item.get("enrolments") or []):
+            found.append((f"enrolments.{index}.enroledAt.id", "organisations", enrolment["enroledAt"]["id"]))
+    if kind == "duties":
+        found.append(("person.id", "persons", item["person"]["id"]))
+        found.append(("dutyAt.id", "organisations", item["dutyAt"]["id"]))
+    if kind == "groups":
+        found.append(("organisation.id", "organisations", item["organisation"]["id"]))
+        for index, membership in enumerate(item.get("groupMemberships") or []):
+            found.append((f"groupMemberships.{index}.person.id", "persons", membership["person"]["id"]))
+    return found
+
+
+class ReferenceChecker:
+    """Remembers what the input holds so far and checks new items against it and the database."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.seen: dict[str, set[str]] = {kind: set() for kind in TABLES}
+        self.eppn_owner: dict[str, str] = {}
+        self.unit_code_owner: dict[str, str] = {}
+
+    def _existing(self, kind: str, ids: set[str], column: str = "id") -> dict[str, str]:
+        table = TABLES[kind]
+        found: dict[str, str] = {}
+        values = sorted(ids)
+        for start in range(0, len(values), CHUNK):
+            part = values[start : start + CHUNK]
+            query = select(table.c[column], table.c.id).where(table.c[column].in_(part))
+            found.update(self.session.connection().execute(query).all())
+        return found
+
+    def check(self, kind: str, items: list[tuple[int, dict]], mode: str) -> list[Finding]:
+        """Duplicates within the input, clashes with stored data, and dangling references."""
+        findings: list[Finding] = []
+        batch_ids = {item["id"] for _, item in items}
+        for index, item in items:
+            if item["id"] in self.seen[kind]:
+                findings.append(((index, item["id"], "id", "id:t förekommer flera gånger i indata"), False))
+            self.seen[kind].add(item["id"])
+        if mode == "create":
+            for existing_id in self._existing(kind, batch_ids):
+                index = next(i for i, item in items if item["id"] == existing_id)
+                message = f"{KIND_SWEDISH[kind]} finns redan (POST skapar bara nya; använd PUT)"
+                findings.append(((index, existing_id, "id", message), True))
+        if kind == "persons":
+            findings += self._check_unique(
+                items, "eduPersonPrincipalNames", "eppn", self.eppn_owner, "persons"
+            )
+        if kind == "organisations":
+            findings += self._check_unique(
+                items, "schoolUnitCode", "school_unit_code", self.unit_code_owner, "organisations"
+            )
+        findings += self._check_references(kind, items)
+        return findings
+
+    def _check_unique(
+        self, items, field: str, column: str, owners: dict[str, str], kind: str
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        values: dict[str, tuple[int, str]] = {}
+        for index, item in items:
+            raw = item.get(field)
+            value = raw[0] if isinstance(raw, list) and raw else raw
+            if not isinstance(value, str) or not value:
+                continue
+            owner = owners.setdefault(value, item["id"])
+            if owner != item["id"]:
+                findings.append(((index, item["id"], field, _IN_INPUT.format(value=value)), False))
+            values[value] = (index, item["id"])
+        stored = self._existing(kind, set(values), column)
+        for value, holder in stored.items():
+            index, item_id = values[value]
+            # A holder that is itself in the input with another value is moving away: fine.
+            if holder != item_id and holder not in self.seen[kind]:
+                findings.append(((index, item_id, field, _IN_REGISTER.format(value=value)), True))
+        return findings
+
+    def _check_references(self, kind: str, items: list[tuple[int, dict]]) -> list[Finding]:
+        wanted: dict[str, set[str]] = {}
+        references = []
+        for index, item in items:
+            for path, target, target_id in _references(kind, item):
+                references.append((index, item["id"], path, target, target_id))
+                if target_id not in self.seen[target]:
+                    wanted.setdefault(target, set()).add(target_id)
+        known = {target: set(self._existing(target, ids)) for target, ids in wanted.items()}
+        findings: list[Finding] = []
+        for index, item_id, path, target, target_id in references:
+            if target_id not in self.seen[target] and target_id not in known.get(target, ()):
+                message = f"{KIND_SWEDISH[target]} {target_id} finns inte i registret"
+                findings.append(((index, item_id, path, message), False))
+        return findings

@@ -1,0 +1,31 @@
+"""Counts over the register, for the start page and operators (no personal data)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dnp.models import Duty
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import RegisterGroup
+
+
+def register_counts(session: Session) -> dict[str, int]:
+    """How many school units, persons, duties and groups the register holds."""
+    connection = session.connection()
+
+    def count(query) -> int:
+        return connection.execute(query).scalar_one()
+
+    return {
+        "school_units": count(
+            select(func.count())
+            .select_from(Organisation)
+            .where(Organisation.organisation_type == "Skolenhet")
+        ),
+        "persons": count(select(func.count()).select_from(Person)),
+        "duties": count(select(func.count()).select_from(Duty)),
+        "groups": count(select(func.count()).select_from(RegisterGroup)),
+    }

@@ -1,0 +1,77 @@
+"""HTML helpers: full page or HTMX fragment from one URL, security headers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import Response
+from flask import render_template
+from flask import request
+from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import HTTPException
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+
+
+def is_htmx() -> bool:
+    """True for an HTMX request that is not a history restore."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context) -> Response:
+    """Render the whole page, or only ``block`` when HTMX asked for a fragment."""
+    if block and is_htmx():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = Response(body, status=status, mimetype="text/html")
+    response.vary.add("HX-Request")
+    return response
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+JSON_PREFIXES = ("/ingest/", "/ss12000/")
+ERROR_TEXTS = {
+    400: ("Felaktig begäran", "Begäran kunde inte tolkas. Kontrollera uppgifterna och försök igen."),
+    403: ("Ingen behörighet", "Du har inte behörighet till den här sidan."),
+    404: (
+        "Sidan finns inte",
+        "Sidan eller uppgiften du söker finns inte, eller så saknar du åtkomst till den.",
+    ),
+    405: ("Otillåten metod", "Den här adressen tar inte emot den sortens begäran."),
+    413: ("För stor begäran", "Det du skickade var för stort."),
+    500: ("Något gick fel", "Ett oväntat fel inträffade. Försök igen om en stund."),
+}
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    if request.path.startswith(JSON_PREFIXES):
+        from dnp.routes.api_errors import json_error
+
+        response = json_error(status, error.description or error.name)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response[0].headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+    title, text = ERROR_TEXTS.get(status, (error.name, error.description or ""))
+    if status == 400 and error.description and "CSRF" in error.description:
+        text = "Formuläret har gått ut eller saknar säkerhetstoken. Ladda om sidan och försök igen."
+    return render("errors/error.html", status=status, title=title, text=text, code=status)
+
+
+def init_app(app: Flask) -> None:
+    """Register response hooks and error pages."""
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)

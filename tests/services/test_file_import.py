@@ -1,0 +1,74 @@
+"""File import: same validation as the API, streamed, idempotent, all or nothing."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from dnp.models import AuditEvent
+from dnp.models import Person
+from dnp.models import RegisterGroupMembership
+from tests import factories
+
+
+def _file(tmp_path, body, name="register.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def _register(size=3):
+    unit = factories.organisation()
+    pupils = [factories.person(unit["id"]) for _ in range(size)]
+    teacher = factories.person(None, emails=[{"value": "t@example.se", "type": "Skola personal"}])
+    return {
+        # Keys in an unusual order: the import still goes organisations → groups.
+        "groups": [factories.group(unit["id"], [p["id"] for p in pupils])],
+        "duties": [factories.duty(teacher["id"], unit["id"])],
+        "persons": pupils + [teacher],
+        "organisations": [unit],
+    }
+
+
+def test_import_twice_changes_nothing_the_second_time(runner, db, tmp_path):
+    path = _file(tmp_path, _register())
+    first = runner.invoke(args=["dnp", "import", str(path)])
+    assert first.exit_code == 0, first.output
+    assert '"persons": 4' in first.output
+    audits = db.exec(select(func.count()).select_from(AuditEvent)).one()
+    modified = {p.id: p.modified for p in db.exec(select(Person)).all()}
+    second = runner.invoke(args=["dnp", "import", str(path)])
+    assert second.exit_code == 0, second.output
+    assert '"unchanged": {"organisations": 1, "persons": 4, "duties": 1, "groups": 1}' in second.output
+    db.expire_all()
+    assert {p.id: p.modified for p in db.exec(select(Person)).all()} == modified
+    assert db.exec(select(func.count()).select_from(AuditEvent)).one() == audits
+    assert db.exec(select(func.count()).select_from(RegisterGroupMembership)).one() == 3
+
+
+def test_problems_in_a_later_batch_roll_back_everything(runner, db, tmp_path, monkeypatch):
+    monkeypatch.setattr("dnp.services.file_import.BATCH", 2)
+    body = _register(size=7)
+    body["persons"][5]["civicNo"] = {"value": "12345"}
+    body["duties"][0]["dutyRole"] = "Trollkarl"
+    result = runner.invoke(args=["dnp", "import", str(_file(tmp_path, body))])
+    assert result.exit_code == 1
+    assert "Inget importerades: 2 problem" in result.output
+    assert "persons[5]" in result.output
+    assert "civicNo.value" in result.output
+    assert "dutyRole" in result.output
+    assert db.exec(select(func.count()).select_from(Person)).one() == 0
+
+
+def test_malformed_and_unknown_files_are_refused(runner, db, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"persons": [{"id": ', encoding="utf-8")
+    result = runner.invoke(args=["dnp", "import", str(broken)])
+    assert result.exit_code == 1
+    assert "felaktig JSON" in result.output
+    result = runner.invoke(args=["dnp", "import", str(_file(tmp_path, {"pupils": []}, "x.json"))])
+    assert result.exit_code == 1
+    assert "okända: ['pupils']" in result.output
+    assert db.exec(select(func.count()).select_from(Person)).one() == 0
