@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -28,7 +30,9 @@ def _worker_number(worker_id: str) -> int:
 def database_url(tmp_path_factory, worker_id) -> str:
     """A freshly migrated database for this test process."""
     if BACKEND == "postgres":
-        name = f"dnp_test_{_worker_number(worker_id)}"
+        # Named after the checkout too, so that two checkouts can test side by side.
+        checkout = hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
+        name = f"dnp_test_{checkout}_{_worker_number(worker_id)}"
         admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -44,7 +48,8 @@ def database_url(tmp_path_factory, worker_id) -> str:
 @pytest.fixture(scope="session")
 def redis_url(worker_id) -> str:
     """A Redis database of its own for this test process (real server)."""
-    return f"redis://127.0.0.1:6379/{8 + _worker_number(worker_id)}"
+    base = int(os.environ.get("DNP_TEST_REDIS_DB_BASE", "8"))
+    return f"redis://127.0.0.1:6379/{base + _worker_number(worker_id)}"
 
 
 def _empty_tables(engine) -> None:
