@@ -11,6 +11,7 @@ from dnp import db
 from dnp.config import from_environment
 from dnp.extensions import csrf
 from dnp.extensions import htmx
+from dnp.login import login_manager
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
@@ -21,19 +22,31 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.config.update(test_config)
     _check_config(app)
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or "dev-only-not-secret"
-    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    app.config.update(
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_NAME="dnp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["ENV"] == "production",
+        REMEMBER_COOKIE_DURATION=0,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    login_manager.init_app(app)
 
     from dnp import web
     from dnp.cli import dnp_cli
+    from dnp.routes import admin
+    from dnp.routes import auth
     from dnp.routes import health
     from dnp.routes import home
     from dnp.routes import ingest
 
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(ingest.bp)

@@ -25,10 +25,18 @@ DEFAULTS = {
     "WEBHOOK_ALLOWED_TARGETS": "",
     "WEBHOOK_COALESCE_SECONDS": 5,
     "SUBSCRIPTION_DAYS": 90,
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_MAX_HOURS": 10,
 }
 
 # Keys whose environment value must be turned into an int.
-INT_KEYS = {"INGEST_MAX_BYTES", "WEBHOOK_COALESCE_SECONDS", "SUBSCRIPTION_DAYS"}
+INT_KEYS = {
+    "INGEST_MAX_BYTES",
+    "WEBHOOK_COALESCE_SECONDS",
+    "SUBSCRIPTION_DAYS",
+    "SESSION_IDLE_MINUTES",
+    "SESSION_MAX_HOURS",
+}
 
 
 def from_environment(environ: os._Environ | dict | None = None) -> dict:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import render_template
 from flask import request
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -36,6 +42,11 @@ def render(template: str, block: str | None = None, status: int = 200, **context
 
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
+    if current_app.config["ENV"] == "production":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user.is_authenticated or request.path.startswith(JSON_PREFIXES):
+        # Pages for signed-in users and API answers carry personal data: never cache them.
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -71,7 +82,21 @@ def _http_error(error: HTTPException):
     return render("errors/error.html", status=status, title=title, text=text, code=status)
 
 
+def localtime(value: datetime | None) -> str:
+    """A UTC time as Swedish local time, ``2026-11-28 14:05``."""
+    if value is None:
+        return "–"
+    return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def has_endpoint(name: str) -> bool:
+    """True when the app has a view called ``name`` (areas are added issue by issue)."""
+    return name in current_app.view_functions
+
+
 def init_app(app: Flask) -> None:
-    """Register response hooks and error pages."""
+    """Register response hooks, error pages and template helpers."""
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
+    app.jinja_env.filters["localtime"] = localtime

@@ -31,7 +31,7 @@ def database_url(tmp_path_factory, worker_id) -> str:
     """A freshly migrated database for this test process."""
     if BACKEND == "postgres":
         # Named after the checkout too, so that two checkouts can test side by side.
-        checkout = hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
+        checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
         name = f"dnp_test_{checkout}_{_worker_number(worker_id)}"
         admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
@@ -105,3 +105,33 @@ def runner(app):
 def new_id() -> str:
     """A random UUID string."""
     return str(uuid.uuid4())
+
+
+def login(client, app, eppn: str) -> str:
+    """Sign ``client`` in as ``eppn`` (a real server-side session, no IdP); return the session id."""
+    from dnp.services.access import start_session
+
+    with Session(app.extensions["dnp.engine"]) as session:
+        session_id = start_session(session, eppn, "test")
+        session.commit()
+    with client.session_transaction() as cookie:
+        cookie["_user_id"] = session_id
+        cookie["_fresh"] = True
+    return session_id
+
+
+def csrf_token(client) -> str:
+    """The CSRF token of ``client``'s session, as the pages embed it for HTMX."""
+    import re
+
+    body = client.get("/csrf-probe-404").get_data(as_text=True)  # every page embeds it
+    return re.search(r'"X-CSRFToken": "([^"]+)"', body).group(1)
+
+
+def grant(app, eppn: str, role: str, unit_ids=()) -> None:
+    """Give ``eppn`` a role directly in the database."""
+    from dnp.services.access import grant_role
+
+    with Session(app.extensions["dnp.engine"]) as session:
+        grant_role(session, "test", eppn, role, list(unit_ids))
+        session.commit()

@@ -1,5 +1,9 @@
 """All table models, importable from one place (Alembic reads ``SQLModel.metadata``)."""
 
+from dnp.models.access import ROLES
+from dnp.models.access import LoginSession
+from dnp.models.access import RoleGrant
+from dnp.models.access import UserAccount
 from dnp.models.audit import AuditEvent
 from dnp.models.register import Duty
 from dnp.models.register import Enrolment
@@ -10,6 +14,10 @@ from dnp.models.register import RegisterGroupMembership
 from dnp.models.register import skolverket_id
 
 __all__ = [
+    "ROLES",
+    "LoginSession",
+    "RoleGrant",
+    "UserAccount",
     "AuditEvent",
     "Duty",
     "Enrolment",

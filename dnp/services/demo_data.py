@@ -20,6 +20,7 @@ from dnp.models import RegisterGroupMembership
 from dnp.models import skolverket_id
 from dnp.models.types import utcnow
 from dnp.services import audit
+from dnp.services.demo_users import grant_demo_roles
 from dnp.services.ingest import IngestSummary
 from dnp.services.ingest import RegisterIngest
 from dnp.services.register_rows import enrolment_rows
@@ -54,6 +55,7 @@ def load_demo(
                 )
     summary = ingest.finish()
     _add_broken_records(session, municipality, actor)
+    grant_demo_roles(session, actor)
     return summary
 
 

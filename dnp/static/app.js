@@ -11,3 +11,16 @@ document.addEventListener("htmx:responseError", function (event) {
     status.textContent = "Något gick fel (" + event.detail.xhr.status + "). Försök igen.";
   }
 });
+// Search results that fill an input: a button with data-fill-input="<id>" and data-value.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-fill-input]");
+  if (!button) { return; }
+  var input = document.getElementById(button.dataset.fillInput);
+  if (!input) { return; }
+  input.value = button.dataset.value;
+  var results = button.closest("[aria-live]");
+  if (results) { results.innerHTML = ""; }
+  input.focus();
+  var status = document.getElementById("status");
+  if (status) { status.textContent = "Vald: " + button.dataset.value; }
+});

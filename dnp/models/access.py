@@ -1,0 +1,58 @@
+"""Who may do what: role grants by EPPN and server-side login sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
+from sqlmodel import SQLModel
+
+from dnp.models.types import UTCDateTime
+from dnp.models.types import utcnow
+
+ROLES = ("central_admin", "unit_admin", "operator")
+
+
+class RoleGrant(SQLModel, table=True):
+    """A role given to an EPPN; school-unit administrators get one grant per unit."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (UniqueConstraint("eppn", "role", "school_unit_id", name="uq_role_grant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    eppn: str = Field(max_length=255, index=True)
+    role: str = Field(max_length=20)
+    school_unit_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(36), ForeignKey("organisation.id", ondelete="CASCADE"), nullable=True),
+    )
+    granted_by: str = Field(max_length=255)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserAccount(SQLModel, table=True):
+    """Someone who has signed in at least once (display name from the IdP or the register)."""
+
+    __tablename__ = "user_account"
+
+    eppn: str = Field(primary_key=True, max_length=255)
+    display_name: str = ""
+    first_login: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_login: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LoginSession(SQLModel, table=True):
+    """A server-side session: logout or a timeout ends it whatever the cookie says."""
+
+    __tablename__ = "login_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    eppn: str = Field(max_length=255, index=True)
+    method: str = Field(max_length=20)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,135 @@
+"""Central administration: access management and the audit log."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint
+from flask import abort
+from flask import request
+from flask_login import current_user
+from sqlmodel import select
+
+from dnp.db import get_session
+from dnp.login import require_role
+from dnp.models import Organisation
+from dnp.services import access
+from dnp.services.audit_log import ACTION_NAMES
+from dnp.services.audit_log import PAGE_SIZE
+from dnp.services.audit_log import AuditFilter
+from dnp.services.audit_log import known_values
+from dnp.services.audit_log import search_audit
+from dnp.web import render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _units(db):
+    return db.exec(
+        select(Organisation)
+        .where(Organisation.organisation_type == "Skolenhet")
+        .order_by(Organisation.display_name)
+    ).all()
+
+
+def _access_page(db, status=200, error=None, form=None, message=None):
+    return render(
+        "admin/access.html",
+        block="grants_panel",
+        status=status,
+        grants=access.list_grants(db),
+        units=_units(db),
+        role_names=access.ROLE_NAMES,
+        error=error,
+        form=form or {},
+        message=message,
+    )
+
+
+@bp.get("/access")
+@require_role("central_admin")
+def access_page():
+    """Who has which role, and the form to grant more."""
+    return _access_page(get_session())
+
+
+@bp.get("/access/people")
+@require_role("central_admin")
+def people():
+    """Search-as-you-type for persons to grant a role to (by EPPN or name)."""
+    query = request.args.get("eppn", "")
+    return render("admin/_people.html", people=access.find_people(get_session(), query), query=query)
+
+
+@bp.post("/access/grants")
+@require_role("central_admin")
+def grant():
+    """Grant a role to an EPPN (school-unit administrators: for the chosen units)."""
+    db = get_session()
+    form = {
+        "eppn": request.form.get("eppn", ""),
+        "role": request.form.get("role", ""),
+        "unit_ids": request.form.getlist("unit_ids"),
+    }
+    try:
+        added = access.grant_role(db, current_user.eppn, form["eppn"], form["role"], form["unit_ids"])
+    except access.AccessError as error:
+        db.rollback()
+        return _access_page(db, status=422, error=str(error), form=form)
+    db.commit()
+    message = (
+        f"{added} ny behörighet gavs till {form['eppn'].strip()}." if added else "Behörigheten fanns redan."
+    )
+    return _access_page(db, message=message)
+
+
+@bp.post("/access/grants/<int:grant_id>/revoke")
+@require_role("central_admin")
+def revoke(grant_id: int):
+    """Take a role away."""
+    db = get_session()
+    try:
+        revoked = access.revoke_grant(db, current_user.eppn, grant_id)
+    except LookupError:
+        abort(404)
+    except access.AccessError as error:
+        db.rollback()
+        return _access_page(db, error=str(error))
+    db.commit()
+    return _access_page(db, message=f"Behörigheten togs bort från {revoked.eppn}.")
+
+
+def _date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/audit")
+@require_role("central_admin")
+def audit():
+    """The audit log, filtered and paged; the table alone for HTMX."""
+    db = get_session()
+    wanted = AuditFilter(
+        actor=request.args.get("actor", "").strip(),
+        action=request.args.get("action", ""),
+        entity_type=request.args.get("entity_type", ""),
+        entity_id=request.args.get("entity_id", "").strip(),
+        since=_date("since"),
+        until=_date("until"),
+        page=request.args.get("page", 1, type=int) or 1,
+    )
+    events, total = search_audit(db, wanted)
+    actions, types = known_values(db)
+    return render(
+        "admin/audit.html",
+        block="audit_results",
+        events=events,
+        total=total,
+        wanted=wanted,
+        actions=actions,
+        types=types,
+        action_names=ACTION_NAMES,
+        pages=max(1, -(-total // PAGE_SIZE)),
+    )

@@ -1,0 +1,236 @@
+"""Roles and login sessions: who may manage which school units."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import ROLES
+from dnp.models import LoginSession
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import RoleGrant
+from dnp.models import UserAccount
+from dnp.models.types import utcnow
+from dnp.services import audit
+
+ROLE_NAMES = {
+    "central_admin": "Central administratör",
+    "unit_admin": "Skolenhetsadministratör",
+    "operator": "Driftansvarig",
+}
+_EPPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SEEN_EVERY = timedelta(seconds=60)
+
+
+class AccessError(ValueError):
+    """A grant or revocation that cannot be done; the message is for the user (Swedish)."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one signed-in person may do."""
+
+    eppn: str
+    central_admin: bool = False
+    operator: bool = False
+    unit_ids: frozenset[str] = frozenset()
+
+    @property
+    def has_any_role(self) -> bool:
+        """True when the person may use some part of the module."""
+        return self.central_admin or self.operator or bool(self.unit_ids)
+
+    @property
+    def manages_units(self) -> bool:
+        """True for central and school-unit administrators."""
+        return self.central_admin or bool(self.unit_ids)
+
+    def may_manage(self, unit_id: str | None) -> bool:
+        """True when the person may build test groups at ``unit_id``."""
+        return self.central_admin or (unit_id is not None and unit_id in self.unit_ids)
+
+    def has(self, role: str) -> bool:
+        """True when the person holds ``role``."""
+        if role == "unit_admin":
+            return bool(self.unit_ids)
+        return getattr(self, role)
+
+
+def access_for(session: Session, eppn: str) -> Access:
+    """Collect an EPPN's grants."""
+    grants = session.exec(select(RoleGrant).where(RoleGrant.eppn == eppn)).all()
+    return Access(
+        eppn=eppn,
+        central_admin=any(g.role == "central_admin" for g in grants),
+        operator=any(g.role == "operator" for g in grants),
+        unit_ids=frozenset(g.school_unit_id for g in grants if g.role == "unit_admin" and g.school_unit_id),
+    )
+
+
+def grant_role(session: Session, actor: str, eppn: str, role: str, unit_ids: list[str] = ()) -> int:
+    """Grant ``role`` (per unit for school-unit administrators); return how many grants are new."""
+    eppn = eppn.strip()
+    if not _EPPN.match(eppn):
+        raise AccessError("Ange en giltig EPPN, t.ex. anna.andersson@skola.se.")
+    if role not in ROLES:
+        raise AccessError("Välj en roll.")
+    if role == "unit_admin":
+        if not unit_ids:
+            raise AccessError("Välj minst en skolenhet.")
+        found = session.exec(
+            select(Organisation.id).where(
+                Organisation.id.in_(unit_ids), Organisation.organisation_type == "Skolenhet"
+            )
+        ).all()
+        if len(set(found)) != len(set(unit_ids)):
+            raise AccessError("En eller flera skolenheter finns inte.")
+        targets = sorted(set(unit_ids))
+    else:
+        targets = [None]
+    added = 0
+    for unit_id in targets:
+        exists = session.exec(
+            select(RoleGrant).where(
+                RoleGrant.eppn == eppn, RoleGrant.role == role, RoleGrant.school_unit_id == unit_id
+            )
+        ).first()
+        if exists:
+            continue
+        grant = RoleGrant(eppn=eppn, role=role, school_unit_id=unit_id, granted_by=actor)
+        session.add(grant)
+        session.flush()
+        after = {"eppn": eppn, "role": role, "school_unit_id": unit_id}
+        audit.record(session, actor, "access.granted", "RoleGrant", str(grant.id), after=after)
+        added += 1
+    return added
+
+
+def revoke_grant(session: Session, actor: str, grant_id: int) -> RoleGrant:
+    """Remove one grant; a central administrator cannot remove their own central role."""
+    grant = session.get(RoleGrant, grant_id)
+    if grant is None:
+        raise LookupError(grant_id)
+    if grant.role == "central_admin" and grant.eppn == actor:
+        raise AccessError("Du kan inte ta bort din egen roll som central administratör.")
+    before = {"eppn": grant.eppn, "role": grant.role, "school_unit_id": grant.school_unit_id}
+    session.delete(grant)
+    audit.record(session, actor, "access.revoked", "RoleGrant", str(grant_id), before=before)
+    return grant
+
+
+def list_grants(session: Session) -> list[tuple[RoleGrant, str | None, str]]:
+    """Every grant with its unit name and the grantee's display name."""
+    rows = session.exec(
+        select(RoleGrant, Organisation.display_name)
+        .join(Organisation, Organisation.id == RoleGrant.school_unit_id, isouter=True)
+        .order_by(RoleGrant.eppn, RoleGrant.role, Organisation.display_name)
+    ).all()
+    names = display_names(session, {grant.eppn for grant, _ in rows})
+    return [(grant, unit_name, names.get(grant.eppn, "")) for grant, unit_name in rows]
+
+
+def display_names(session: Session, eppns: set[str]) -> dict[str, str]:
+    """Names to show for EPPNs: the register's (alias for protected persons), else the IdP's."""
+    if not eppns:
+        return {}
+    names = {
+        account.eppn: account.display_name
+        for account in session.exec(select(UserAccount).where(UserAccount.eppn.in_(eppns))).all()
+    }
+    for person in session.exec(select(Person).where(Person.eppn.in_(eppns))).all():
+        names[person.eppn] = person_label(person)
+    return names
+
+
+def person_label(person: Person) -> str:
+    """The name DNP shows for a person: alias only for protected persons."""
+    if person.security_marking != "Ingen":
+        alias = " ".join(part for part in (person.alias_given_name, person.alias_family_name) if part)
+        return alias or "Skyddad person"
+    return f"{person.given_name} {person.family_name}"
+
+
+def find_people(session: Session, query: str, limit: int = 10) -> list[tuple[str, str, bool]]:
+    """People to grant roles to, by EPPN or name: (eppn, label, protected)."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    pattern = f"%{query.lower()}%"
+    persons = session.exec(
+        select(Person)
+        .where(Person.eppn.is_not(None))
+        .where(
+            or_(
+                Person.eppn.ilike(pattern),
+                (Person.security_marking == "Ingen")
+                & (Person.given_name + " " + Person.family_name).ilike(pattern),
+                (Person.security_marking != "Ingen")
+                & (Person.alias_given_name + " " + Person.alias_family_name).ilike(pattern),
+            )
+        )
+        .order_by(Person.family_name, Person.given_name)
+        .limit(limit)
+    ).all()
+    found = [(p.eppn, person_label(p), p.security_marking != "Ingen") for p in persons]
+    if len(found) < limit:
+        accounts = session.exec(
+            select(UserAccount)
+            .where(or_(UserAccount.eppn.ilike(pattern), UserAccount.display_name.ilike(pattern)))
+            .limit(limit - len(found))
+        ).all()
+        known = {eppn for eppn, _, _ in found}
+        found += [(a.eppn, a.display_name, False) for a in accounts if a.eppn not in known]
+    return found
+
+
+def start_session(session: Session, eppn: str, method: str, display_name: str = "") -> str:
+    """Record a sign-in and return the new server-side session id."""
+    now = utcnow()
+    account = session.get(UserAccount, eppn)
+    if account is None:
+        account = UserAccount(eppn=eppn, display_name=display_name, first_login=now)
+    if display_name:
+        account.display_name = display_name
+    account.last_login = now
+    session.add(account)
+    session_id = secrets.token_urlsafe(32)
+    session.add(LoginSession(id=session_id, eppn=eppn, method=method, created=now, last_seen=now))
+    audit.record(session, eppn, "auth.login", "LoginSession", session_id[:8], after={"method": method})
+    return session_id
+
+
+def load_session(
+    session: Session, session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None
+) -> LoginSession | None:
+    """The live session for ``session_id``; ended, idle or too old sessions are None."""
+    now = now or utcnow()
+    record = session.get(LoginSession, session_id)
+    if record is None or record.ended is not None:
+        return None
+    if now - record.last_seen > idle or now - record.created > absolute:
+        record.ended = now
+        session.add(record)
+        session.commit()
+        return None
+    if now - record.last_seen > _SEEN_EVERY:
+        record.last_seen = now
+        session.add(record)
+        session.commit()
+    return record
+
+
+def end_session(session: Session, session_id: str) -> None:
+    """Log out: the session id is dead from now on, whatever cookie carries it."""
+    record = session.get(LoginSession, session_id)
+    if record is not None and record.ended is None:
+        record.ended = utcnow()
+        session.add(record)
+        audit.record(session, record.eppn, "auth.logout", "LoginSession", session_id[:8])

@@ -1,0 +1,66 @@
+"""Demo personas for development sign-in, with the roles demo data grants them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.demo.generator import DOMAIN
+from dnp.models import Duty
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import RoleGrant
+from dnp.services import access
+
+CENTRAL_ADMIN = f"central.admin@{DOMAIN}"
+OPERATOR = f"jour@{DOMAIN}"
+NO_ROLE = f"utan.roll@{DOMAIN}"
+
+
+@dataclass
+class DemoUser:
+    """A persona on the development sign-in page."""
+
+    eppn: str
+    label: str
+    role: str
+
+
+def grant_demo_roles(session: Session, actor: str) -> None:
+    """Central admin, operator, and each unit's school administrator as unit admin."""
+    access.grant_role(session, actor, CENTRAL_ADMIN, "central_admin")
+    access.grant_role(session, actor, OPERATOR, "operator")
+    for person_eppn, unit_id in _unit_administrators(session):
+        access.grant_role(session, actor, person_eppn, "unit_admin", [unit_id])
+
+
+def _unit_administrators(session: Session) -> list[tuple[str, str]]:
+    rows = session.exec(
+        select(Person.eppn, Duty.school_unit_id)
+        .join(Duty, Duty.person_id == Person.id)
+        .where(Duty.duty_role == "Skoladministratör", Person.eppn.is_not(None))
+        .order_by(Duty.school_unit_id)
+    ).all()
+    return [(eppn, unit_id) for eppn, unit_id in rows]
+
+
+def demo_users(session: Session, limit: int = 8) -> list[DemoUser]:
+    """Personas to offer on the development sign-in page."""
+    users = [
+        DemoUser(CENTRAL_ADMIN, "Centraladministratör (förvaltningen)", "Central administratör"),
+        DemoUser(OPERATOR, "Jourhavande drift", "Driftansvarig"),
+    ]
+    rows = session.exec(
+        select(RoleGrant.eppn, Organisation.display_name)
+        .join(Organisation, Organisation.id == RoleGrant.school_unit_id)
+        .where(RoleGrant.role == "unit_admin")
+        .order_by(Organisation.display_name)
+        .limit(limit)
+    ).all()
+    names = access.display_names(session, {eppn for eppn, _ in rows})
+    for eppn, unit_name in rows:
+        users.append(DemoUser(eppn, f"{names.get(eppn, eppn)} – {unit_name}", "Skolenhetsadministratör"))
+    users.append(DemoUser(NO_ROLE, "Inloggad utan roll", "Ingen roll"))
+    return users

@@ -1,0 +1,215 @@
+"""Roles, sessions, CSRF and security headers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from dnp.models import AuditEvent
+from dnp.models import LoginSession
+from dnp.models import RoleGrant
+from tests import factories
+from tests.conftest import csrf_token
+from tests.conftest import grant
+from tests.conftest import login
+
+CENTRAL = "central@kommun.se"
+
+
+@pytest.fixture
+def units(client):
+    from tests.routes.test_ingest_api import send
+
+    items = [factories.organisation(), factories.organisation()]
+    assert send(client, "PUT", "organisations", items).status_code == 201
+    return items
+
+
+@pytest.fixture
+def central(app, client):
+    grant(app, CENTRAL, "central_admin")
+    login(client, app, CENTRAL)
+    return client
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/admin/access")
+    assert response.status_code == 302
+    assert "/auth/login?next=/admin/access" in response.headers["Location"]
+    htmx = client.get("/admin/access", headers={"HX-Request": "true"})
+    assert htmx.status_code == 401
+    assert htmx.headers["HX-Redirect"].startswith("/auth/login")
+
+
+def test_signed_in_without_role_sees_no_access_page(app, client):
+    login(client, app, "nobody@kommun.se")
+    response = client.get("/admin/access")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/auth/no-access")
+    page = client.get("/auth/no-access")
+    assert page.status_code == 403
+    assert "ingen åtkomst" in page.get_data(as_text=True).lower()
+    assert "nobody@kommun.se" in page.get_data(as_text=True)
+
+
+def test_wrong_role_is_403(app, client):
+    grant(app, "ops@kommun.se", "operator")
+    login(client, app, "ops@kommun.se")
+    assert client.get("/admin/access").status_code == 403
+    assert client.get("/admin/audit").status_code == 403
+
+
+def test_central_admin_grants_and_revokes_with_audit(app, central, db, units):
+    token = csrf_token(central)
+    response = central.post(
+        "/admin/access/grants",
+        data={"eppn": "rektor@kommun.se", "role": "unit_admin", "unit_ids": [u["id"] for u in units]},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "<html" not in body
+    assert "rektor@kommun.se" in body
+    grants = db.exec(select(RoleGrant).where(RoleGrant.eppn == "rektor@kommun.se")).all()
+    assert {g.school_unit_id for g in grants} == {u["id"] for u in units}
+    events = db.exec(select(AuditEvent).where(AuditEvent.action == "access.granted")).all()
+    assert any(e.actor == CENTRAL and e.after["eppn"] == "rektor@kommun.se" for e in events)
+    revoked = central.post(
+        f"/admin/access/grants/{grants[0].id}/revoke", headers={"X-CSRFToken": token, "HX-Request": "true"}
+    )
+    assert revoked.status_code == 200
+    db.expire_all()
+    assert len(db.exec(select(RoleGrant).where(RoleGrant.eppn == "rektor@kommun.se")).all()) == 1
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "access.revoked")).first().actor == CENTRAL
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"eppn": "inte en eppn", "role": "operator"}, "giltig EPPN"),
+        ({"eppn": "a@b.se", "role": "kung"}, "Välj en roll"),
+        ({"eppn": "a@b.se", "role": "unit_admin"}, "minst en skolenhet"),
+        (
+            {"eppn": "a@b.se", "role": "unit_admin", "unit_ids": ["00000000-0000-0000-0000-000000000000"]},
+            "finns inte",
+        ),
+    ],
+)
+def test_bad_grants_are_refused_in_place(central, db, units, form, message):
+    response = central.post("/admin/access/grants", data=form, headers={"X-CSRFToken": csrf_token(central)})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.exec(select(RoleGrant).where(RoleGrant.eppn == "a@b.se")).first() is None
+
+
+def test_central_admin_cannot_remove_own_central_role(central, db):
+    own = db.exec(select(RoleGrant).where(RoleGrant.eppn == CENTRAL)).one()
+    response = central.post(
+        f"/admin/access/grants/{own.id}/revoke", headers={"X-CSRFToken": csrf_token(central)}
+    )
+    assert "din egen roll" in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(RoleGrant, own.id) is not None
+    assert (
+        central.post(
+            "/admin/access/grants/999999/revoke", headers={"X-CSRFToken": csrf_token(central)}
+        ).status_code
+        == 404
+    )
+
+
+def test_people_search_shows_alias_for_protected(central, client, units):
+    from tests.routes.test_ingest_api import send
+
+    hidden = factories.person(
+        units[0]["id"],
+        givenName="Riktig",
+        familyName="Hemlig",
+        securityMarking="Skyddad folkbokföring",
+        aliasGivenName="Alias",
+        aliasFamilyName="Person",
+    )
+    send(client, "PUT", "persons", [hidden])
+    body = central.get("/admin/access/people?eppn=" + hidden["eduPersonPrincipalNames"][0][:6]).get_data(
+        as_text=True
+    )
+    assert "Alias Person" in body
+    assert "Hemlig" not in body and "Riktig" not in body
+    assert "Hemlig" not in central.get("/admin/access/people?eppn=hemlig").get_data(as_text=True)
+
+
+def test_state_change_without_csrf_is_refused(central, db):
+    response = central.post("/admin/access/grants", data={"eppn": "x@y.se", "role": "operator"})
+    assert response.status_code == 400
+    assert db.exec(select(RoleGrant).where(RoleGrant.eppn == "x@y.se")).first() is None
+
+
+def test_logout_makes_the_old_cookie_useless(app, central, db):
+    cookie = central.get_cookie("dnp_session").value
+    assert central.get("/admin/access").status_code == 200
+    central.post("/auth/logout", headers={"X-CSRFToken": csrf_token(central)})
+    thief = app.test_client()
+    thief.set_cookie("dnp_session", cookie)
+    assert thief.get("/admin/access").status_code == 302
+    assert db.exec(select(LoginSession)).first().ended is not None
+
+
+def test_idle_and_absolute_timeouts(app, central, db):
+    record = db.exec(select(LoginSession)).one()
+    record.last_seen -= timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
+    db.add(record)
+    db.commit()
+    assert central.get("/admin/access").status_code == 302
+    login(central, app, CENTRAL)
+    fresh = db.exec(select(LoginSession).where(LoginSession.ended.is_(None))).one()
+    fresh.created -= timedelta(hours=app.config["SESSION_MAX_HOURS"] + 1)
+    db.add(fresh)
+    db.commit()
+    assert central.get("/admin/access").status_code == 302
+
+
+def test_security_headers_and_no_store(central):
+    response = central.get("/admin/access")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_cookie_flags(app, client):
+    app.config["ENV"] = "production"
+    grant(app, CENTRAL, "central_admin")
+    login(client, app, CENTRAL)
+    response = client.get("/admin/access")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_audit_page_filters(central, db, units):
+    page = central.get("/admin/audit?entity_type=Organisation")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert units[0]["id"] in text
+    fragment = central.get("/admin/audit?actor=nobody", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "0 händelser" in fragment
+
+
+def test_dev_login_only_in_development(app, client):
+    assert client.get("/auth/dev-login").status_code == 404
+    assert client.post("/auth/dev-login", data={"eppn": "a@b.se"}).status_code in (400, 404)
+    app.config["ENV"] = "development"
+    response = client.post("/auth/dev-login", data={"eppn": "a@b.se", "csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    assert "Utvecklingsläge" in client.get("/auth/no-access").get_data(as_text=True)
+
+
+def test_next_only_redirects_to_own_paths(app, client):
+    from dnp.login import safe_next
+
+    for hostile in ("https://evil.se/x", "//evil.se", "/\\evil.se", "javascript:alert(1)", ""):
+        assert safe_next(hostile) == "/"
+    assert safe_next("/admin/audit?page=2") == "/admin/audit?page=2"
