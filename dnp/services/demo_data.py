@@ -122,7 +122,7 @@ def write_demo_file(stream: TextIO, seed: int, scale: str) -> int:
         for unit in municipality.units():
             for item in getattr(unit, phase):
                 stream.write("" if first else ",")
-                json.dump(item, stream, ensure_ascii=False)
+                stream.write(json.dumps(item, ensure_ascii=False))
                 first = False
                 count += phase == "persons"
         stream.write("]")

@@ -15,8 +15,26 @@ MAX_TEXT = 500
 Problems = list[tuple[str, str]]
 
 
+def has_bad_text(node: object) -> bool:
+    """Fast check (no paths built) for any string with control characters or absurd length."""
+    stack = [node]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_TEXT or _CONTROL.search(value):
+                return True
+        elif kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+    return False
+
+
 def text_problems(node: object, path: str = "") -> Problems:
-    """Strings with control characters (PostgreSQL refuses NUL) or absurd lengths."""
+    """Strings with control characters (PostgreSQL refuses NUL) or absurd lengths, with their paths."""
+    if not path and not has_bad_text(node):
+        return []
     problems: Problems = []
     if isinstance(node, str):
         if _CONTROL.search(node):

@@ -1,0 +1,85 @@
+"""Benchmark: import the ``--scale large`` register from a file, on SQLite and PostgreSQL.
+
+Prints wall time, CPU time and peak memory (RSS) of the import process, for a first import
+into an empty database and for a second, unchanged import (idempotent: nothing written).
+
+    .venv/bin/python bench/import_large.py [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+POSTGRES_URL = os.environ.get("DNP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FLASK = [sys.executable, "-m", "flask", "--app", "app", "dnp"]
+
+
+def run(args: list[str], env: dict) -> tuple[float, float, float, str]:
+    """Run a CLI command in a child process: (wall s, cpu s, peak RSS MB, stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(FLASK + args, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"{args} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024, result.stdout
+
+
+def fresh_postgres() -> str:
+    """An empty PostgreSQL database for the benchmark."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text('DROP DATABASE IF EXISTS "dnp_bench" WITH (FORCE)'))
+        connection.execute(text('CREATE DATABASE "dnp_bench"'))
+    admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/dnp_bench"
+
+
+def main() -> None:
+    """Generate the file once, then time imports per backend."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    options = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = OUT / f"large-seed{options.seed}.json"
+    env = {**os.environ, "DNP_SECRET_KEY": "bench", "DNP_ENV": "production"}
+    if not data.exists():
+        print(f"Generating {data.name} …", flush=True)
+        run(["demo-data", "--scale", "large", "--seed", str(options.seed), "--write-file", str(data)], env)
+    print(f"file: {data.stat().st_size / 1e6:.1f} MB")
+    backends = [("sqlite", None)] + ([] if options.skip_postgres else [("postgresql", fresh_postgres)])
+    for name, make in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = make() if make else f"sqlite:///{tmp}/bench.sqlite3"
+            env["DNP_DATABASE_URL"] = url
+            run(["migrate"], env)
+            wall, cpu, rss, out = run(["import", str(data)], env)
+            persons = out.split('"persons": ')[1].split(",")[0]
+            print(
+                f"{name:10} first import : {persons} persons created in {wall:6.1f} s wall, "
+                f"{cpu:6.1f} s CPU, peak RSS {rss:5.0f} MB"
+            )
+            wall, cpu, rss, out = run(["import", str(data)], env)
+            print(
+                f"{name:10} second import: unchanged, {wall:6.1f} s wall, "
+                f"{cpu:6.1f} s CPU, peak RSS {rss:5.0f} MB"
+            )
+
+
+if __name__ == "__main__":
+    main()
