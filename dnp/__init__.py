@@ -41,12 +41,14 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.cli import dnp_cli
     from dnp.routes import admin
     from dnp.routes import auth
+    from dnp.routes import groups
     from dnp.routes import health
     from dnp.routes import home
     from dnp.routes import ingest
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(groups.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(ingest.bp)

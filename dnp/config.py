@@ -25,6 +25,8 @@ DEFAULTS = {
     "WEBHOOK_ALLOWED_TARGETS": "",
     "WEBHOOK_COALESCE_SECONDS": 5,
     "SUBSCRIPTION_DAYS": 90,
+    "OPEN_DATA_URL": "https://api.skolverket.se/provtjanst/open-data/v1",
+    "JOBS_INLINE": False,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_MAX_HOURS": 10,
 }
@@ -39,6 +41,9 @@ INT_KEYS = {
 }
 
 
+BOOL_KEYS = {"JOBS_INLINE"}
+
+
 def from_environment(environ: os._Environ | dict | None = None) -> dict:
     """Return the configuration mapping built from defaults and ``DNP_*`` variables."""
     environ = os.environ if environ is None else environ
@@ -47,7 +52,12 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict:
         if not key.startswith("DNP_"):
             continue
         name = key[4:]
-        config[name] = int(value) if name in INT_KEYS else value
+        if name in INT_KEYS:
+            config[name] = int(value)
+        elif name in BOOL_KEYS:
+            config[name] = value.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            config[name] = value
     return config
 
 

@@ -40,6 +40,15 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     return response
 
 
+def _htmx_redirects(response: Response) -> Response:
+    """A redirect answering HTMX becomes HX-Location, so htmx navigates instead of swapping a page in."""
+    if is_htmx() and response.status_code in (301, 302, 303, 307, 308) and response.location:
+        response.headers["HX-Location"] = response.location
+        response.status_code = 204
+        del response.headers["Location"]
+    return response
+
+
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     if current_app.config["ENV"] == "production":
@@ -97,6 +106,7 @@ def has_endpoint(name: str) -> bool:
 def init_app(app: Flask) -> None:
     """Register response hooks, error pages and template helpers."""
     app.after_request(_security_headers)
+    app.after_request(_htmx_redirects)
     app.register_error_handler(HTTPException, _http_error)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.filters["localtime"] = localtime

@@ -1,9 +1,24 @@
-"""RQ plumbing: Redis connection and queues from the app's configuration."""
+"""RQ plumbing: Redis connection, queues, enqueue-after-commit, app context for job functions."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
+from flask import Flask
 from flask import current_app
+from flask import has_app_context
 from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+log = logging.getLogger(__name__)
+JOBS_QUEUE = "dnp-jobs"
+WEBHOOKS_QUEUE = "dnp-webhooks"
+FAILURE_TTL = 7 * 24 * 3600  # failed jobs hold only ids, but need not stay for RQ's default year
+
+_worker_app: Flask | None = None
 
 
 def redis_connection() -> Redis:
@@ -13,3 +28,38 @@ def redis_connection() -> Redis:
         client = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
         current_app.extensions["dnp.redis"] = client
     return client
+
+
+def get_queue(name: str = JOBS_QUEUE) -> Queue:
+    """An RQ queue with the JSON serializer (job arguments are ids only)."""
+    inline = bool(current_app.config.get("JOBS_INLINE"))
+    return Queue(name, connection=redis_connection(), serializer=JSONSerializer, is_async=not inline)
+
+
+def enqueue(function: str, *ids: int | str, queue: str = JOBS_QUEUE, job_id: str | None = None) -> bool:
+    """Enqueue ``function(*ids)`` after the caller's commit; False (logged) if Redis is away.
+
+    The database row is the truth: a sweeper re-enqueues what is due, so a failed enqueue
+    loses nothing, it only waits.
+    """
+    try:
+        get_queue(queue).enqueue(function, *ids, job_id=job_id, failure_ttl=FAILURE_TTL, result_ttl=600)
+    except RedisError as exc:
+        log.warning("enqueue %s%s failed: %s", function, ids, type(exc).__name__)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def app_context():
+    """An application context for a job: the current one, or one app per worker process."""
+    global _worker_app
+    if has_app_context():
+        yield current_app
+        return
+    if _worker_app is None:
+        from dnp import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield _worker_app

@@ -12,8 +12,22 @@ from dnp.models.register import Person
 from dnp.models.register import RegisterGroup
 from dnp.models.register import RegisterGroupMembership
 from dnp.models.register import skolverket_id
+from dnp.models.testing import GROUP_STATUSES
+from dnp.models.testing import BackgroundTask
+from dnp.models.testing import TestActivity
+from dnp.models.testing import TestGroup
+from dnp.models.testing import TestGroupMember
+from dnp.models.testing import TestGroupSource
+from dnp.models.testing import TestOccasion
 
 __all__ = [
+    "GROUP_STATUSES",
+    "BackgroundTask",
+    "TestActivity",
+    "TestGroup",
+    "TestGroupMember",
+    "TestGroupSource",
+    "TestOccasion",
     "ROLES",
     "LoginSession",
     "RoleGrant",

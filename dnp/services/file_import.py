@@ -16,6 +16,7 @@ from dnp.services.ingest import IngestRejected
 from dnp.services.ingest import IngestSummary
 from dnp.services.ingest import Problem
 from dnp.services.ingest import RegisterIngest
+from dnp.services.test_group_sync import after_register_change
 
 BATCH = 1000
 
@@ -73,4 +74,6 @@ def import_stream(
             raise IngestRejected(
                 [Problem(kind, offset, None, "", f"felaktig JSON: {exc}")], ingest.problem_count + 1
             ) from exc
-    return ingest.finish()
+    summary = ingest.finish()
+    after_register_change(session, summary.changed_ids)
+    return summary

@@ -230,4 +230,8 @@ def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str
     """Validate and store one request's items of one kind, all or nothing."""
     ingest = RegisterIngest(session, actor, mode)
     ingest.add_batch(kind, items)
-    return ingest.finish()
+    summary = ingest.finish()
+    from dnp.services.test_group_sync import after_register_change
+
+    after_register_change(session, summary.changed_ids)
+    return summary

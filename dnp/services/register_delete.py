@@ -13,6 +13,7 @@ from dnp.models import Organisation
 from dnp.models import RegisterGroup
 from dnp.models import RegisterGroupMembership
 from dnp.services import audit
+from dnp.services import publication_hooks
 from dnp.services import schemas
 from dnp.services.ingest import ENTITY_NAMES
 from dnp.services.ingest import MAIN_TABLES
@@ -21,6 +22,9 @@ from dnp.services.ingest import IngestSummary
 from dnp.services.ingest import Problem
 from dnp.services.ingest import chunks
 from dnp.services.ingest_rules import text_problems
+from dnp.services.test_group_sync import groups_following
+from dnp.services.test_group_sync import remove_deleted_persons
+from dnp.services.test_group_sync import sync_group
 
 # What must go with a person or group, and what keeps an organisation from going.
 _PERSON_DEPENDENTS = (
@@ -65,6 +69,10 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
         if problems:
             raise IngestRejected(problems, len(problems))
     present = [i for i in ids if i in existing]
+    if kind == "persons":
+        remove_deleted_persons(session, present)
+    # Test groups following a deleted class lose its pupils: find them before the class goes.
+    following = groups_following(session, present) if kind == "groups" else []
     for part in chunks(present):
         if kind == "persons":
             for dependent, column in _PERSON_DEPENDENTS:
@@ -78,6 +86,10 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     summary.deleted[kind] = len(present)
     summary.changed_ids[kind] = present
     summary.not_found = [i for i in ids if i not in existing]
+    if kind == "persons":
+        publication_hooks.persons_changed(session, present)
+    for group in following:
+        sync_group(session, group)
     return summary
 
 

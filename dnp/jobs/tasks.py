@@ -1,0 +1,62 @@
+"""Background tasks users start (catalog refresh, one group per class): run with progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from dnp.db import get_session
+from dnp.jobs import app_context
+from dnp.models import BackgroundTask
+from dnp.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def run_background_task(task_id: int) -> None:
+    """Run a queued task once; a task already finished is left alone (at-least-once delivery)."""
+    with app_context() as app:
+        session = get_session()
+        task = session.get(BackgroundTask, task_id)
+        if task is None or task.status in ("done", "failed"):
+            return
+        task.status = "running"
+        session.add(task)
+        session.commit()
+
+        def progress(done: int, total: int, message: str) -> None:
+            task.done, task.total, task.message = done, total, message
+            session.add(task)
+            session.commit()
+
+        try:
+            task.message = _dispatch(session, app, task, json.loads(task.parameters or "{}"), progress)
+            task.status = "done"
+        except Exception as exc:
+            session.rollback()
+            log.exception("background task %s (%s) failed", task_id, task.kind)
+            task = session.get(BackgroundTask, task_id)
+            task.status, task.message = "failed", f"Misslyckades: {type(exc).__name__}"
+        task.finished = utcnow()
+        session.add(task)
+        session.commit()
+
+
+def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) -> str:
+    if task.kind == "catalog_refresh":
+        from dnp.services.catalog import refresh_catalog
+
+        progress(0, 2, "Hämtar provaktiviteter från Skolverket …")
+        count, source, problem = refresh_catalog(session, app.config["OPEN_DATA_URL"])
+        session.commit()
+        if source == "demo":
+            return (
+                f"Skolverket gick inte att nå ({problem}). Demokatalogen med {count} provaktiviteter används."
+            )
+        return f"Klart: {count} provaktiviteter hämtade från Skolverket."
+    if task.kind == "bulk_create":
+        from dnp.services.bulk_groups import create_per_class
+
+        created = create_per_class(session, task.created_by, parameters, progress)
+        return f"Klart: {created} provgrupper skapades."
+    raise ValueError(task.kind)

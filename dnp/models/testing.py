@@ -1,0 +1,145 @@
+"""National tests: the provaktivitet catalog, test occasions, test groups and their members."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
+from sqlmodel import SQLModel
+
+from dnp.models.types import UTCDateTime
+from dnp.models.types import utcnow
+
+GROUP_STATUSES = ("draft", "ready", "withdrawn")
+MEMBER_ROLES = ("pupil", "staff")
+
+# Namespace for ids we derive from test group ids (the published Activity id).
+ACTIVITY_NAMESPACE = uuid.UUID("6f1c2b0e-6d1a-4c55-9d55-1d0a4f3b8e21")
+
+
+def _fk(target: str, ondelete: str | None = None, nullable: bool = False, index: bool = True, **kw):
+    column = Column(String(36), ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index, **kw)
+    return Field(sa_column=column)
+
+
+class TestActivity(SQLModel, table=True):
+    """A provaktivitet from Skolverket's open-data catalog (e.g. MATMAT01c, or MA åk 9)."""
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_activity"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    display_name: str = Field(max_length=100, index=True)
+    school_type: str = Field(max_length=10)
+    school_year: int | None = None
+    comment: str | None = None
+    source: str = Field(default="skolverket", max_length=20)
+    fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TestOccasion(SQLModel, table=True):
+    """A provaktivitet in a term (e.g. MATMAT01c, VT 2027); closed after the term."""
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_occasion"
+    __table_args__ = (UniqueConstraint("activity_id", "term", name="uq_occasion_activity_term"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = _fk("test_activity.id")
+    term: str = Field(max_length=7)  # "VT 2027" / "HT 2026"
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=255)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TestGroup(SQLModel, table=True):
+    """A test group at one school unit for one occasion; ready groups go to Skolverket."""
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_group"
+    __table_args__ = (Index("ix_test_group_unit_occasion", "school_unit_id", "occasion_id"),)
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    occasion_id: int = Field(foreign_key="test_occasion.id", index=True)
+    school_unit_id: str = _fk("organisation.id", index=False)
+    display_name: str = Field(max_length=120)
+    status: str = Field(default="draft", max_length=10)
+    follows_register: bool = True
+    created_by: str = Field(max_length=255)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    modified: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ready_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def activity_id(self) -> str:
+        """The id of the Activity that links this group to its provaktivitet (stable)."""
+        return str(uuid.uuid5(ACTIVITY_NAMESPACE, self.id))
+
+
+class TestGroupSource(SQLModel, table=True):
+    """A class or teaching group a test group was built from (and follows)."""
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_group_source"
+
+    test_group_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("test_group.id", ondelete="CASCADE"), primary_key=True)
+    )
+    register_group_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("register_group.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+    )
+
+
+class TestGroupMember(SQLModel, table=True):
+    """A pupil or member of staff in a test group, and how they got there.
+
+    ``origin`` is ``register`` (follows a source class) or ``manual``; ``excluded`` keeps a
+    hand-removed register pupil out, so that following the class does not bring them back.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_group_member"
+    __table_args__ = (Index("ix_test_group_member_person", "person_id"),)
+
+    test_group_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("test_group.id", ondelete="CASCADE"), primary_key=True)
+    )
+    person_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    )
+    role: str = Field(default="pupil", max_length=10, primary_key=True)
+    origin: str = Field(default="manual", max_length=10)
+    excluded: bool = False
+    added_by: str = Field(default="", max_length=255)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BackgroundTask(SQLModel, table=True):
+    """A long-running job a user started (catalog refresh, bulk creation), with its progress."""
+
+    __tablename__ = "background_task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    status: str = Field(default="queued", max_length=10)  # queued, running, done, failed
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    parameters: str = ""  # JSON of ids only, never personal data
+    created_by: str = Field(max_length=255)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,203 @@
+"""The test group editor: every change re-renders the editor in place (HTMX)."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+
+from dnp.db import get_session
+from dnp.login import require_role
+from dnp.routes.groups import bp
+from dnp.services import test_groups
+from dnp.services.group_editor_view import editor_context
+from dnp.services.group_overview import search_pupils
+from dnp.services.group_overview import unit_staff
+from dnp.web import render
+
+MANAGERS = ("central_admin", "unit_admin")
+
+
+def _group(group_id: str):
+    group = test_groups.visible_group(get_session(), current_user.access, group_id)
+    if group is None:
+        abort(404)
+    return group
+
+
+def _editor(group, message: str | None = None, error: str | None = None, status: int = 200):
+    context = editor_context(get_session(), group)
+    return render("groups/edit.html", block="editor", status=status, message=message, error=error, **context)
+
+
+@bp.get("/<group_id>")
+@require_role(*MANAGERS)
+def edit(group_id: str):
+    """The editor: name, status, validation, pupils and staff."""
+    return _editor(_group(group_id))
+
+
+def _apply(group_id: str, change, message: str):
+    """Run one change, commit, and re-render; a refused change shows why in place (422)."""
+    group = _group(group_id)
+    db = get_session()
+    try:
+        result = change(db, group)
+    except test_groups.GroupError as error:
+        db.rollback()
+        return _editor(_group(group_id), error=str(error), status=422)
+    except LookupError:
+        abort(404)
+    db.commit()
+    return _editor(group, message=message.format(result=result))
+
+
+@bp.post("/<group_id>/namn")
+@require_role(*MANAGERS)
+def rename(group_id: str):
+    """Rename the group."""
+    name = request.form.get("name", "")
+    return _apply(
+        group_id, lambda db, g: test_groups.rename(db, current_user.eppn, g, name), "Namnet är ändrat."
+    )
+
+
+def _person_in_unit(group, person_id: str):
+    if test_groups.unit_person(get_session(), group.school_unit_id, person_id) is None:
+        abort(404)
+
+
+@bp.post("/<group_id>/elever")
+@require_role(*MANAGERS)
+def add_pupil(group_id: str):
+    """Add one pupil (chosen from the search)."""
+    person_id = request.form.get("person_id", "")
+    _person_in_unit(_group(group_id), person_id)
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.add_pupil(db, current_user.eppn, g, person_id),
+        "Eleven är tillagd.",
+    )
+
+
+@bp.post("/<group_id>/elever/klass")
+@require_role(*MANAGERS)
+def add_class(group_id: str):
+    """Add every pupil of another class or teaching group."""
+    class_id = request.form.get("register_group_id", "")
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.add_class(db, current_user.eppn, g, class_id),
+        "{result} elever lades till från klassen.",
+    )
+
+
+@bp.post("/<group_id>/elever/<person_id>/ta-bort")
+@require_role(*MANAGERS)
+def remove_pupil(group_id: str, person_id: str):
+    """Remove a pupil."""
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.remove_member(db, current_user.eppn, g, person_id, "pupil"),
+        "Eleven är borttagen ur gruppen.",
+    )
+
+
+@bp.post("/<group_id>/personal")
+@require_role(*MANAGERS)
+def add_staff(group_id: str):
+    """Add a member of staff with a duty at the unit."""
+    person_id = request.form.get("person_id", "")
+    _person_in_unit(_group(group_id), person_id)
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.add_staff(db, current_user.eppn, g, person_id),
+        "Personal är tillagd.",
+    )
+
+
+@bp.post("/<group_id>/personal/<person_id>/ta-bort")
+@require_role(*MANAGERS)
+def remove_staff(group_id: str, person_id: str):
+    """Remove a member of staff."""
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.remove_member(db, current_user.eppn, g, person_id, "staff"),
+        "Personal är borttagen ur gruppen.",
+    )
+
+
+@bp.post("/<group_id>/folj")
+@require_role(*MANAGERS)
+def set_following(group_id: str):
+    """Follow the source classes, or keep a fixed list."""
+    follow = request.form.get("follow") == "1"
+    text = "Gruppen följer nu klasserna i registret." if follow else "Gruppen har nu en fast elevlista."
+    return _apply(group_id, lambda db, g: test_groups.set_following(db, current_user.eppn, g, follow), text)
+
+
+@bp.get("/<group_id>/sok-elever")
+@require_role(*MANAGERS)
+def search(group_id: str):
+    """Search-as-you-type for pupils at the unit (name, class, EPPN)."""
+    group = _group(group_id)
+    query = request.args.get("q", "")
+    results = search_pupils(get_session(), group.school_unit_id, query)
+    return render("groups/_search_results.html", group=group, results=results, query=query)
+
+
+@bp.get("/<group_id>/sok-personal")
+@require_role(*MANAGERS)
+def search_staff(group_id: str):
+    """The unit's staff, filtered by name or EPPN."""
+    group = _group(group_id)
+    staff = unit_staff(get_session(), group.school_unit_id, request.args.get("q", ""))[:30]
+    return render("groups/_staff_results.html", group=group, staff=staff)
+
+
+@bp.get("/<group_id>/klar")
+@require_role(*MANAGERS)
+def confirm_ready(group_id: str):
+    """What Skolverket will receive, before marking the group ready."""
+    context = editor_context(get_session(), _group(group_id))
+    return render("groups/confirm_ready.html", block="confirm", **context)
+
+
+@bp.post("/<group_id>/klar")
+@require_role(*MANAGERS)
+def mark_ready(group_id: str):
+    """Mark the group ready: Skolverket may fetch it from now on."""
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.mark_ready(db, current_user.eppn, g),
+        "Gruppen är klar att skicka. Skolverket hämtar den och får ändringar automatiskt.",
+    )
+
+
+@bp.post("/<group_id>/dra-tillbaka")
+@require_role(*MANAGERS)
+def withdraw(group_id: str):
+    """Withdraw a ready group: it is removed from Skolverket."""
+    return _apply(
+        group_id,
+        lambda db, g: test_groups.withdraw(db, current_user.eppn, g),
+        "Gruppen är tillbakadragen och tas bort hos Skolverket.",
+    )
+
+
+@bp.post("/<group_id>/ta-bort")
+@require_role(*MANAGERS)
+def delete(group_id: str):
+    """Delete a draft group."""
+    group = _group(group_id)
+    db = get_session()
+    unit_id = group.school_unit_id
+    try:
+        test_groups.delete_draft(db, current_user.eppn, group)
+    except test_groups.GroupError as error:
+        db.rollback()
+        return _editor(_group(group_id), error=str(error), status=422)
+    db.commit()
+    return redirect(url_for("groups.unit", unit_id=unit_id, borttagen=1), code=303)

@@ -1,0 +1,229 @@
+"""Overview per unit, totals for central administrators, creating groups, occasions, tasks."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort
+from flask import current_app
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from sqlalchemy import func
+from sqlmodel import select
+
+from dnp import jobs
+from dnp.db import get_session
+from dnp.login import require_role
+from dnp.login import require_unit
+from dnp.models import BackgroundTask
+from dnp.models import Organisation
+from dnp.models import TestActivity
+from dnp.routes.groups import bp
+from dnp.services import group_overview as overview
+from dnp.services import test_groups
+from dnp.services.background_tasks import start_task
+from dnp.services.terms import term_has_ended
+from dnp.services.terms import upcoming_terms
+from dnp.web import render
+
+MANAGERS = ("central_admin", "unit_admin")
+
+
+def _unit(unit_id: str) -> Organisation:
+    require_unit(unit_id)
+    unit = get_session().get(Organisation, unit_id)
+    if unit is None or unit.organisation_type != "Skolenhet":
+        abort(404)
+    return unit
+
+
+@bp.get("/")
+@require_role(*MANAGERS)
+def index():
+    """Central administrators: all units with totals. Others: their unit(s)."""
+    db = get_session()
+    units = overview.manageable_units(db, current_user.access)
+    if not current_user.access.central_admin and len(units) == 1:
+        return redirect(url_for("groups.unit", unit_id=units[0].id))
+    totals = overview.central_totals(db)
+    if not current_user.access.central_admin:
+        totals = [row for row in totals if row["unit"].id in current_user.access.unit_ids]
+    catalog = db.exec(select(func.count(), func.max(TestActivity.source))).one()
+    return render("groups/index.html", totals=totals, catalog_size=catalog[0], catalog_source=catalog[1])
+
+
+@bp.get("/enheter/<unit_id>")
+@require_role(*MANAGERS)
+def unit(unit_id: str):
+    """A school unit's occasions and test groups with status, counts and problems."""
+    school_unit = _unit(unit_id)
+    occasions = overview.unit_overview(get_session(), unit_id)
+    today = date.today()
+    return render(
+        "groups/unit.html",
+        unit=school_unit,
+        occasions=occasions,
+        status_names=overview.STATUS_NAMES,
+        ended={o.occasion.id: term_has_ended(o.occasion.term, today) for o in occasions},
+    )
+
+
+def _new_form(school_unit: Organisation, form: dict, error: str | None = None, status: int = 200):
+    db = get_session()
+    activities = overview.unit_activities(db, school_unit)
+    activity = db.get(TestActivity, form.get("activity_id") or "")
+    chosen = form.get("register_group_ids", [])
+    return render(
+        "groups/new.html",
+        block="new_form" if status == 422 else None,
+        status=status,
+        unit=school_unit,
+        activities=activities,
+        terms=upcoming_terms(date.today()),
+        classes=overview.unit_classes(db, school_unit.id),
+        form=form,
+        error=error,
+        candidates=overview.preview(db, school_unit.id, chosen, activity) if chosen else [],
+    )
+
+
+def _form() -> dict:
+    return {
+        "activity_id": request.form.get("activity_id", request.args.get("activity_id", "")),
+        "term": request.form.get("term", request.args.get("term", "")),
+        "name": request.form.get("name", ""),
+        "register_group_ids": request.form.getlist("register_group_ids"),
+        "follow": request.form.get("follow", "1" if request.method == "GET" else "") == "1",
+    }
+
+
+@bp.get("/enheter/<unit_id>/ny")
+@require_role(*MANAGERS)
+def new(unit_id: str):
+    """Form for a new group: test, term, classes to build from, with a live preview."""
+    return _new_form(_unit(unit_id), _form())
+
+
+@bp.post("/enheter/<unit_id>/forhandsvisning")
+@require_role(*MANAGERS)
+def preview(unit_id: str):
+    """The merged pupil list for the chosen classes (HTMX fragment)."""
+    school_unit = _unit(unit_id)
+    db = get_session()
+    form = _form()
+    activity = db.get(TestActivity, form["activity_id"] or "")
+    candidates = overview.preview(db, school_unit.id, form["register_group_ids"], activity)
+    return render("groups/_preview.html", candidates=candidates, activity=activity)
+
+
+@bp.post("/enheter/<unit_id>/ny")
+@require_role(*MANAGERS)
+def create(unit_id: str):
+    """Create the group and open it in the editor."""
+    school_unit = _unit(unit_id)
+    db = get_session()
+    form = _form()
+    try:
+        group = test_groups.create_group(
+            db,
+            current_user.eppn,
+            current_user.access,
+            school_unit.id,
+            form["activity_id"],
+            form["term"],
+            form["name"],
+            form["register_group_ids"],
+            follow=form["follow"],
+        )
+    except test_groups.GroupError as error:
+        db.rollback()
+        return _new_form(school_unit, form, str(error), status=422)
+    db.commit()
+    target = url_for("groups.edit", group_id=group.id)
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=204)
+        response.headers["HX-Location"] = target
+        return response
+    return redirect(target, code=303)
+
+
+@bp.route("/enheter/<unit_id>/per-klass", methods=["GET", "POST"])
+@require_role(*MANAGERS)
+def bulk(unit_id: str):
+    """One group per class of a school year for an occasion, as a background task."""
+    school_unit = _unit(unit_id)
+    db = get_session()
+    activities = [a for a in overview.unit_activities(db, school_unit) if a.school_year]
+    form = {key: request.values.get(key, "") for key in ("activity_id", "term", "school_year")}
+    task, error = None, None
+    if request.method == "POST":
+        activity = db.get(TestActivity, form["activity_id"])
+        if activity is None or activity not in activities or form["term"] not in upcoming_terms(date.today()):
+            error = "Välj prov och termin."
+        else:
+            parameters = {**form, "unit_id": unit_id, "school_year": activity.school_year}
+            task = start_task(db, current_user.eppn, "bulk_create", parameters)
+            db.commit()
+            jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
+            db.refresh(task)
+    return render(
+        "groups/bulk.html",
+        unit=school_unit,
+        activities=activities,
+        terms=upcoming_terms(date.today()),
+        form=form,
+        task=task,
+        error=error,
+        status=422 if error else 200,
+    )
+
+
+@bp.post("/enheter/<unit_id>/tillfallen/<int:occasion_id>/klara")
+@require_role(*MANAGERS)
+def ready_all(unit_id: str, occasion_id: int):
+    """Mark every group of the occasion at the unit ready that has no blocking errors."""
+    _unit(unit_id)
+    db = get_session()
+    done, skipped = test_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
+    db.commit()
+    return redirect(url_for("groups.unit", unit_id=unit_id, klara=done, kvar=skipped), code=303)
+
+
+@bp.post("/tillfallen/<int:occasion_id>/stang")
+@require_role("central_admin")
+def close_occasion(occasion_id: int):
+    """Close an occasion after its term: its ready groups are withdrawn together."""
+    db = get_session()
+    try:
+        withdrawn = test_groups.close_occasion(db, current_user.eppn, occasion_id)
+    except LookupError:
+        abort(404)
+    db.commit()
+    return redirect(url_for("groups.index", stangt=occasion_id, tillbakadragna=withdrawn), code=303)
+
+
+@bp.post("/katalog")
+@require_role("central_admin")
+def refresh_catalog():
+    """Fetch the provaktivitet catalog from Skolverket (background task with progress)."""
+    db = get_session()
+    task = start_task(db, current_user.eppn, "catalog_refresh")
+    db.commit()
+    jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
+    db.refresh(task)
+    return render("groups/_task.html", task=task)
+
+
+@bp.get("/uppgifter/<int:task_id>")
+@require_role(*MANAGERS)
+def task_status(task_id: int):
+    """Progress of a background task; answers 286 (stop polling) when it is finished."""
+    task = get_session().get(BackgroundTask, task_id)
+    if task is None or (task.created_by != current_user.eppn and not current_user.access.central_admin):
+        abort(404)
+    response = render("groups/_task.html", task=task)
+    if task.status in ("done", "failed"):
+        response.status_code = 286
+    return response

@@ -1,0 +1,21 @@
+"""Recording background tasks users start; the job runs them (ids only in job arguments)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session
+
+from dnp.models import BackgroundTask
+from dnp.services import audit
+
+
+def start_task(session: Session, actor: str, kind: str, parameters: dict | None = None) -> BackgroundTask:
+    """Create a queued task; the caller commits, then enqueues ``run_background_task(task.id)``."""
+    task = BackgroundTask(
+        kind=kind, created_by=actor, parameters=json.dumps(parameters or {}), message="I kö …"
+    )
+    session.add(task)
+    session.flush()
+    audit.record(session, actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters)
+    return task

@@ -1,0 +1,72 @@
+"""One test group per class of a school year, for an occasion (run as a background task)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import Enrolment
+from dnp.models import RegisterGroup
+from dnp.models import RegisterGroupMembership
+from dnp.models import TestActivity
+from dnp.models import TestGroup
+from dnp.models import TestGroupSource
+from dnp.models import TestOccasion
+from dnp.services.access import access_for
+from dnp.services.test_groups import create_group
+
+
+def classes_of_year(session: Session, unit_id: str, school_year: int) -> list[RegisterGroup]:
+    """Classes (Klass) at the unit whose pupils are mostly in ``school_year``."""
+    rows = session.exec(
+        select(RegisterGroup, Enrolment.school_year, func.count())
+        .join(RegisterGroupMembership, RegisterGroupMembership.group_id == RegisterGroup.id)
+        .join(
+            Enrolment,
+            (Enrolment.person_id == RegisterGroupMembership.person_id)
+            & (Enrolment.school_unit_id == unit_id),
+        )
+        .where(RegisterGroup.school_unit_id == unit_id, RegisterGroup.group_type == "Klass")
+        .group_by(RegisterGroup.id, Enrolment.school_year)
+    ).all()
+    best: dict[str, tuple[int, int | None, RegisterGroup]] = {}
+    for group, year, count in rows:
+        if group.id not in best or count > best[group.id][0]:
+            best[group.id] = (count, year, group)
+    classes = [group for _, year, group in best.values() if year == school_year]
+    return sorted(classes, key=lambda g: g.display_name)
+
+
+def create_per_class(
+    session: Session, actor: str, parameters: dict, progress: Callable[[int, int, str], None]
+) -> int:
+    """Create a following group per class of the year; classes that already have one are skipped."""
+    unit_id, activity_id = parameters["unit_id"], parameters["activity_id"]
+    term, school_year = parameters["term"], int(parameters["school_year"])
+    activity = session.get(TestActivity, activity_id)
+    classes = classes_of_year(session, unit_id, school_year)
+    existing = set(
+        session.exec(
+            select(TestGroupSource.register_group_id)
+            .join(TestGroup, TestGroup.id == TestGroupSource.test_group_id)
+            .join(TestOccasion, TestOccasion.id == TestGroup.occasion_id)
+            .where(
+                TestOccasion.activity_id == activity_id,
+                TestOccasion.term == term,
+                TestGroup.status != "withdrawn",
+            )
+        ).all()
+    )
+    rights = access_for(session, actor)
+    created = 0
+    for index, klass in enumerate(classes, start=1):
+        if klass.id not in existing:
+            name = f"{activity.display_name} {klass.display_name}"
+            create_group(session, actor, rights, unit_id, activity_id, term, name, [klass.id])
+            session.commit()
+            created += 1
+        progress(index, len(classes), f"Klass {klass.display_name} ({index} av {len(classes)})")
+    return created

@@ -1,0 +1,96 @@
+"""Everything the group editor page shows, gathered in one place."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import Organisation
+from dnp.models import RegisterGroup
+from dnp.models import TestActivity
+from dnp.models import TestGroup
+from dnp.models import TestGroupSource
+from dnp.models import TestOccasion
+from dnp.services.access import person_label
+from dnp.services.group_facts import class_names
+from dnp.services.group_facts import facts_for_groups
+from dnp.services.group_facts import members_by_group
+from dnp.services.group_overview import STATUS_NAMES
+from dnp.services.group_overview import unit_classes
+from dnp.services.group_validation import validate_group
+
+
+@dataclass
+class MemberRow:
+    """One pupil or member of staff as the editor lists them."""
+
+    person_id: str
+    label: str
+    eppn: str | None
+    protected: bool
+    origin: str
+    class_name: str = ""
+    school_type: str | None = None
+    school_year: int | None = None
+    duty_role: str | None = None
+    errors: int = 0
+    warnings: int = 0
+
+
+def editor_context(session: Session, group: TestGroup) -> dict:
+    """Group, test, unit, members with their problems, validation and sources."""
+    occasion = session.get(TestOccasion, group.occasion_id)
+    activity = session.get(TestActivity, occasion.activity_id)
+    unit = session.get(Organisation, group.school_unit_id)
+    members = members_by_group(session, [group]).get(group.id, [])
+    issues = validate_group(facts_for_groups(session, [group])[group.id])
+    per_person: dict[str, list] = defaultdict(list)
+    for issue in issues:
+        if issue.person_id:
+            per_person[issue.person_id].append(issue)
+    classes = class_names(session, group.school_unit_id, [person.id for _, person, _, _ in members])
+    pupils, staff = [], []
+    for member, person, enrolment, duty in members:
+        own = per_person.get(person.id, [])
+        row = MemberRow(
+            person_id=person.id,
+            label=person_label(person),
+            eppn=person.eppn,
+            protected=person.security_marking != "Ingen",
+            origin=member.origin,
+            class_name=classes.get(person.id, ""),
+            school_type=enrolment.school_type if enrolment else None,
+            school_year=enrolment.school_year if enrolment else None,
+            duty_role=duty.duty_role if duty else None,
+            errors=sum(1 for i in own if i.blocking),
+            warnings=sum(1 for i in own if not i.blocking),
+        )
+        (pupils if member.role == "pupil" else staff).append(row)
+    sources = session.exec(
+        select(RegisterGroup)
+        .join(TestGroupSource, TestGroupSource.register_group_id == RegisterGroup.id)
+        .where(TestGroupSource.test_group_id == group.id)
+        .order_by(RegisterGroup.display_name)
+    ).all()
+    errors = [i for i in issues if i.blocking]
+    return {
+        "group": group,
+        "occasion": occasion,
+        "activity": activity,
+        "unit": unit,
+        "pupils": pupils,
+        "staff": staff,
+        "issues": issues,
+        "errors": errors,
+        "warnings": [i for i in issues if not i.blocking],
+        "sources": sources,
+        "classes": unit_classes(session, group.school_unit_id),
+        "status_names": STATUS_NAMES,
+        "protected_count": sum(1 for row in pupils + staff if row.protected),
+    }
+
+
+__all__ = ["editor_context", "MemberRow", "person_label"]

@@ -1,0 +1,112 @@
+"""Groups built from classes follow them: pupils who join or leave a class join or leave the group."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import TestGroup
+from dnp.models import TestGroupMember
+from dnp.models import TestGroupSource
+from dnp.services import audit
+from dnp.services import publication_hooks
+from dnp.services.test_groups import source_pupils
+
+REGISTER_ACTOR = "register"
+
+
+def sync_group(session: Session, group: TestGroup) -> tuple[int, int]:
+    """Bring a following group in line with its classes; hand-made changes stay. Returns (joined, left)."""
+    if not group.follows_register or group.status == "withdrawn":
+        return 0, 0
+    sources = session.exec(
+        select(TestGroupSource.register_group_id).where(TestGroupSource.test_group_id == group.id)
+    ).all()
+    wanted = set(source_pupils(session, group.school_unit_id, list(sources)))
+    members = {
+        member.person_id: member
+        for member in session.exec(
+            select(TestGroupMember).where(
+                TestGroupMember.test_group_id == group.id, TestGroupMember.role == "pupil"
+            )
+        ).all()
+    }
+    joined = [person_id for person_id in wanted if person_id not in members]
+    left = [m for m in members.values() if m.origin == "register" and m.person_id not in wanted]
+    for person_id in sorted(joined):
+        session.add(
+            TestGroupMember(
+                test_group_id=group.id, person_id=person_id, origin="register", added_by=REGISTER_ACTOR
+            )
+        )
+        audit.record(
+            session, REGISTER_ACTOR, "group.pupil_joined", "TestGroup", group.id, after={"person": person_id}
+        )
+    for member in left:
+        session.delete(member)
+        if not member.excluded:
+            audit.record(
+                session,
+                REGISTER_ACTOR,
+                "group.pupil_left",
+                "TestGroup",
+                group.id,
+                before={"person": member.person_id},
+            )
+    if joined or left:
+        session.flush()
+        publication_hooks.group_changed(session, group.id)
+    return len(joined), len(left)
+
+
+def groups_following(session: Session, register_group_ids: list[str]) -> list[TestGroup]:
+    """Test groups that follow any of these classes or teaching groups."""
+    groups: dict[str, TestGroup] = {}
+    for start in range(0, len(register_group_ids), 500):
+        part = register_group_ids[start : start + 500]
+        for group in session.exec(
+            select(TestGroup)
+            .join(TestGroupSource, TestGroupSource.test_group_id == TestGroup.id)
+            .where(TestGroupSource.register_group_id.in_(part), TestGroup.follows_register.is_(True))
+        ).all():
+            groups[group.id] = group
+    return list(groups.values())
+
+
+def sync_for_register_groups(session: Session, register_group_ids: list[str]) -> int:
+    """Sync every following test group built from any of these classes; returns how many changed."""
+    changed = 0
+    for group in groups_following(session, register_group_ids):
+        joined, left = sync_group(session, group)
+        changed += bool(joined or left)
+    return changed
+
+
+def remove_deleted_persons(session: Session, person_ids: list[str]) -> None:
+    """A person deleted from the register leaves every test group (audited as the register's doing)."""
+    for start in range(0, len(person_ids), 500):
+        part = person_ids[start : start + 500]
+        members = session.exec(select(TestGroupMember).where(TestGroupMember.person_id.in_(part))).all()
+        groups = set()
+        for member in members:
+            session.delete(member)
+            groups.add(member.test_group_id)
+            audit.record(
+                session,
+                REGISTER_ACTOR,
+                f"group.{member.role}_left",
+                "TestGroup",
+                member.test_group_id,
+                before={"person": member.person_id},
+            )
+        session.flush()
+        for group_id in sorted(groups):
+            publication_hooks.group_changed(session, group_id)
+
+
+def after_register_change(session: Session, changed: dict[str, list[str]], deleted: bool = False) -> None:
+    """React to a committed-soon register write: follow classes, tell the publication."""
+    if deleted:
+        remove_deleted_persons(session, changed.get("persons", []))
+    sync_for_register_groups(session, changed.get("groups", []))
+    publication_hooks.persons_changed(session, changed.get("persons", []))

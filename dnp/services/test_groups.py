@@ -1,0 +1,350 @@
+"""Creating and changing test groups: every change checked, audited, and marked for publication."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import Duty
+from dnp.models import Enrolment
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import RegisterGroup
+from dnp.models import RegisterGroupMembership
+from dnp.models import TestActivity
+from dnp.models import TestGroup
+from dnp.models import TestGroupMember
+from dnp.models import TestGroupSource
+from dnp.models import TestOccasion
+from dnp.models.types import utcnow
+from dnp.services import audit
+from dnp.services import publication_hooks
+from dnp.services.access import Access
+from dnp.services.group_facts import validate
+from dnp.services.terms import is_term
+
+MAX_NAME = 120
+
+
+class GroupError(ValueError):
+    """A change that cannot be made; the message tells the user why (Swedish)."""
+
+
+def fits_unit(activity: TestActivity, unit: Organisation) -> bool:
+    """A provaktivitet fits a unit whose school types include the test's school type."""
+    return not unit.school_types or activity.school_type in unit.school_types
+
+
+def visible_group(session: Session, rights: Access, group_id: str) -> TestGroup | None:
+    """The group if the user may manage its unit, else None (callers answer 404)."""
+    group = session.get(TestGroup, group_id)
+    if group is None or not rights.may_manage(group.school_unit_id):
+        return None
+    return group
+
+
+def occasion_for(session: Session, activity: TestActivity, term: str) -> TestOccasion:
+    """The open occasion for a provaktivitet and term, created on first use."""
+    occasion = session.exec(
+        select(TestOccasion).where(TestOccasion.activity_id == activity.id, TestOccasion.term == term)
+    ).first()
+    if occasion is None:
+        occasion = TestOccasion(activity_id=activity.id, term=term)
+        session.add(occasion)
+        session.flush()
+    if occasion.closed_at is not None:
+        raise GroupError(f"Provtillfället {activity.display_name}, {term} är stängt.")
+    return occasion
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise GroupError("Ge provgruppen ett namn.")
+    if len(name) > MAX_NAME:
+        raise GroupError(f"Namnet får vara högst {MAX_NAME} tecken.")
+    return name
+
+
+def _changed(session: Session, group: TestGroup) -> None:
+    group.modified = utcnow()
+    session.add(group)
+    session.flush()
+    publication_hooks.group_changed(session, group.id)
+
+
+def source_pupils(session: Session, unit_id: str, register_group_ids: list[str]) -> list[str]:
+    """Members of the given classes/teaching groups at the unit, duplicates merged, in order."""
+    if not register_group_ids:
+        return []
+    rows = session.exec(
+        select(RegisterGroupMembership.person_id)
+        .join(RegisterGroup, RegisterGroup.id == RegisterGroupMembership.group_id)
+        .where(RegisterGroup.id.in_(register_group_ids), RegisterGroup.school_unit_id == unit_id)
+    ).all()
+    return list(dict.fromkeys(rows))
+
+
+def create_group(
+    session: Session,
+    actor: str,
+    rights: Access,
+    unit_id: str,
+    activity_id: str,
+    term: str,
+    name: str,
+    register_group_ids: list[str] = (),
+    follow: bool = True,
+) -> TestGroup:
+    """Create a draft group, empty or from classes/teaching groups (which it then follows)."""
+    unit = session.get(Organisation, unit_id)
+    if unit is None or not rights.may_manage(unit_id):
+        raise LookupError(unit_id)
+    activity = session.get(TestActivity, activity_id or "")
+    if activity is None or not fits_unit(activity, unit):
+        raise GroupError("Välj ett nationellt prov som passar skolenhetens skolform.")
+    if not is_term(term):
+        raise GroupError("Välj termin.")
+    sources = list(dict.fromkeys(register_group_ids))
+    found = session.exec(
+        select(RegisterGroup.id).where(RegisterGroup.id.in_(sources), RegisterGroup.school_unit_id == unit_id)
+    ).all()
+    if len(found) != len(sources):
+        raise GroupError("En eller flera av de valda klasserna finns inte på skolenheten.")
+    group = TestGroup(
+        id=str(uuid.uuid4()),
+        occasion_id=occasion_for(session, activity, term).id,
+        school_unit_id=unit_id,
+        display_name=_clean_name(name),
+        follows_register=bool(sources) and follow,
+        created_by=actor,
+    )
+    session.add(group)
+    session.flush()
+    for source_id in sources:
+        session.add(TestGroupSource(test_group_id=group.id, register_group_id=source_id))
+    for person_id in source_pupils(session, unit_id, sources):
+        session.add(
+            TestGroupMember(test_group_id=group.id, person_id=person_id, origin="register", added_by=actor)
+        )
+    after = {"name": group.display_name, "activity": activity.display_name, "term": term, "sources": sources}
+    audit.record(session, actor, "group.created", "TestGroup", group.id, after=after)
+    _changed(session, group)
+    return group
+
+
+def rename(session: Session, actor: str, group: TestGroup, name: str) -> None:
+    """Give the group a new name."""
+    name = _clean_name(name)
+    if name == group.display_name:
+        return
+    before = {"name": group.display_name}
+    group.display_name = name
+    audit.record(session, actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name})
+    _changed(session, group)
+
+
+def _member(session: Session, group: TestGroup, person_id: str, role: str) -> TestGroupMember | None:
+    return session.get(TestGroupMember, (group.id, person_id, role))
+
+
+def add_pupil(session: Session, actor: str, group: TestGroup, person_id: str) -> None:
+    """Add a pupil enrolled at the group's unit (kept even if they leave a followed class)."""
+    enrolled = session.exec(
+        select(Enrolment.id).where(
+            Enrolment.person_id == person_id,
+            Enrolment.school_unit_id == group.school_unit_id,
+            Enrolment.cancelled.is_(False),
+        )
+    ).first()
+    if enrolled is None:
+        raise GroupError("Eleven är inte inskriven på skolenheten.")
+    member = _member(session, group, person_id, "pupil")
+    if member is not None and not member.excluded:
+        return
+    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
+    member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
+    session.add(member)
+    audit.record(session, actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id})
+    _changed(session, group)
+
+
+def add_class(session: Session, actor: str, group: TestGroup, register_group_id: str) -> int:
+    """Add every pupil of another class or teaching group by hand; returns how many were new."""
+    klass = session.get(RegisterGroup, register_group_id)
+    if klass is None or klass.school_unit_id != group.school_unit_id:
+        raise GroupError("Klassen finns inte på skolenheten.")
+    added = 0
+    for person_id in source_pupils(session, group.school_unit_id, [register_group_id]):
+        member = _member(session, group, person_id, "pupil")
+        if member is not None and not member.excluded:
+            continue
+        member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
+        member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
+        session.add(member)
+        added += 1
+    after = {"class": register_group_id, "added": added}
+    audit.record(session, actor, "group.class_added", "TestGroup", group.id, after=after)
+    _changed(session, group)
+    return added
+
+
+def add_staff(session: Session, actor: str, group: TestGroup, person_id: str) -> None:
+    """Add a member of staff who has a duty at the group's unit (they will see all results)."""
+    duty = session.exec(
+        select(Duty.id).where(Duty.person_id == person_id, Duty.school_unit_id == group.school_unit_id)
+    ).first()
+    if duty is None:
+        raise GroupError("Personen har ingen tjänstgöring på skolenheten.")
+    if _member(session, group, person_id, "staff") is not None:
+        return
+    session.add(TestGroupMember(test_group_id=group.id, person_id=person_id, role="staff", added_by=actor))
+    audit.record(session, actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id})
+    _changed(session, group)
+
+
+def remove_member(session: Session, actor: str, group: TestGroup, person_id: str, role: str) -> None:
+    """Remove a pupil or member of staff; a followed-class pupil stays out until added again."""
+    member = _member(session, group, person_id, role)
+    if member is None or member.excluded:
+        raise LookupError(person_id)
+    if role == "pupil" and member.origin == "register" and group.follows_register:
+        member.excluded = True
+        session.add(member)
+    else:
+        session.delete(member)
+    audit.record(session, actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id})
+    _changed(session, group)
+
+
+def set_following(session: Session, actor: str, group: TestGroup, follow: bool) -> None:
+    """Follow the source classes, or freeze the list as it is now."""
+    has_sources = session.exec(
+        select(TestGroupSource).where(TestGroupSource.test_group_id == group.id)
+    ).first()
+    if follow and has_sources is None:
+        raise GroupError("Gruppen är inte skapad från någon klass och kan inte följa registret.")
+    if group.follows_register == follow:
+        return
+    before = {"follows_register": group.follows_register}
+    group.follows_register = follow
+    audit.record(
+        session,
+        actor,
+        "group.following",
+        "TestGroup",
+        group.id,
+        before=before,
+        after={"follows_register": follow},
+    )
+    _changed(session, group)
+    if follow:
+        from dnp.services.test_group_sync import sync_group
+
+        sync_group(session, group)
+
+
+def mark_ready(session: Session, actor: str, group: TestGroup) -> None:
+    """Draft or withdrawn → ready, only without blocking errors."""
+    if group.status == "ready":
+        return
+    errors = [issue for issue in validate(session, group) if issue.blocking]
+    if errors:
+        raise GroupError(f"Gruppen har {len(errors)} fel som måste rättas innan den kan markeras klar.")
+    before = {"status": group.status}
+    group.status, group.ready_at, group.withdrawn_at = "ready", utcnow(), None
+    audit.record(
+        session, actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}
+    )
+    _changed(session, group)
+
+
+def withdraw(session: Session, actor: str, group: TestGroup) -> None:
+    """Ready → withdrawn: Skolverket is told to remove the group."""
+    if group.status != "ready":
+        raise GroupError("Bara grupper som är klara kan dras tillbaka.")
+    group.status, group.withdrawn_at = "withdrawn", utcnow()
+    audit.record(
+        session,
+        actor,
+        "group.withdrawn",
+        "TestGroup",
+        group.id,
+        before={"status": "ready"},
+        after={"status": "withdrawn"},
+    )
+    _changed(session, group)
+
+
+def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
+    """Delete a group that never left (draft); ready groups must be withdrawn instead."""
+    if group.status == "ready":
+        raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
+    audit.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
+    for member in session.exec(
+        select(TestGroupMember).where(TestGroupMember.test_group_id == group.id)
+    ).all():
+        session.delete(member)
+    for source in session.exec(
+        select(TestGroupSource).where(TestGroupSource.test_group_id == group.id)
+    ).all():
+        session.delete(source)
+    session.delete(group)
+    session.flush()
+    publication_hooks.group_changed(session, group.id)
+
+
+def ready_all(
+    session: Session, actor: str, rights: Access, unit_id: str, occasion_id: int
+) -> tuple[int, int]:
+    """Mark every draft group of an occasion at a unit ready that has no blocking errors."""
+    if not rights.may_manage(unit_id):
+        raise LookupError(unit_id)
+    groups = session.exec(
+        select(TestGroup).where(
+            TestGroup.school_unit_id == unit_id,
+            TestGroup.occasion_id == occasion_id,
+            TestGroup.status != "ready",
+        )
+    ).all()
+    done = skipped = 0
+    for group in groups:
+        try:
+            mark_ready(session, actor, group)
+            done += 1
+        except GroupError:
+            skipped += 1
+    return done, skipped
+
+
+def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
+    """Close an occasion after its term: all its ready groups are withdrawn together."""
+    occasion = session.get(TestOccasion, occasion_id)
+    if occasion is None:
+        raise LookupError(occasion_id)
+    if occasion.closed_at is not None:
+        return 0
+    groups = session.exec(
+        select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == "ready")
+    ).all()
+    for group in groups:
+        withdraw(session, actor, group)
+    occasion.closed_at, occasion.closed_by = utcnow(), actor
+    session.add(occasion)
+    audit.record(
+        session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
+    )
+    return len(groups)
+
+
+def unit_person(session: Session, unit_id: str, person_id: str) -> Person | None:
+    """A person with an enrolment or duty at the unit (others are not reachable from it)."""
+    enrolled = session.exec(
+        select(Enrolment.id).where(Enrolment.person_id == person_id, Enrolment.school_unit_id == unit_id)
+    ).first()
+    duty = session.exec(
+        select(Duty.id).where(Duty.person_id == person_id, Duty.school_unit_id == unit_id)
+    ).first()
+    return session.get(Person, person_id) if enrolled or duty else None
