@@ -161,15 +161,27 @@ class TokenClient:
                 f"the CA bundle DNP_TLS_CA_BUNDLE={self.ca_bundle} cannot be read ({_why(exc)})",
                 f"CA-filen DNP_TLS_CA_BUNDLE={self.ca_bundle} går inte att läsa ({_why(exc)})",
             ) from None
+        for what, what_sv, path in (
+            ("client certificate", "klientcertifikatet", self.tls_client_cert),
+            ("client key", "klientnyckeln", self.tls_client_key),
+        ):
+            try:
+                open(path, "rb").close()
+            except OSError as exc:
+                raise TokenError(
+                    "certificate_unreadable",
+                    f"the {what} file {path} cannot be read ({_why(exc)})",
+                    f"filen med {what_sv} {path} går inte att läsa ({_why(exc)})",
+                ) from None
         try:
             context.load_cert_chain(self.tls_client_cert, self.tls_client_key)
         except (OSError, ssl.SSLError) as exc:
             raise TokenError(
                 "certificate_unreadable",
-                f"the client certificate {self.tls_client_cert} or its key {self.tls_client_key} cannot be "
-                f"read, or they do not belong together ({_why(exc)})",
-                f"klientcertifikatet {self.tls_client_cert} eller nyckeln {self.tls_client_key} går inte "
-                f"att läsa, eller så hör de inte ihop ({_why(exc)})",
+                f"the client certificate {self.tls_client_cert} and key {self.tls_client_key} are not "
+                f"PEM or do not belong together ({_why(exc)})",
+                f"klientcertifikatet {self.tls_client_cert} och nyckeln {self.tls_client_key} är inte "
+                f"PEM eller hör inte ihop ({_why(exc)})",
             ) from None
         return context
 

@@ -11,7 +11,7 @@ Knobs (plain attributes, change them at any time):
 * ``jwks_mode``: ``"ok"``, ``"error"`` (HTTP 500), ``"invalid"`` (200 with a body that is no JWKS),
   ``"down"`` (connection closed without an answer);
 * ``transaction_mode``: ``"ok"``, ``"error"`` (HTTP 500), ``"hang"`` (no answer until ``stop()``),
-  ``"invalid_json"`` (200 with HTML);
+  ``"invalid_json"`` (200 with HTML), ``"redirect"`` (302 to ``/elsewhere``, which issues tokens too);
 * ``serve_untrusted_certificate``: present a server certificate from a CA nobody trusts;
 * ``token_lifetime`` (JWT ``exp - iat``) and ``expires_in`` (GNAP field; ``None`` leaves it out).
 """
@@ -530,8 +530,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         peer = self._peer()
         fake._record(RecordedRequest("POST", self.path, dict(self.headers), body, peer and spki_pin(peer)))
-        if self.path != "/transaction":
+        if self.path not in ("/transaction", "/elsewhere"):
             return self._send(404, _error("not_found", "no such endpoint"))
+        if fake.transaction_mode == "redirect" and self.path == "/transaction":
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if fake.transaction_mode == "hang":
             fake._release.wait(60)
             self.close_connection = True

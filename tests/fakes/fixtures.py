@@ -1,6 +1,6 @@
 """Pytest fixtures for the fakes; import them into a test module by name.
 
-    from tests.fakes.fixtures import auth_server  # noqa: F401
+from tests.fakes.fixtures import auth_server  # noqa: F401
 """
 
 from __future__ import annotations
