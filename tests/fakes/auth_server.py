@@ -373,7 +373,8 @@ class FakeAuthServer:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
-        cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+        stem = f"{name}-{uuid.uuid4().hex[:8]}"  # several certificates may share a directory
+        cert_path, key_path = directory / f"{stem}.pem", directory / f"{stem}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_path.write_bytes(
             key.private_bytes(
@@ -415,9 +416,6 @@ class FakeAuthServer:
         context.verify_mode = ssl.CERT_OPTIONAL
         for pem in self._client_pems:
             context.load_verify_locations(cadata=pem)
-        if not self._client_pems:
-            # CERT_OPTIONAL needs some trust anchor; the CA's own certificate is harmless here.
-            context.load_verify_locations(str(self.pki.ca_bundle_path))
         return context
 
     def _record(self, request: RecordedRequest) -> None:

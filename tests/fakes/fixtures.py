@@ -27,3 +27,5 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> FakeAuthServer:
     """A fresh, running fake of Sunet's nutid auth server (own keys, clients and counters)."""
     with FakeAuthServer(tmp_path_factory.mktemp("fake-nutid"), pki=_shared_pki(tmp_path_factory)) as server:
         yield server
+    # A crash inside the fake would otherwise only show up as a confusing client-side error.
+    assert not server.errors, "the fake auth server crashed:\n" + "\n".join(server.errors)
