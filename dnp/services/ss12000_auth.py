@@ -1,0 +1,255 @@
+"""Verify the bearer JWT that Skolverket's SS 12000 client sends to our SS 12000 API.
+
+Status codes: 401 when the token is missing, malformed, forged, expired, not yet valid, signed with
+anything but ES256 or by an unknown key, or meant for another issuer or audience. 403 when the token
+is genuine but is not for us: another ``organization_id``, or ``requested_access`` without an
+``ss12000-api`` entry whose ``locations`` holds our location exactly (a malformed ``requested_access``
+is treated the same way: a signed token that does not clearly grant us is a permission problem).
+503 ``jwks_unavailable`` when the signing keys cannot be fetched: that is our outage, not the
+caller's fault, and it must never turn into acceptance.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+import jwt
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "ES256"
+ACCESS_TYPE = "ss12000-api"
+REQUIRED_CLAIMS = ["exp", "nbf", "iat", "iss", "aud"]
+# Claims passed on to the caller; anything else (unknown, possibly personal) is dropped.
+SAFE_CLAIMS = (
+    "iss", "aud", "sub", "exp", "nbf", "iat", "version", "auth_source", "entity_id",
+    "organization_id", "source", "requested_access", "scopes",
+)  # fmt: skip
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+MAX_TOKEN_LENGTH = 8192
+
+
+class AuthError(Exception):
+    """A rejected request: HTTP status, stable code, and a message that never contains the token."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict:
+        """The API error body ``{code, message}``."""
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called: the verified token's subject, organisation and non-sensitive claims."""
+
+    subject: str
+    organization_id: str
+    claims: dict
+
+
+class JwtVerifier:
+    """Checks bearer tokens against nutid's JWKS and our expected claims; safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        organization_id: str,
+        location: str,
+        ca_bundle: str | None = None,
+        leeway: float = 30,
+        http_client: httpx.Client | None = None,
+        timeout: float = 5.0,
+        jwks_max_age: float = 3600,
+        refetch_interval: float = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.organization_id = organization_id
+        self.location = location
+        self.ca_bundle = ca_bundle
+        self.leeway = leeway
+        self.timeout = timeout
+        self.jwks_max_age = jwks_max_age
+        self.refetch_interval = refetch_interval
+        self._http_client = http_client
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._last_attempt: float | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> JwtVerifier:
+        """Build from the app configuration (the ``DNP_*`` keys without prefix)."""
+        return cls(
+            jwks_url=config["SS12000_JWKS_URL"],
+            issuer=config["SS12000_ISSUER"],
+            audience=config["SS12000_AUDIENCE"],
+            organization_id=config["SS12000_ORGANIZATION_ID"],
+            location=config["SS12000_LOCATION"],
+            ca_bundle=config.get("TLS_CA_BUNDLE"),
+        )
+
+    def verify(self, authorization_header: str | None) -> Caller:
+        """The caller behind an ``Authorization`` header, or AuthError."""
+        token = _bearer_token(authorization_header)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise AuthError(401, "malformed_token", "the bearer token is not a JWT") from None
+        if header.get("alg") != ALGORITHM:
+            raise AuthError(401, "unsupported_algorithm", f"only {ALGORITHM} tokens are accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthError(401, "malformed_token", "the token header has no key id (kid)")
+        claims = self._decode(token, self._key(kid))
+        self._check_grant(claims)
+        subject = claims.get("sub") or claims.get("entity_id")
+        return Caller(
+            subject=subject if isinstance(subject, str) else "",
+            organization_id=claims["organization_id"],
+            claims={name: claims[name] for name in SAFE_CLAIMS if name in claims},
+        )
+
+    def _decode(self, token: str, key: jwt.PyJWK) -> dict:
+        try:
+            return jwt.decode(
+                token,
+                key.key,
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=self.leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        # Fixed messages: PyJWT's own may quote parts of the token.
+        except jwt.ExpiredSignatureError:
+            raise AuthError(401, "token_expired", "the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError(401, "token_not_yet_valid", "the token is not valid yet (nbf/iat)") from None
+        except jwt.InvalidIssuerError:
+            raise AuthError(401, "invalid_issuer", "the token was issued by someone else") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError(401, "invalid_audience", "the token is meant for another audience") from None
+        except jwt.MissingRequiredClaimError:
+            raise AuthError(401, "invalid_token", "the token lacks a required claim") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError(401, "invalid_signature", "the token signature does not verify") from None
+        except jwt.InvalidTokenError:
+            raise AuthError(401, "invalid_token", "the token is invalid") from None
+
+    def _check_grant(self, claims: dict) -> None:
+        if claims.get("organization_id") != self.organization_id:
+            raise AuthError(403, "wrong_organization", "the token belongs to another organisation")
+        grants = claims.get("requested_access")
+        if not isinstance(grants, list) or not all(isinstance(g, dict) for g in grants):
+            raise AuthError(403, "location_not_granted", "the token's requested_access is malformed")
+        for grant in grants:
+            if grant.get("type") != ACCESS_TYPE:
+                continue
+            locations = grant.get("locations")
+            if not isinstance(locations, list) or not all(isinstance(loc, str) for loc in locations):
+                raise AuthError(403, "location_not_granted", "the token's requested_access is malformed")
+            # Exact string equality: Skolverket's reference code matched substrings, which lets
+            # https://evil.example/?u=<our URL> through.
+            if self.location in locations:
+                return
+        raise AuthError(403, "location_not_granted", "the token does not grant access to this API")
+
+    def _key(self, kid: str) -> jwt.PyJWK:
+        # Lock-free fast path: the dict is replaced, never mutated, so a reader sees a whole JWKS.
+        keys = self._keys
+        if kid in keys and not self._stale():
+            return keys[kid]
+        with self._lock:
+            if self._stale() or kid not in self._keys:
+                self._refresh()
+            keys = self._keys
+        if self._fetched_at is None or self._stale():
+            raise AuthError(503, "jwks_unavailable", "the token signing keys cannot be fetched right now")
+        if kid not in keys:
+            raise AuthError(401, "unknown_key", "the token is signed with an unknown key")
+        return keys[kid]
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self.jwks_max_age
+
+    def _refresh(self) -> None:
+        """Fetch the JWKS again, unless we tried less than ``refetch_interval`` seconds ago."""
+        now = self._clock()
+        # Rate limit: tokens with made-up kids must not turn into a flood of JWKS requests.
+        if self._last_attempt is not None and now - self._last_attempt < self.refetch_interval:
+            return
+        self._last_attempt = now
+        try:
+            keys = self._fetch()
+        except (httpx.HTTPError, ValueError, OSError) as exc:  # OSError: unreadable CA bundle
+            logger.warning("JWKS %s unavailable: %s", self.jwks_url, exc)
+            return
+        self._keys = keys
+        self._fetched_at = self._clock()
+
+    def _fetch(self) -> dict[str, jwt.PyJWK]:
+        if self._http_client is not None:
+            response = self._http_client.get(self.jwks_url, timeout=self.timeout)
+        else:
+            context = ssl.create_default_context(cafile=self.ca_bundle)
+            with httpx.Client(verify=context, timeout=self.timeout, follow_redirects=False) as client:
+                response = client.get(self.jwks_url)
+        response.raise_for_status()
+        return _parse_jwks(response.json())
+
+
+def _bearer_token(authorization_header: str | None) -> str:
+    """The token of a ``Bearer`` Authorization header."""
+    if not authorization_header:
+        raise AuthError(401, "missing_token", "an Authorization: Bearer token is required")
+    scheme, _, token = authorization_header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise AuthError(401, "missing_token", "an Authorization: Bearer token is required")
+    token = token.strip()
+    if not token:
+        raise AuthError(401, "missing_token", "the bearer token is empty")
+    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
+        raise AuthError(401, "malformed_token", "the bearer token is not a JWT")
+    return token
+
+
+def _parse_jwks(document: object) -> dict[str, jwt.PyJWK]:
+    """Usable ES256 keys of a JWKS by kid; ValueError when there are none."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS document")
+    keys: dict[str, jwt.PyJWK] = {}
+    for jwk in document["keys"]:
+        if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+            continue
+        # Only P-256 signing keys: an RSA or symmetric key in the set must never verify an ES256 token.
+        if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+            continue
+        if jwk.get("use", "sig") != "sig" or jwk.get("alg", ALGORITHM) != ALGORITHM:
+            continue
+        try:
+            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=ALGORITHM)
+        except jwt.PyJWKError:
+            continue
+    if not keys:
+        raise ValueError("the JWKS holds no usable ES256 key")
+    return keys

@@ -1,0 +1,1 @@
+"""Local fakes of the outside systems DNP talks to, for tests."""
