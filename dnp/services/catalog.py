@@ -29,7 +29,7 @@ def parse_activities(payload: object) -> list[dict]:
     items = payload.get("data", payload.get("activities")) if isinstance(payload, dict) else payload
     if not isinstance(items, list):
         raise CatalogError("Svaret från Skolverket var inte en lista med provaktiviteter.")
-    activities = []
+    activities: dict[str, dict] = {}
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -37,18 +37,19 @@ def parse_activities(payload: object) -> list[dict]:
         if not isinstance(name, str) or not name.strip() or school_type not in codes.DNP_SCHOOL_TYPES:
             continue
         year = item.get("schoolYear")
-        activities.append(
+        activities.setdefault(
+            skolverket_id(name),
             {
                 "id": skolverket_id(name),
                 "display_name": name.strip(),
                 "school_type": school_type,
                 "school_year": year if isinstance(year, int) and 0 <= year <= 10 else None,
                 "comment": item.get("comment") if isinstance(item.get("comment"), str) else None,
-            }
+            },
         )
     if not activities:
         raise CatalogError("Svaret från Skolverket innehöll inga användbara provaktiviteter.")
-    return activities
+    return list(activities.values())
 
 
 def fetch_activities(base_url: str, client: httpx.Client | None = None) -> list[dict]:

@@ -20,6 +20,7 @@ from dnp.models import RegisterGroupMembership
 from dnp.models import skolverket_id
 from dnp.models.types import utcnow
 from dnp.services import audit
+from dnp.services.demo_groups import create_demo_groups
 from dnp.services.demo_users import grant_demo_roles
 from dnp.services.ingest import IngestSummary
 from dnp.services.ingest import RegisterIngest
@@ -56,6 +57,7 @@ def load_demo(
     summary = ingest.finish()
     _add_broken_records(session, municipality, actor)
     grant_demo_roles(session, actor)
+    create_demo_groups(session)
     return summary
 
 

@@ -33,8 +33,12 @@ class GroupError(ValueError):
 
 
 def fits_unit(activity: TestActivity, unit: Organisation) -> bool:
-    """A provaktivitet fits a unit whose school types include the test's school type."""
-    return not unit.school_types or activity.school_type in unit.school_types
+    """A provaktivitet fits a unit whose school types include the test's (GY courses serve VUXGY too)."""
+    if not unit.school_types:
+        return True
+    return activity.school_type in unit.school_types or (
+        activity.school_type == "GY" and "VUXGY" in unit.school_types
+    )
 
 
 def visible_group(session: Session, rights: Access, group_id: str) -> TestGroup | None:
@@ -113,6 +117,10 @@ def create_group(
     ).all()
     if len(found) != len(sources):
         raise GroupError("En eller flera av de valda klasserna finns inte på skolenheten.")
+    if not (name or "").strip():
+        # No name given: "MA åk 9 9A" / "MATMAT01c NA26A + NA26B", as teachers will see it.
+        chosen = session.exec(select(RegisterGroup.display_name).where(RegisterGroup.id.in_(sources))).all()
+        name = f"{activity.display_name} {' + '.join(sorted(chosen))}".strip()
     group = TestGroup(
         id=str(uuid.uuid4()),
         occasion_id=occasion_for(session, activity, term).id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort
+from flask import flash
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -15,6 +16,7 @@ from dnp.services import test_groups
 from dnp.services.group_editor_view import editor_context
 from dnp.services.group_overview import search_pupils
 from dnp.services.group_overview import unit_staff
+from dnp.web import is_htmx
 from dnp.web import render
 
 MANAGERS = ("central_admin", "unit_admin")
@@ -51,6 +53,9 @@ def _apply(group_id: str, change, message: str):
     except LookupError:
         abort(404)
     db.commit()
+    if not is_htmx():  # a plain form post (no JavaScript): back to the editor page
+        flash(message.format(result=result), "success")
+        return redirect(url_for("groups.edit", group_id=group_id), code=303)
     return _editor(group, message=message.format(result=result))
 
 
@@ -162,7 +167,7 @@ def search_staff(group_id: str):
 def confirm_ready(group_id: str):
     """What Skolverket will receive, before marking the group ready."""
     context = editor_context(get_session(), _group(group_id))
-    return render("groups/confirm_ready.html", block="confirm", **context)
+    return render("groups/confirm_ready.html", block="confirm", inline=is_htmx(), **context)
 
 
 @bp.post("/<group_id>/klar")
