@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import delete
 from sqlmodel import Session
 from sqlmodel import select
 
@@ -291,14 +292,9 @@ def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
     if group.status == "ready":
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
     audit.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
-    for member in session.exec(
-        select(TestGroupMember).where(TestGroupMember.test_group_id == group.id)
-    ).all():
-        session.delete(member)
-    for source in session.exec(
-        select(TestGroupSource).where(TestGroupSource.test_group_id == group.id)
-    ).all():
-        session.delete(source)
+    # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
+    for table in (TestGroupMember.__table__, TestGroupSource.__table__):
+        session.execute(delete(table).where(table.c.test_group_id == group.id))
     session.delete(group)
     session.flush()
     publication_hooks.group_changed(session, group.id)
