@@ -23,7 +23,7 @@ from dnp.web import render
 
 bp = Blueprint("saml", __name__, url_prefix="/saml")
 log = logging.getLogger(__name__)
-STATUS = {"config": 503, "stale": 400, "invalid": 400, "identity": 403}
+STATUS = {"config": 503, "stale": 400, "invalid": 400, "identity": 403, "logout": 400}
 
 
 @bp.get("/metadata")
@@ -89,4 +89,3 @@ def _refuse(error: SamlError):
         reference=reference,
         development=current_app.config["ENV"] == "development",
     )
-

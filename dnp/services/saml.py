@@ -33,7 +33,7 @@ class SamlError(Exception):
 
     def __init__(self, kind: str, reason: str):
         super().__init__(reason)
-        self.kind = kind  # config | stale | invalid | identity
+        self.kind = kind  # config | stale | invalid | identity | logout
         self.reason = reason
 
 
@@ -216,11 +216,11 @@ def sp_metadata(sp: SpConfig) -> bytes:
 def process_logout(sp: SpConfig, idp: IdpInfo, query: dict, query_string: str) -> str | None:
     """Check a signed LogoutRequest or LogoutResponse; return where to send the browser (None: our page)."""
     if "SAMLRequest" not in query and "SAMLResponse" not in query:
-        raise SamlError("invalid", "no SAML logout message in the request")
+        raise SamlError("logout", "no SAML logout message in the request")
     if not query.get("Signature"):
-        raise SamlError("invalid", "unsigned logout message")
+        raise SamlError("logout", "unsigned logout message")
     if "SAMLRequest" in query and not idp.slo_response_url:
-        raise SamlError("invalid", "LogoutRequest from an IdP that declares no SingleLogoutService")
+        raise SamlError("logout", "LogoutRequest from an IdP that declares no SingleLogoutService")
     data = request_data(sp, "/saml/sls", get=query)
     # Verify the signature over the query string exactly as sent, not as re-encoded by the toolkit.
     data.update(query_string=query_string, validate_signature_from_qs=True)
@@ -228,10 +228,10 @@ def process_logout(sp: SpConfig, idp: IdpInfo, query: dict, query_string: str) -
     try:
         url = auth.process_slo(keep_local_session=True)
     except Exception as error:  # malformed base64/XML: the toolkit raises instead of reporting
-        raise SamlError("invalid", f"unreadable logout message: {type(error).__name__}") from error
+        raise SamlError("logout", f"unreadable logout message: {type(error).__name__}") from error
     if auth.get_errors():
         raise SamlError(
-            "invalid", f"logout message rejected: {auth.get_errors()} {auth.get_last_error_reason()}"
+            "logout", f"logout message rejected: {auth.get_errors()} {auth.get_last_error_reason()}"
         )
     return url
 

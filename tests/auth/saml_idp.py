@@ -6,11 +6,13 @@ import base64
 import datetime as dt
 import functools
 import uuid
+from urllib.parse import quote_plus
 
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
@@ -61,22 +63,24 @@ def ts(seconds: int = 0) -> str:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def entity_xml(entity_id=IDP_ENTITY, cert=None, scopes=(SCOPE,), slo=True, valid_until=None) -> str:
+def entity_xml(entity_id=IDP_ENTITY, certs=None, scopes=(SCOPE,), slo=True, valid_until=None) -> str:
     """An IdP EntityDescriptor with a signing key, scopes, SSO and (optionally) SLO endpoints."""
-    cert = cert or keypair("idp")[1]
+    certs = certs or (keypair("idp")[1],)
     scope_xml = "".join(f'<shibmd:Scope regexp="false">{s}</shibmd:Scope>' for s in scopes)
     slo_xml = (
         f'<md:SingleLogoutService Binding="{C.BINDING_HTTP_REDIRECT}" Location="{SLO_URL}"/>' if slo else ""
     )
     until = f' validUntil="{valid_until}"' if valid_until else ""
+    keys = "".join(
+        f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_body(cert)}'
+        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        for cert in certs
+    )
     return (
         f'<md:EntityDescriptor xmlns:md="{C.NS_MD}" xmlns:ds="{C.NS_DS}"'
         f' xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" entityID="{entity_id}"{until}>'
         f'<md:IDPSSODescriptor protocolSupportEnumeration="{C.NS_SAMLP}">'
-        f"<md:Extensions>{scope_xml}</md:Extensions>"
-        f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_body(cert)}'
-        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-        f"{slo_xml}"
+        f"<md:Extensions>{scope_xml}</md:Extensions>{keys}{slo_xml}"
         f'<md:SingleSignOnService Binding="{C.BINDING_HTTP_REDIRECT}" Location="{SSO_URL}"/>'
         "</md:IDPSSODescriptor></md:EntityDescriptor>"
     )
@@ -189,3 +193,39 @@ def encrypt_assertion(signed_assertion: str, cert_pem: str) -> str:
 def b64(xml: str) -> str:
     """Base64 as the HTTP-POST binding sends it."""
     return base64.b64encode(xml.encode()).decode()
+
+
+def logout_request_xml(issuer=IDP_ENTITY, destination=SLS) -> str:
+    """An IdP-initiated LogoutRequest for the SP."""
+    return (
+        f'<samlp:LogoutRequest xmlns:samlp="{C.NS_SAMLP}" xmlns:saml="{C.NS_SAML}" ID="_l{uuid.uuid4().hex}"'
+        f' Version="2.0" IssueInstant="{ts()}" Destination="{destination}" NotOnOrAfter="{ts(300)}">'
+        f'<saml:Issuer>{issuer}</saml:Issuer><saml:NameID Format="{C.NAMEID_TRANSIENT}">_t1</saml:NameID>'
+        "<samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>"
+    )
+
+
+def logout_response_xml(in_response_to="_sp_logout_request", issuer=IDP_ENTITY, destination=SLS) -> str:
+    """A LogoutResponse from the IdP."""
+    return (
+        f'<samlp:LogoutResponse xmlns:samlp="{C.NS_SAMLP}" xmlns:saml="{C.NS_SAML}" ID="_l{uuid.uuid4().hex}"'
+        f' Version="2.0" IssueInstant="{ts()}" Destination="{destination}" InResponseTo="{in_response_to}">'
+        f'<saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{C.STATUS_SUCCESS}"/>'
+        "</samlp:Status></samlp:LogoutResponse>"
+    )
+
+
+def redirect_query(
+    kind: str, xml: str, signer: str | None = "idp", algorithm=C.RSA_SHA256, relay_state=None
+) -> str:
+    """The HTTP-Redirect binding's query string, signed over SAMLxxx, RelayState and SigAlg as sent."""
+    parts = [f"{kind}={quote_plus(OneLogin_Saml2_Utils.deflate_and_base64_encode(xml))}"]
+    if relay_state:
+        parts.append(f"RelayState={quote_plus(relay_state)}")
+    if signer:
+        parts.append(f"SigAlg={quote_plus(algorithm)}")
+        key = serialization.load_pem_private_key(keypair(signer)[0].encode(), None)
+        digest = hashes.SHA1() if algorithm == C.RSA_SHA1 else hashes.SHA256()  # noqa: S303 (the test of refusing it)
+        signature = key.sign("&".join(parts).encode(), padding.PKCS1v15(), digest)
+        parts.append(f"Signature={quote_plus(base64.b64encode(signature).decode())}")
+    return "&".join(parts)
