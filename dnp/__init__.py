@@ -12,6 +12,7 @@ from dnp.config import from_environment
 from dnp.extensions import csrf
 from dnp.extensions import htmx
 from dnp.login import login_manager
+from dnp.services.saml import config_problems
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
@@ -45,6 +46,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import health
     from dnp.routes import home
     from dnp.routes import ingest
+    from dnp.routes import saml
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
@@ -52,7 +54,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(ingest.bp)
+    app.register_blueprint(saml.bp)
     csrf.exempt(ingest.bp)
+    csrf.exempt(saml.acs)  # the IdP posts cross-site; the signed assertion is the proof
     web.init_app(app)
     app.cli.add_command(dnp_cli)
     return app
@@ -64,3 +68,5 @@ def _check_config(app: Flask) -> None:
         raise RuntimeError("DNP_ENV must be 'development' or 'production'")
     if app.config["ENV"] == "production" and not app.config.get("SECRET_KEY"):
         raise RuntimeError("DNP_SECRET_KEY must be set in production")
+    if app.config["ENV"] == "production" and (problems := config_problems(app.config)):
+        raise RuntimeError("SAML sign-in is not configured: " + "; ".join(problems))

@@ -29,6 +29,26 @@ DEFAULTS = {
     "JOBS_INLINE": False,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_MAX_HOURS": 10,
+    # SAML sign-in through Skolfederation (all required in production, see dnp.services.saml):
+    # DNP's public https:// address; ACS, SLS and (by default) the entity id are derived from it.
+    "SAML_SP_BASE_URL": None,
+    # Our SP entity id (default: <SAML_SP_BASE_URL>/saml/metadata).
+    "SAML_SP_ENTITY_ID": None,
+    # PEM files of our SP certificate and private key (published in our metadata; decrypt, sign logout).
+    "SAML_SP_CERT": None,
+    "SAML_SP_KEY": None,
+    # IdP metadata or a federation aggregate: a file path or an http(s) URL (URL needs the cert below).
+    "SAML_IDP_METADATA": None,
+    # Entity id of our IdP; required when the metadata holds more than one IdP.
+    "SAML_IDP_ENTITY_ID": None,
+    # PEM file of the federation's metadata signing certificate; when set the signature is required.
+    "SAML_FEDERATION_CERT": None,
+    # Seconds parsed metadata is reused before it is read again.
+    "SAML_METADATA_TTL": 3600,
+    # Contact (a role mailbox) and organisation shown in our SP metadata.
+    "SAML_CONTACT_EMAIL": None,
+    "SAML_ORGANIZATION_NAME": None,
+    "SAML_ORGANIZATION_URL": None,
 }
 
 # Keys whose environment value must be turned into an int.
@@ -38,6 +58,7 @@ INT_KEYS = {
     "SUBSCRIPTION_DAYS",
     "SESSION_IDLE_MINUTES",
     "SESSION_MAX_HOURS",
+    "SAML_METADATA_TTL",
 }
 
 

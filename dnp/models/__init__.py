@@ -12,6 +12,8 @@ from dnp.models.register import Person
 from dnp.models.register import RegisterGroup
 from dnp.models.register import RegisterGroupMembership
 from dnp.models.register import skolverket_id
+from dnp.models.saml import SamlRequest
+from dnp.models.saml import UsedAssertion
 from dnp.models.testing import GROUP_STATUSES
 from dnp.models.testing import BackgroundTask
 from dnp.models.testing import TestActivity
@@ -40,4 +42,6 @@ __all__ = [
     "RegisterGroup",
     "RegisterGroupMembership",
     "skolverket_id",
+    "SamlRequest",
+    "UsedAssertion",
 ]
