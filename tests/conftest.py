@@ -20,6 +20,7 @@ from dnp.migrate import upgrade
 BACKEND = os.environ.get("DNP_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get("DNP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 INGEST_TOKEN = "test-ingest-token-0123456789"
+pytest_plugins = ["tests.groups_fixtures"]
 
 
 def _worker_number(worker_id: str) -> int:

@@ -13,7 +13,6 @@ from dnp.services.group_facts import validate
 from tests import factories
 from tests.groups_fixtures import MA9
 from tests.groups_fixtures import MATMAT
-from tests.groups_fixtures import world  # noqa: F401
 from tests.routes.test_ingest_api import send
 
 ADMIN = "admin@kommun.se"
