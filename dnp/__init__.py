@@ -46,6 +46,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import health
     from dnp.routes import home
     from dnp.routes import ingest
+    from dnp.routes import ops
     from dnp.routes import saml
 
     app.register_blueprint(admin.bp)
@@ -54,6 +55,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(ingest.bp)
+    app.register_blueprint(ops.bp)
     app.register_blueprint(saml.bp)
     csrf.exempt(ingest.bp)
     csrf.exempt(saml.acs)  # the IdP posts cross-site; the signed assertion is the proof

@@ -39,6 +39,8 @@ CATEGORIES = {
     "groups.close_occasion": "central",
     "groups.refresh_catalog": "central",
     "groups.index": "manager",
+    "ops.index": "operator",
+    "ops.requeue": "operator",
     "groups.task_status": "task",
     "groups.unit": "unit",
     "groups.new": "unit",
@@ -68,6 +70,7 @@ ALLOWED = {
     "manager": {"unit_admin", "other_unit_admin", "central_admin"},
     "unit": {"unit_admin", "central_admin"},
     "task": {"unit_admin", "central_admin"},
+    "operator": {"operator"},
     "no_access_page": {"operator", "unit_admin", "other_unit_admin", "central_admin"},
 }
 EPPNS = {
