@@ -16,6 +16,7 @@ from sqlmodel import Session
 from dnp.models import ApiCall
 from dnp.models import FeedbackLog
 from dnp.models import FeedbackStatistics
+from dnp.models import PublishedEntity
 from dnp.models.types import utcnow
 from dnp.services.ss12000_paging import BadQuery
 from dnp.services.ss12000_paging import parse_time
@@ -163,3 +164,18 @@ def statistics_entries(session: Session, limit: int = 20) -> list[FeedbackStatis
             select(FeedbackStatistics).order_by(FeedbackStatistics.id.desc()).limit(limit)
         ).scalars()
     )
+
+
+def published_groups(session: Session) -> dict[str, datetime]:
+    """When each published Group was last (re)published, by test group id."""
+    rows = session.execute(
+        select(PublishedEntity.id, PublishedEntity.modified).where(PublishedEntity.resource == "Group")
+    )
+    return dict(rows.all())
+
+
+def feedback_for_group(session: Session, group, members: list) -> list[tuple[FeedbackLog, str]]:
+    """Log entries naming the group, its Activity or one of its members, with what they name."""
+    names = {group.id: "Provgruppen", group.activity_id: "Provgruppens aktivitet"}
+    names.update({member.person_id: member.label for member in members})
+    return [(entry, names[entry.resource_id]) for entry in log_entries(session, list(names), limit=20)]

@@ -1,0 +1,266 @@
+"""Benchmark: Skolverket's full and delta pull of ``/persons`` on the ``--scale large`` register, all ready.
+
+Imports the large register, makes one ready test group per class (its pupils, one teacher), publishes
+everything, then starts the real server (gunicorn, one worker) with JWTs from the local fake nutid
+server and measures over HTTP:
+
+* full pull of /persons with limit=1000: entities/s, and the server worker's memory along the way;
+* the floor it is compared with: reading the same stored documents from the database and writing them
+  out, in one process, without HTTP, JSON framing or auth (entities/s) -- and the ratio;
+* a delta pull (meta.modified.after) after one register change: median and worst of 20 calls.
+
+    .venv/bin/python bench/ss12000_pull.py [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.import_large import OUT  # noqa: E402
+from bench.import_large import fresh_postgres  # noqa: E402
+from bench.import_large import run  # noqa: E402
+from tests.fakes.auth_server import API_LOCATION  # noqa: E402
+from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
+
+TOKEN = re.compile(rb'"pageToken":"([^"]+)"\}$')
+
+
+def make_everything_ready(url: str) -> tuple[int, float]:
+    """One ready group per class at every unit (bulk rows), then publish all; (groups, seconds)."""
+    from sqlalchemy import insert
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from dnp.db import make_engine
+    from dnp.models import Duty
+    from dnp.models import RegisterGroup
+    from dnp.models import RegisterGroupMembership
+    from dnp.models import TestGroup
+    from dnp.models import TestGroupMember
+    from dnp.models import TestOccasion
+    from dnp.models import skolverket_id
+    from dnp.services.catalog import ensure_catalog
+    from dnp.services.publication_listeners import rebuild
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        ensure_catalog(session)
+        occasions = {}
+        for school_type, test in (("GR", "MA åk 9"), ("GY", "MATMAT01c")):
+            occasion = TestOccasion(activity_id=skolverket_id(test), term="VT 2027")
+            session.add(occasion)
+            session.flush()
+            occasions[school_type] = occasion.id
+        teachers = {}
+        for person_id, unit_id in session.execute(
+            select(Duty.person_id, Duty.school_unit_id).where(Duty.duty_role == "Lärare")
+        ):
+            teachers.setdefault(unit_id, person_id)
+        classes = session.execute(select(RegisterGroup).where(RegisterGroup.group_type == "Klass")).scalars()
+        groups, members = [], []
+        for klass in classes:
+            group_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{klass.id}"))
+            groups.append(
+                {
+                    "id": group_id,
+                    "occasion_id": occasions["GY" if klass.school_type == "GY" else "GR"],
+                    "school_unit_id": klass.school_unit_id,
+                    "display_name": f"Prov {klass.display_name}",
+                    "status": "ready",
+                    "follows_register": False,
+                    "created_by": "bench",
+                    "ready_at": datetime.now(UTC),
+                }
+            )
+            teacher = teachers.get(klass.school_unit_id)
+            if teacher:
+                members.append({"test_group_id": group_id, "person_id": teacher, "role": "staff"})
+            pupils = session.execute(
+                select(RegisterGroupMembership.person_id).where(RegisterGroupMembership.group_id == klass.id)
+            ).scalars()
+            members += [{"test_group_id": group_id, "person_id": p, "role": "pupil"} for p in pupils]
+        session.execute(insert(TestGroup.__table__), groups)
+        session.execute(insert(TestGroupMember.__table__), members)
+        started = time.perf_counter()
+        rebuild(session)
+        session.commit()
+        return len(groups), time.perf_counter() - started
+
+
+def raw_read_and_write(url: str) -> tuple[int, float]:
+    """The floor: stream the stored Person documents from the database and write them to a file."""
+    from sqlalchemy import text
+
+    from dnp.db import make_engine
+
+    engine = make_engine(url)
+    count = 0
+    started = time.perf_counter()
+    with engine.connect() as connection, open(os.devnull, "w") as sink:
+        result = connection.execution_options(stream_results=True, yield_per=1000).execute(
+            text("SELECT document FROM published_entity WHERE resource = 'Person' ORDER BY id")
+        )
+        for (document,) in result:
+            sink.write(document)
+            count += 1
+    return count, time.perf_counter() - started
+
+
+def worker_rss(master: int) -> tuple[float, float]:
+    """(current, peak) resident memory in MB of gunicorn's worker process."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    status = Path(f"/proc/{children[0]}/status").read_text()
+    current = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    return current, peak
+
+
+def full_pull(base: str, token: str, master: int) -> tuple[int, float, list[float]]:
+    """Follow pageToken through /persons?limit=1000; (entities, seconds, worker RSS after each page)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    count, memory = 0, []
+    started = time.perf_counter()
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        params = {"limit": 1000}
+        while True:
+            body = client.get("/ss12000/persons", params=params).raise_for_status().content
+            count += body.count(b'"eduPersonPrincipalNames"')
+            memory.append(worker_rss(master)[0])
+            match = TOKEN.search(body)
+            if not match:
+                break
+            params = {"pageToken": match.group(1).decode()}
+    return count, time.perf_counter() - started, memory
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> None:
+    """Set up, serve, pull, print the figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    options = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = OUT / "large-seed1.json"
+    env = {**os.environ, "DNP_SECRET_KEY": "bench", "DNP_ENV": "production"}
+    if not data.exists():
+        run(["demo-data", "--scale", "large", "--seed", "1", "--write-file", str(data)], env)
+    with tempfile.TemporaryDirectory() as tmp, FakeAuthServer(Path(tmp) / "nutid") as nutid:
+        url = fresh_postgres() if options.postgres else f"sqlite:///{tmp}/bench.sqlite3"
+        env["DNP_DATABASE_URL"] = url
+        os.environ["DNP_DATABASE_URL"] = url
+        run(["migrate"], env)
+        wall, _, _, _ = run(["import", str(data)], env)
+        print(f"backend: {'postgresql' if options.postgres else 'sqlite'}; register imported in {wall:.0f} s")
+        groups, seconds = make_everything_ready(url)
+        print(f"{groups} ready groups; whole publication built in {seconds:.1f} s")
+
+        port = free_port()
+        env.update(
+            DNP_SS12000_JWKS_URL=nutid.jwks_url,
+            DNP_SS12000_ISSUER=nutid.issuer,
+            DNP_SS12000_LOCATION=API_LOCATION,
+            DNP_TLS_CA_BUNDLE=str(nutid.ca_bundle_path),
+            DNP_SS12000_PAGE_MAX="10000",
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "app:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    httpx.get(base + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            token = nutid.issue(lifetime=7200)
+            raw_count, raw_seconds = raw_read_and_write(url)
+            count, seconds, memory = full_pull(base, token, server.pid)
+            assert count == raw_count, (count, raw_count)
+            api_rate, raw_rate = count / seconds, raw_count / raw_seconds
+            print(f"raw read+write of {raw_count} stored documents: {raw_rate:,.0f} entities/s")
+            print(
+                f"full pull /persons limit=1000 over HTTP ({len(memory)} pages): {api_rate:,.0f} entities/s"
+            )
+            print(f"ratio: {api_rate / raw_rate:.0%}")
+            quarter = memory[len(memory) // 4]
+            print(
+                f"server worker RSS: after first page {memory[0]:.0f} MB, after a quarter {quarter:.0f} MB, "
+                f"after the last page {memory[-1]:.0f} MB, peak {worker_rss(server.pid)[1]:.0f} MB"
+            )
+            delta = delta_pull(url, base, token)
+            median, worst = statistics.median(delta), max(delta)
+            print(f"delta pull after one change: median {median:.1f} ms, worst {worst:.1f} ms")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def delta_pull(url: str, base: str, token: str) -> list[float]:
+    """Change one pupil in the register (published in the same transaction), then time 20 delta pulls."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from dnp.db import make_engine
+    from dnp.models import PublishedEntity
+    from dnp.services.ingest import ingest_items
+    from dnp.services.publication_listeners import init
+
+    init()
+    since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        text = session.execute(
+            select(PublishedEntity.document)
+            .where(PublishedEntity.resource == "Person", PublishedEntity.document.contains('"Ingen"'))
+            .order_by(PublishedEntity.id)
+            .limit(1)
+        ).scalar_one()
+        person = json.loads(text)
+        person["givenName"] += "a"
+        ingest_items(session, "persons", [person], "bench", "upsert")
+        session.commit()
+    timings = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        for _ in range(20):
+            started = time.perf_counter()
+            body = (
+                client.get("/ss12000/persons", params={"meta.modified.after": since})
+                .raise_for_status()
+                .json()
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+            assert len(body["data"]) == 1
+    return timings
+
+
+if __name__ == "__main__":
+    main()
