@@ -162,21 +162,27 @@ def main() -> None:
     """Set up, serve, pull, print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--keep", help="SQLite file to build once and reuse in later runs")
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = OUT / "large-seed1.json"
-    env = {**os.environ, "DNP_SECRET_KEY": "bench", "DNP_ENV": "production"}
+    # development: production would insist on SAML settings that play no part here
+    env = {**os.environ, "DNP_SECRET_KEY": "bench", "DNP_ENV": "development"}
     if not data.exists():
         run(["demo-data", "--scale", "large", "--seed", "1", "--write-file", str(data)], env)
     with tempfile.TemporaryDirectory() as tmp, FakeAuthServer(Path(tmp) / "nutid") as nutid:
-        url = fresh_postgres() if options.postgres else f"sqlite:///{tmp}/bench.sqlite3"
+        path = Path(options.keep) if options.keep else Path(tmp) / "bench.sqlite3"
+        url = fresh_postgres() if options.postgres else f"sqlite:///{path.resolve()}"
         env["DNP_DATABASE_URL"] = url
         os.environ["DNP_DATABASE_URL"] = url
-        run(["migrate"], env)
-        wall, _, _, _ = run(["import", str(data)], env)
-        print(f"backend: {'postgresql' if options.postgres else 'sqlite'}; register imported in {wall:.0f} s")
-        groups, seconds = make_everything_ready(url)
-        print(f"{groups} ready groups; whole publication built in {seconds:.1f} s")
+        if options.postgres or not path.exists():
+            run(["migrate"], env)
+            wall, _, _, _ = run(["import", str(data)], env)
+            print(
+                f"backend: {'postgresql' if options.postgres else 'sqlite'}; register imported in {wall:.0f} s"
+            )
+            groups, seconds = make_everything_ready(url)
+            print(f"{groups} ready groups; whole publication built in {seconds:.1f} s")
 
         port = free_port()
         env.update(

@@ -20,10 +20,11 @@ RESOURCES = ("Organisation", "Person", "Group", "Duty", "Activity")
 
 
 class PublishedEntity(SQLModel, table=True):
-    """One exposed entity: its SS 12000 JSON (without ``meta``), content hash and times.
+    """One exposed entity: its SS 12000 JSON, content hash and times.
 
-    ``document`` is stored as compact JSON text so the API can stream it without parsing it;
-    ``meta`` is spliced in from ``created``/``modified`` when it is written out.
+    ``document`` is the compact JSON text exactly as the API serves it, ``meta`` included (last key),
+    so pages stream without parsing anything; whoever changes ``created``/``modified`` rewrites its
+    ``meta`` too (``publication_store``). ``content_hash`` covers the content without ``meta``.
     """
 
     __tablename__ = "published_entity"

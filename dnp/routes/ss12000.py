@@ -34,14 +34,12 @@ from dnp.services.ss12000_paging import deleted_rows
 from dnp.services.ss12000_paging import entity_rows
 from dnp.services.ss12000_paging import is_uuid
 from dnp.services.ss12000_paging import page_request
-from dnp.services.ss12000_paging import with_meta
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ss12000", __name__, url_prefix="/ss12000")
 register_json_errors(bp)
 KINDS = "any(organisations, persons, groups, duties, activities)"
 MAX_BODY = 1024 * 1024
-FLUSH_BYTES = 64 * 1024
 
 
 def _verifier() -> JwtVerifier:
@@ -112,31 +110,25 @@ def list_entities(kind: str):
 
     def generate():
         count, last, more, done = 0, None, False, False
-        parts: list[str] = ['{"data":[']
-        size = 0
         copies: list[str] = []
         try:
-            with engine.connect() as connection, closing(entity_rows(connection, page)) as rows:
-                for entity_id, document, created, modified in rows:
-                    if count == page.limit:
-                        more = True
-                        break
-                    text = with_meta(document, created, modified)
-                    parts.append(text if count == 0 else "," + text)
-                    if plain_copy:
-                        copies.append(text)
-                    size += len(text)
-                    count, last = count + 1, entity_id
-                    if size >= FLUSH_BYTES:
-                        yield "".join(parts)
-                        parts, size = [], 0
-            parts.append("]")
+            yield '{"data":['
+            with engine.connect() as connection, closing(entity_rows(connection, page)) as partitions:
+                for rows in partitions:
+                    room = page.limit - count
+                    more = more or len(rows) > room
+                    if rows := rows[:room]:
+                        text = ",".join(row[1] for row in rows)
+                        yield ("," if count else "") + text
+                        count, last = count + len(rows), rows[-1][0]
+                        if plain_copy:
+                            copies.append(text)
+            tail = "]"
             if plain_copy:
-                parts.append(',"organisations":[' + ",".join(copies) + "]")
+                tail += ',"organisations":[' + ",".join(copies) + "]"
             if more:
-                parts.append(f',"pageToken":{json.dumps(tokens.dump(page, last))}')
-            parts.append("}")
-            yield "".join(parts)
+                tail += f',"pageToken":{json.dumps(tokens.dump(page, last))}'
+            yield tail + "}"
             done = True
         finally:
             _record(200 if done else 499, count, endpoint)
@@ -154,7 +146,7 @@ def get_entity(kind: str, entity_id: str):
         _record(404, 0)
         return json_error(404, "Not found.")
     _record(200, 1)
-    return Response(with_meta(row.document, row.created, row.modified), mimetype="application/json")
+    return Response(row.document, mimetype="application/json")
 
 
 @bp.get("/deletedEntities")

@@ -233,6 +233,6 @@ def _group_school_type(activity: TestActivity, unit: Organisation) -> str:
 
 
 def stored_document(session: Session, resource: str, entity_id: str) -> dict | None:
-    """The published document of one entity (without meta), or None."""
+    """The published document of one entity (with meta), or None."""
     row = session.get(PublishedEntity, (resource, entity_id))
     return json.loads(row.document) if row else None

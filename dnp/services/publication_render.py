@@ -1,7 +1,8 @@
 """SS 12000 documents for the publication, built from register rows (pure functions, no database).
 
-Documents leave out ``meta``: the API adds it from the stored times. Key order is fixed here, so the
-serialised text (and its hash) only changes when the content does.
+Documents are built without ``meta``; their hash is taken of that text, so it only changes when the
+content does (key order is fixed here). The stored text has ``meta`` appended (``with_meta``), so the
+API serves it as it is, without parsing it or formatting times.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
 
 from dnp.models import Duty
 from dnp.models import Enrolment
@@ -35,6 +38,25 @@ def serialise(document: dict) -> str:
 def text_hash(text: str) -> str:
     """SHA-256 of a stored document."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stamp(moment: datetime) -> str:
+    """``meta`` time format: UTC to the microsecond as stored, ``2026-11-28T10:30:00.123456Z``.
+
+    Full precision, so a client that sends a served time back as a filter gets exactly the
+    inclusive comparison it asked for.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+META_KEY = ',"meta":'
+
+
+def with_meta(text: str, created: datetime, modified: datetime) -> str:
+    """Serialised content (or a stored document) with ``meta`` as its last key."""
+    if META_KEY in text:
+        text = text[: text.rindex(META_KEY)] + "}"
+    return f'{text[:-1]}{META_KEY}{{"created":"{stamp(created)}","modified":"{stamp(modified)}"}}}}'
 
 
 def ref(entity_id: str) -> dict:

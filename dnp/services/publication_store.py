@@ -61,15 +61,14 @@ class Writer:
         """Insert, update or delete so the stored documents equal ``desired``; equal ones stay untouched."""
         ids = sorted(desired)
         connection = self.session.connection()
-        existing: dict[str, str] = {}
+        existing: dict[str, tuple[str, datetime]] = {}
         for part in _parts(ids):
-            existing.update(
-                connection.execute(
-                    select(PUBLISHED.c.id, PUBLISHED.c.content_hash).where(
-                        PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
-                    )
-                ).all()
+            rows = connection.execute(
+                select(PUBLISHED.c.id, PUBLISHED.c.content_hash, PUBLISHED.c.created).where(
+                    PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+                )
             )
+            existing.update((entity_id, (digest, created)) for entity_id, digest, created in rows)
         inserts, updates, deletes = [], [], []
         for entity_id in ids:
             document = desired[entity_id]
@@ -79,11 +78,13 @@ class Writer:
                 continue
             text = render.serialise(document)
             digest = render.text_hash(text)
-            row = {"resource": resource, "id": entity_id, "document": text, "content_hash": digest}
+            row = {"resource": resource, "id": entity_id, "content_hash": digest, "modified": self.now}
             if entity_id not in existing:
-                inserts.append({**row, "created": self.now, "modified": self.now})
-            elif existing[entity_id] != digest:
-                updates.append({**row, "_id": entity_id, "modified": self.now})
+                document = render.with_meta(text, self.now, self.now)
+                inserts.append({**row, "document": document, "created": self.now})
+            elif existing[entity_id][0] != digest:
+                document = render.with_meta(text, existing[entity_id][1], self.now)
+                updates.append({**row, "_id": entity_id, "document": document})
         if inserts:
             connection.execute(insert(PUBLISHED), inserts)
             # Back in the snapshot: an old deletion must not make the client remove it again.
@@ -126,3 +127,27 @@ class Writer:
             )
         for _, change in changes:
             self.counts[f"{resource}.{change}"] += 1
+
+
+def restamp(session: Session, resource: str, ids: list[str], now: datetime) -> int:
+    """Set ``meta.modified`` of published entities to ``now`` without changing their content.
+
+    For the notifier (DESIGN rule 5): a late webhook first re-stamps what it announces, so a client
+    that looks back from the webhook's arrival still finds it. Not a change: no outbox row.
+    """
+    connection = session.connection()
+    count = 0
+    for part in _parts(sorted(ids)):
+        rows = connection.execute(
+            select(PUBLISHED.c.id, PUBLISHED.c.document, PUBLISHED.c.created).where(
+                PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+            )
+        ).all()
+        for entity_id, document, created in rows:
+            connection.execute(
+                update(PUBLISHED)
+                .where(PUBLISHED.c.resource == resource, PUBLISHED.c.id == entity_id)
+                .values(document=render.with_meta(document, created, now), modified=now)
+            )
+        count += len(rows)
+    return count

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from dnp.models import Subscription
 from dnp.models.types import utcnow
 from dnp.services import audit
-from dnp.services.ss12000_paging import stamp
+from dnp.services.publication_render import stamp
 
 RESOURCE_TYPES = ("Activity", "Duty", "Group", "Person", "Organisation")
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -141,3 +141,21 @@ def test_register_changes_republish_person_duty_and_unit(app, api, world):
     assert leaver not in ids(api.all("persons"))
     assert leaver in api.get("/deletedEntities", entities="Person")["data"]["persons"]
     assert leaver not in {m["person"]["id"] for m in api.get(f"/groups/{group_id}")["groupMemberships"]}
+
+
+def test_restamping_moves_modified_without_announcing_a_change(app, api, world):
+    from dnp.models.types import utcnow
+    from dnp.services.publication_store import restamp
+    from tests.ss12000.helpers import session_for
+
+    group_id = make_group(app, world.unit["id"], [world.class_a["id"]])
+    before, rows = api.get(f"/groups/{group_id}"), outbox_count(app)
+    hashes = snapshot(app)
+    with session_for(app) as session:
+        assert restamp(session, "Group", [group_id], utcnow()) == 1
+    after = api.get(f"/groups/{group_id}")
+    assert after["meta"]["modified"] > before["meta"]["modified"]
+    assert after["meta"]["created"] == before["meta"]["created"]
+    assert {k: v for k, v in after.items() if k != "meta"} == {k: v for k, v in before.items() if k != "meta"}
+    assert snapshot(app)[("Group", group_id)][1] == hashes[("Group", group_id)][1]
+    assert outbox_count(app) == rows
