@@ -50,6 +50,7 @@ test: lint test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python bench/import_large.py
+	$(BIN)/python bench/ss12000_pull.py
 
 clean:
 	rm -rf $(VENV) instance

@@ -178,9 +178,8 @@ def main() -> None:
         if options.postgres or not path.exists():
             run(["migrate"], env)
             wall, _, _, _ = run(["import", str(data)], env)
-            print(
-                f"backend: {'postgresql' if options.postgres else 'sqlite'}; register imported in {wall:.0f} s"
-            )
+            backend = "postgresql" if options.postgres else "sqlite"
+            print(f"backend: {backend}; register imported in {wall:.0f} s")
             groups, seconds = make_everything_ready(url)
             print(f"{groups} ready groups; whole publication built in {seconds:.1f} s")
 

@@ -120,3 +120,15 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
         raise click.ClickException(str(error)) from error
     session.commit()
     click.echo(f"{added} ny behörighet för {eppn}." if added else f"{eppn} hade redan behörigheten.")
+
+
+@dnp_cli.command("publish")
+@click.option("--rebuild", is_flag=True, required=True, help="Recompute every published document.")
+def publish_command(rebuild: bool):
+    """Recompute the SS 12000 publication from the register; unchanged documents stay untouched."""
+    from dnp.services.publication_listeners import rebuild as rebuild_publication
+
+    session = get_session()
+    counts = rebuild_publication(session)
+    session.commit()
+    click.echo(json.dumps(counts or {"unchanged": True}, ensure_ascii=False, sort_keys=True))

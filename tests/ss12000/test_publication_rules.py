@@ -159,3 +159,11 @@ def test_restamping_moves_modified_without_announcing_a_change(app, api, world):
     assert {k: v for k, v in after.items() if k != "meta"} == {k: v for k, v in before.items() if k != "meta"}
     assert snapshot(app)[("Group", group_id)][1] == hashes[("Group", group_id)][1]
     assert outbox_count(app) == rows
+
+
+def test_rebuild_command_changes_nothing_that_is_right(app, api, world, runner):
+    make_group(app, world.unit["id"], [world.class_a["id"]], staff=[world.teacher["id"]])
+    before = snapshot(app)
+    result = runner.invoke(args=["dnp", "publish", "--rebuild"])
+    assert result.exit_code == 0 and '"unchanged": true' in result.output
+    assert snapshot(app) == before
