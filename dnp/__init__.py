@@ -47,6 +47,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import home
     from dnp.routes import ingest
     from dnp.routes import saml
+    from dnp.routes import settings
+    from dnp.routes import ss12000
+    from dnp.services import publication_listeners
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
@@ -55,7 +58,11 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(ingest.bp)
     app.register_blueprint(saml.bp)
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(ss12000.bp)
     csrf.exempt(ingest.bp)
+    csrf.exempt(ss12000.bp)
+    publication_listeners.init()
     csrf.exempt(saml.acs)  # the IdP posts cross-site; the signed assertion is the proof
     web.init_app(app)
     app.cli.add_command(dnp_cli)

@@ -25,6 +25,9 @@ DEFAULTS = {
     "WEBHOOK_ALLOWED_TARGETS": "",
     "WEBHOOK_COALESCE_SECONDS": 5,
     "SUBSCRIPTION_DAYS": 90,
+    # Page size of the SS 12000 list endpoints when the client sends no limit, and the largest allowed.
+    "SS12000_PAGE_DEFAULT": 1000,
+    "SS12000_PAGE_MAX": 10000,
     "OPEN_DATA_URL": "https://api.skolverket.se/provtjanst/open-data/v1",
     "JOBS_INLINE": False,
     "SESSION_IDLE_MINUTES": 30,
@@ -56,6 +59,8 @@ INT_KEYS = {
     "INGEST_MAX_BYTES",
     "WEBHOOK_COALESCE_SECONDS",
     "SUBSCRIPTION_DAYS",
+    "SS12000_PAGE_DEFAULT",
+    "SS12000_PAGE_MAX",
     "SESSION_IDLE_MINUTES",
     "SESSION_MAX_HOURS",
     "SAML_METADATA_TTL",

@@ -5,6 +5,14 @@ from dnp.models.access import LoginSession
 from dnp.models.access import RoleGrant
 from dnp.models.access import UserAccount
 from dnp.models.audit import AuditEvent
+from dnp.models.feedback import ApiCall
+from dnp.models.feedback import FeedbackLog
+from dnp.models.feedback import FeedbackStatistics
+from dnp.models.publication import CentralSetting
+from dnp.models.publication import DeletedEntity
+from dnp.models.publication import Outbox
+from dnp.models.publication import PublishedEntity
+from dnp.models.publication import Subscription
 from dnp.models.register import Duty
 from dnp.models.register import Enrolment
 from dnp.models.register import Organisation
@@ -35,6 +43,14 @@ __all__ = [
     "RoleGrant",
     "UserAccount",
     "AuditEvent",
+    "ApiCall",
+    "FeedbackLog",
+    "FeedbackStatistics",
+    "CentralSetting",
+    "DeletedEntity",
+    "Outbox",
+    "PublishedEntity",
+    "Subscription",
     "Duty",
     "Enrolment",
     "Organisation",

@@ -88,6 +88,8 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     summary.not_found = [i for i in ids if i not in existing]
     if kind == "persons":
         publication_hooks.persons_changed(session, present)
+    if kind == "duties":
+        publication_hooks.duties_changed(session, present)
     for group in following:
         sync_group(session, group)
     return summary

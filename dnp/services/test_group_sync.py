@@ -110,3 +110,5 @@ def after_register_change(session: Session, changed: dict[str, list[str]], delet
         remove_deleted_persons(session, changed.get("persons", []))
     sync_for_register_groups(session, changed.get("groups", []))
     publication_hooks.persons_changed(session, changed.get("persons", []))
+    publication_hooks.duties_changed(session, changed.get("duties", []))
+    publication_hooks.organisations_changed(session, changed.get("organisations", []))

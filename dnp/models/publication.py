@@ -1,0 +1,85 @@
+"""The publication: what Skolverket may see, what left it, what changed, and who is told."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlmodel import Field
+from sqlmodel import SQLModel
+
+from dnp.models.types import JSONType
+from dnp.models.types import UTCDateTime
+from dnp.models.types import utcnow
+
+# SS 12000 resource types as the API and the outbox name them.
+RESOURCES = ("Organisation", "Person", "Group", "Duty", "Activity")
+
+
+class PublishedEntity(SQLModel, table=True):
+    """One exposed entity: its SS 12000 JSON (without ``meta``), content hash and times.
+
+    ``document`` is stored as compact JSON text so the API can stream it without parsing it;
+    ``meta`` is spliced in from ``created``/``modified`` when it is written out.
+    """
+
+    __tablename__ = "published_entity"
+    __table_args__ = (Index("ix_published_entity_modified", "resource", "modified"),)
+
+    resource: str = Field(sa_column=Column(String(12), primary_key=True))
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str = Field(max_length=64)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    modified: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DeletedEntity(SQLModel, table=True):
+    """An entity that left the publication (served by ``/deletedEntities``)."""
+
+    __tablename__ = "deleted_entity"
+    __table_args__ = (Index("ix_deleted_entity_entity", "resource", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resource: str = Field(max_length=12)
+    entity_id: str = Field(max_length=36)
+    deleted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Outbox(SQLModel, table=True):
+    """A publication change for the notifier: ``created``, ``modified`` or ``deleted``."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    resource: str = Field(max_length=12)
+    entity_id: str = Field(max_length=36)
+    change: str = Field(max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Subscription(SQLModel, table=True):
+    """A webhook subscription that Skolverket's client registered through ``POST /subscriptions``."""
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(max_length=255)
+    target: str = Field(max_length=2000, unique=True)
+    resource_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    expires: datetime = Field(sa_type=UTCDateTime)
+    caller: str = Field(default="", max_length=255)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    modified: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CentralSetting(SQLModel, table=True):
+    """A setting that holds for every school unit (e.g. how protected persons are sent)."""
+
+    __tablename__ = "central_setting"
+
+    key: str = Field(sa_column=Column(String(60), primary_key=True))
+    value: str = Field(max_length=255)
+    changed_by: str = Field(default="", max_length=255)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

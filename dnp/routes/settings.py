@@ -1,0 +1,54 @@
+"""Central settings for every school unit: protected persons, and what Skolverket fetched and reported."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+
+from dnp.db import get_session
+from dnp.login import require_role
+from dnp.services import feedback
+from dnp.services.publication_render import PROTECTED_MODES
+from dnp.services.publication_settings import MODE_NAMES
+from dnp.services.publication_settings import protected_mode
+from dnp.services.publication_settings import set_protected_mode
+from dnp.services.publication_settings import setting_row
+from dnp.web import render
+
+bp = Blueprint("settings", __name__, url_prefix="/installningar")
+
+
+@bp.get("/")
+@require_role("central_admin")
+def index():
+    """The settings page: one section per topic (protected persons, Skolverket's fetches and reports)."""
+    session = get_session()
+    return render(
+        "settings/index.html",
+        mode=protected_mode(session),
+        setting=setting_row(session),
+        mode_names=MODE_NAMES,
+        fetches=feedback.fetch_status(session),
+        log_entries=feedback.log_entries(session),
+        statistics=feedback.statistics_entries(session),
+    )
+
+
+@bp.post("/skyddade-personer")
+@require_role("central_admin")
+def protected_persons():
+    """Change how protected persons are sent; they are republished in the same transaction."""
+    mode = request.form.get("mode", "")
+    if mode not in PROTECTED_MODES:
+        flash("Välj ett av alternativen.", "error")
+        return redirect(url_for("settings.index"), 303)
+    session = get_session()
+    counts = set_protected_mode(session, current_user.eppn, mode)
+    session.commit()
+    changed = sum(value for key, value in counts.items() if key.startswith("Person."))
+    flash(f"Inställningen är sparad. {changed} skyddade personer skickas om till Skolverket.", "success")
+    return redirect(url_for("settings.index"), 303)

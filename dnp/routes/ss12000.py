@@ -1,0 +1,246 @@
+"""The SS 12000 API that Skolverket's client pulls from (bearer JWT from Sunet's auth server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import jsonify
+from flask import request
+from flask import stream_with_context
+
+from dnp.db import get_engine
+from dnp.db import get_session
+from dnp.models import PublishedEntity
+from dnp.routes.api_errors import json_error
+from dnp.routes.api_errors import register_json_errors
+from dnp.services import feedback
+from dnp.services import subscriptions
+from dnp.services.ss12000_auth import AuthError
+from dnp.services.ss12000_auth import JwtVerifier
+from dnp.services.ss12000_paging import DELETED_FILTERS
+from dnp.services.ss12000_paging import LIST_FILTERS
+from dnp.services.ss12000_paging import RESOURCES
+from dnp.services.ss12000_paging import BadQuery
+from dnp.services.ss12000_paging import PageTokens
+from dnp.services.ss12000_paging import deleted_body
+from dnp.services.ss12000_paging import deleted_rows
+from dnp.services.ss12000_paging import entity_rows
+from dnp.services.ss12000_paging import is_uuid
+from dnp.services.ss12000_paging import page_request
+from dnp.services.ss12000_paging import with_meta
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ss12000", __name__, url_prefix="/ss12000")
+register_json_errors(bp)
+KINDS = "any(organisations, persons, groups, duties, activities)"
+MAX_BODY = 1024 * 1024
+FLUSH_BYTES = 64 * 1024
+
+
+def _verifier() -> JwtVerifier:
+    """One verifier per app, so the JWKS cache is shared by every request."""
+    verifier = current_app.extensions.get("dnp.ss12000_verifier")
+    if verifier is None:
+        verifier = current_app.extensions["dnp.ss12000_verifier"] = JwtVerifier.from_config(
+            current_app.config
+        )
+    return verifier
+
+
+def _tokens() -> PageTokens:
+    tokens = current_app.extensions.get("dnp.ss12000_tokens")
+    if tokens is None:
+        tokens = current_app.extensions["dnp.ss12000_tokens"] = PageTokens(current_app.config["SECRET_KEY"])
+    return tokens
+
+
+@bp.before_request
+def _authenticate():
+    g.ss12000_started = time.perf_counter()
+    try:
+        g.ss12000_caller = _verifier().verify(request.headers.get("Authorization"))
+    except AuthError as error:
+        log.info("SS 12000 request refused: %s %s %s", request.method, request.path, error.code)
+        response, status = json_error(error.status, error.message, error.code)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response, status
+    request.max_content_length = MAX_BODY
+
+
+@bp.errorhandler(BadQuery)
+def _bad_query(error: BadQuery):
+    _record(400, 0)
+    return json_error(400, str(error))
+
+
+def _record(status: int, count: int, endpoint: str | None = None) -> None:
+    """Record the call in its own short transaction (also when the request's one was rolled back)."""
+    milliseconds = int((time.perf_counter() - g.ss12000_started) * 1000)
+    endpoint = endpoint or _endpoint()
+    with get_engine().begin() as connection:
+        feedback.record_call(
+            connection, g.get("ss12000_caller"), request.method, endpoint, status, count, milliseconds
+        )
+
+
+def _endpoint() -> str:
+    """The route without ids: ``/persons``, ``/persons/{id}``, ``/subscriptions/{id}``."""
+    parts = request.path.removeprefix(bp.url_prefix).strip("/").split("/")
+    return ("/" + parts[0] + ("/{id}" if len(parts) > 1 else ""))[:40]
+
+
+def _settings() -> tuple[int, int]:
+    config = current_app.config
+    return int(config["SS12000_PAGE_DEFAULT"]), int(config["SS12000_PAGE_MAX"])
+
+
+@bp.get(f"/<{KINDS}:kind>")
+def list_entities(kind: str):
+    """A page of published entities, streamed from their stored JSON."""
+    default, maximum = _settings()
+    page = page_request(RESOURCES[kind], request.args, _tokens(), default, maximum, LIST_FILTERS)
+    tokens, engine, endpoint = _tokens(), get_engine(), _endpoint()
+    plain_copy = kind == "organisations"  # the spec's {"organisations": [...]} besides the code's "data"
+
+    def generate():
+        count, last, more, done = 0, None, False, False
+        parts: list[str] = ['{"data":[']
+        size = 0
+        copies: list[str] = []
+        try:
+            with engine.connect() as connection:
+                for entity_id, document, created, modified in entity_rows(connection, page):
+                    if count == page.limit:
+                        more = True
+                        break
+                    text = with_meta(document, created, modified)
+                    parts.append(text if count == 0 else "," + text)
+                    if plain_copy:
+                        copies.append(text)
+                    size += len(text)
+                    count, last = count + 1, entity_id
+                    if size >= FLUSH_BYTES:
+                        yield "".join(parts)
+                        parts, size = [], 0
+            parts.append("]")
+            if plain_copy:
+                parts.append(',"organisations":[' + ",".join(copies) + "]")
+            if more:
+                parts.append(f',"pageToken":{json.dumps(tokens.dump(page, last))}')
+            parts.append("}")
+            yield "".join(parts)
+            done = True
+        finally:
+            _record(200 if done else 499, count, endpoint)
+
+    return Response(stream_with_context(generate()), mimetype="application/json")
+
+
+@bp.get(f"/<{KINDS}:kind>/<entity_id>")
+def get_entity(kind: str, entity_id: str):
+    """One published entity, or 404."""
+    if not is_uuid(entity_id):
+        raise BadQuery("the id must be a UUID")
+    row = get_session().get(PublishedEntity, (RESOURCES[kind], entity_id))
+    if row is None:
+        _record(404, 0)
+        return json_error(404, "Not found.")
+    _record(200, 1)
+    return Response(with_meta(row.document, row.created, row.modified), mimetype="application/json")
+
+
+@bp.get("/deletedEntities")
+def deleted_entities():
+    """Ids of entities that left the publication, grouped by type."""
+    default, maximum = _settings()
+    page = page_request("deleted", request.args, _tokens(), default, maximum, DELETED_FILTERS)
+    with get_engine().connect() as connection:
+        rows = deleted_rows(connection, page)
+    body: dict = {"data": deleted_body(rows[: page.limit])}
+    if len(rows) > page.limit:
+        body["pageToken"] = _tokens().dump(page, rows[page.limit - 1][0])
+    _record(200, min(len(rows), page.limit))
+    return jsonify(body)
+
+
+def _json_body() -> object:
+    try:
+        return json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadQuery("the body must be JSON") from None
+
+
+def _caller_name() -> str:
+    return g.ss12000_caller.subject or g.ss12000_caller.organization_id
+
+
+@bp.post("/subscriptions")
+def create_subscription():
+    """Register a webhook subscription (one per target; registering again renews it)."""
+    config = current_app.config
+    session = get_session()
+    try:
+        subscription = subscriptions.create(
+            session,
+            _json_body(),
+            _caller_name(),
+            config["WEBHOOK_ALLOWED_TARGETS"],
+            int(config["SUBSCRIPTION_DAYS"]),
+        )
+    except subscriptions.SubscriptionRejected as error:
+        session.rollback()
+        raise BadQuery(str(error)) from None
+    session.commit()
+    _record(201, 1)
+    return jsonify(subscriptions.as_json(subscription)), 201
+
+
+@bp.patch("/subscriptions/<subscription_id>")
+def renew_subscription(subscription_id: str):
+    """Renew a subscription: ``expires`` = now + DNP_SUBSCRIPTION_DAYS."""
+    session = get_session()
+    days = int(current_app.config["SUBSCRIPTION_DAYS"])
+    subscription = subscriptions.renew(session, subscription_id, _caller_name(), days)
+    if subscription is None:
+        _record(404, 0)
+        return json_error(404, "Subscription not found.")
+    session.commit()
+    _record(200, 1)
+    return jsonify(subscriptions.as_json(subscription))
+
+
+@bp.delete("/subscriptions/<subscription_id>")
+def delete_subscription(subscription_id: str):
+    """Remove a subscription; unknown ids too answer 204."""
+    session = get_session()
+    subscriptions.remove(session, subscription_id, _caller_name())
+    session.commit()
+    _record(204, 0)
+    return Response(status=204)
+
+
+@bp.post("/log")
+def post_log():
+    """Store a LogEntry from Skolverket's client."""
+    session = get_session()
+    feedback.store_log(session, _json_body(), _caller_name())
+    session.commit()
+    _record(201, 1)
+    return jsonify(message="created"), 201
+
+
+@bp.post("/statistics")
+def post_statistics():
+    """Store a StatisticsEntry from Skolverket's client."""
+    session = get_session()
+    feedback.store_statistics(session, _json_body(), _caller_name())
+    session.commit()
+    _record(201, 1)
+    return jsonify(message="created"), 201

@@ -1,0 +1,165 @@
+"""What Skolverket's client reports (``/log``, ``/statistics``) and how often it fetches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from dnp.models import ApiCall
+from dnp.models import FeedbackLog
+from dnp.models import FeedbackStatistics
+from dnp.models.types import utcnow
+from dnp.services.ss12000_paging import BadQuery
+from dnp.services.ss12000_paging import parse_time
+
+SEVERITIES = ("Info", "Warning", "Error")
+MAX_MESSAGE = 10_000
+API_CALL_DAYS = 90
+
+
+def _text(body: dict, name: str, limit: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadQuery(f"{name} must be a string")
+    return value[:limit]
+
+
+def _time(body: dict, *names: str) -> datetime | None:
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str):
+            try:
+                return parse_time(name, value)
+            except BadQuery:
+                return None  # an odd timestamp must not cost us Skolverket's report
+    return None
+
+
+def store_log(session: Session, body: object, caller: str) -> FeedbackLog:
+    """Store a LogEntry; only ``message`` and ``severityLevel`` are required."""
+    if not isinstance(body, dict):
+        raise BadQuery("the body must be a JSON object")
+    message = body.get("message")
+    if not isinstance(message, str) or not message:
+        raise BadQuery("message is required")
+    if body.get("severityLevel") not in SEVERITIES:
+        raise BadQuery(f"severityLevel must be one of {', '.join(SEVERITIES)}")
+    entry = FeedbackLog(
+        caller=caller,
+        severity_level=body["severityLevel"],
+        message=message[:MAX_MESSAGE],
+        message_type=_text(body, "messageType", 255),
+        resource_type=_text(body, "resourceType", 60),
+        resource_id=_text(body, "resourceId", 255),
+        resource_url=_text(body, "resourceUrl", 2000),
+        time_of_occurance=_time(body, "timeOfOccurance"),
+    )
+    session.add(entry)
+    return entry
+
+
+def store_statistics(session: Session, body: object, caller: str) -> FeedbackStatistics:
+    """Store a StatisticsEntry; the three counts must be whole numbers of at least 0."""
+    if not isinstance(body, dict):
+        raise BadQuery("the body must be a JSON object")
+    resource_type = body.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type or len(resource_type) > 60:
+        raise BadQuery("resourceType is required")
+    counts = {}
+    for name in ("newCount", "updatedCount", "deletedCount"):
+        value = body.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+            raise BadQuery(f"{name} must be a whole number of at least 0")
+        counts[name] = value
+    entry = FeedbackStatistics(
+        caller=caller,
+        resource_type=resource_type,
+        new_count=counts["newCount"],
+        updated_count=counts["updatedCount"],
+        deleted_count=counts["deletedCount"],
+        resource_url=_text(body, "resourceUrl", 2000),
+        description=_text(body, "description", 2000),
+        time_of_occurance=_time(body, "timeOfOccurance", "endDate"),
+    )
+    session.add(entry)
+    return entry
+
+
+def record_call(connection: Connection, caller, method: str, endpoint: str, status: int, count: int, ms: int):
+    """Record one API call (``caller`` is the verified ``Caller``); calls older than 90 days go."""
+    result = connection.execute(
+        insert(ApiCall.__table__).values(
+            at=utcnow(),
+            caller=(caller.subject if caller else "")[:255],
+            organization_id=(caller.organization_id if caller else "")[:40],
+            method=method,
+            endpoint=endpoint,
+            status=status,
+            count=count,
+            milliseconds=ms,
+        )
+    )
+    if (result.inserted_primary_key[0] or 0) % 500 == 0:
+        cutoff = utcnow() - timedelta(days=API_CALL_DAYS)
+        connection.execute(delete(ApiCall.__table__).where(ApiCall.__table__.c.at < cutoff))
+
+
+@dataclass
+class EndpointStatus:
+    """The latest call to one endpoint."""
+
+    endpoint: str
+    last_at: datetime
+    last_count: int
+    calls: int
+
+
+def fetch_status(session: Session) -> list[EndpointStatus]:
+    """Per endpoint: when Skolverket last called it, how many entities it got, how many calls in all."""
+    rows = session.execute(
+        select(ApiCall.endpoint, func.max(ApiCall.id), func.count()).group_by(ApiCall.endpoint)
+    ).all()
+    latest = {
+        row.id: row
+        for row in session.execute(select(ApiCall).where(ApiCall.id.in_([r[1] for r in rows]))).scalars()
+    }
+    status = [
+        EndpointStatus(endpoint, latest[last].at, latest[last].count, calls) for endpoint, last, calls in rows
+    ]
+    return sorted(status, key=lambda item: item.endpoint)
+
+
+def last_fetch(session: Session, endpoint: str) -> datetime | None:
+    """When ``GET endpoint`` last succeeded (e.g. ``/groups``)."""
+    return session.execute(
+        select(func.max(ApiCall.at)).where(ApiCall.endpoint == endpoint, ApiCall.status == 200)
+    ).scalar()
+
+
+def log_entries(
+    session: Session, resource_ids: list[str] | None = None, limit: int = 50
+) -> list[FeedbackLog]:
+    """The latest log entries, or those naming any of ``resource_ids``."""
+    query = select(FeedbackLog).order_by(FeedbackLog.id.desc()).limit(limit)
+    if resource_ids is not None:
+        query = query.where(FeedbackLog.resource_id.in_(resource_ids))
+    return list(session.execute(query).scalars())
+
+
+def statistics_entries(session: Session, limit: int = 20) -> list[FeedbackStatistics]:
+    """The latest statistics entries."""
+    return list(
+        session.execute(
+            select(FeedbackStatistics).order_by(FeedbackStatistics.id.desc()).limit(limit)
+        ).scalars()
+    )

@@ -1,0 +1,238 @@
+"""Keeping the publication in step with ready test groups and the register, in the caller's transaction.
+
+A change names what it may have touched (test groups, persons, duties, school units). The publisher
+widens that to everything whose document could depend on it, renders each document from the register
+as it is now, and compares it with the stored one: new → inserted, different → updated with
+``modified`` = now, unreachable → deleted with a ``deleted_entity`` row, equal → not written at all.
+Every real change also writes an ``outbox`` row for the notifier.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dnp.models import Duty
+from dnp.models import Enrolment
+from dnp.models import Organisation
+from dnp.models import Person
+from dnp.models import PublishedEntity
+from dnp.models import TestActivity
+from dnp.models import TestGroup
+from dnp.models import TestGroupMember
+from dnp.models import TestOccasion
+from dnp.models.testing import ACTIVITY_NAMESPACE
+from dnp.models.types import utcnow
+from dnp.services import publication_render as render
+from dnp.services import publication_store as store
+from dnp.services.publication_settings import protected_mode
+
+CHUNK = 500
+
+
+def chunks(values, size: int = CHUNK):
+    """Sorted lists of at most ``size`` values, for IN (...) queries."""
+    values = sorted(set(values))
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def activity_id_for(group_id: str) -> str:
+    """The published Activity id of a test group (the same as ``TestGroup.activity_id``)."""
+    return str(uuid.uuid5(ACTIVITY_NAMESPACE, group_id))
+
+
+class Publisher:
+    """One publication pass over a set of possibly affected entities; the caller commits."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.now = utcnow()
+        self.writer = store.Writer(session, self.now)
+        self._units: dict[str, Organisation] | None = None
+        self._mode: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """How protected persons are sent (central setting)."""
+        if self._mode is None:
+            self._mode = protected_mode(self.session)
+        return self._mode
+
+    def units(self) -> dict[str, Organisation]:
+        """Register school units with at least one ready group, by register id."""
+        if self._units is None:
+            ready_units = select(TestGroup.school_unit_id).where(TestGroup.status == "ready")
+            rows = self.session.execute(select(Organisation).where(Organisation.id.in_(ready_units)))
+            self._units = {unit.id: unit for unit in rows.scalars()}
+        return self._units
+
+    def refresh(self, group_ids=(), person_ids=(), duty_ids=(), organisation_ids=(), pupils=True) -> dict:
+        """Publish whatever changed among these and everything that depends on them; returns counts."""
+        persons, duties, organisations = set(person_ids), set(duty_ids), set(organisation_ids)
+        for part in chunks(group_ids):
+            more_persons, more_duties, more_organisations = self._groups(part, pupils)
+            persons |= more_persons
+            duties |= more_duties
+            organisations |= more_organisations
+        for part in chunks(persons):
+            self._persons(part)
+        for part in chunks(duties):
+            self._duties(part)
+        self._organisations(sorted(organisations))
+        return dict(self.writer.counts)
+
+    def _groups(self, group_ids: list[str], pupils: bool) -> tuple[set, set, set]:
+        activity_ids = {group_id: activity_id_for(group_id) for group_id in group_ids}
+        old_groups = store.documents(self.session, "Group", group_ids)
+        old_activities = store.documents(self.session, "Activity", list(activity_ids.values()))
+        persons: set[str] = set()
+        duties: set[str] = set()
+        organisations = {doc["organisation"]["id"] for doc in old_groups.values()}
+        if pupils:
+            for doc in old_groups.values():
+                persons |= {m["person"]["id"] for m in doc.get("groupMemberships", [])}
+        for doc in old_activities.values():
+            duties |= {teacher["duty"]["id"] for teacher in doc.get("teachers", [])}
+        old_duties = store.documents(self.session, "Duty", sorted(duties))
+        persons |= {doc["person"]["id"] for doc in old_duties.values()}
+
+        rows = self.session.execute(
+            select(TestGroup, TestActivity)
+            .join(TestOccasion, TestOccasion.id == TestGroup.occasion_id)
+            .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
+            .where(TestGroup.id.in_(group_ids), TestGroup.status == "ready")
+        ).all()
+        ready = {group.id: (group, activity) for group, activity in rows}
+        members: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"pupil": [], "staff": []})
+        for group_id, person_id, role in self.session.execute(
+            select(TestGroupMember.test_group_id, TestGroupMember.person_id, TestGroupMember.role).where(
+                TestGroupMember.test_group_id.in_(list(ready)), TestGroupMember.excluded.is_(False)
+            )
+        ):
+            members[group_id][role].append(person_id)
+        chosen = self._chosen_duties(
+            {
+                (person_id, group.school_unit_id)
+                for group, _ in ready.values()
+                for person_id in members[group.id]["staff"]
+            }
+        )
+        groups, activities = {}, {}
+        for group_id in group_ids:
+            activities[activity_ids[group_id]] = groups[group_id] = None
+            if group_id not in ready:
+                continue
+            group, activity = ready[group_id]
+            unit = self.units()[group.school_unit_id]
+            staff = members[group_id]["staff"]
+            duty_ids = [chosen[(p, unit.id)].id for p in staff if (p, unit.id) in chosen]
+            data = render.GroupInput(
+                group_id=group.id,
+                activity_id=activity_ids[group_id],
+                display_name=group.display_name,
+                school_type=_group_school_type(activity, unit),
+                unit_ref=unit.skolverket_id,
+                parent_activity_id=activity.id,
+                pupil_ids=members[group_id]["pupil"],
+                duty_ids=duty_ids,
+            )
+            groups[group_id] = render.group_document(data)
+            activities[data.activity_id] = render.activity_document(data)
+            persons |= set(staff) | (set(data.pupil_ids) if pupils else set())
+            duties |= set(duty_ids)
+            organisations.add(unit.skolverket_id)
+        self.writer.apply("Group", groups)
+        self.writer.apply("Activity", activities)
+        return persons, duties, organisations
+
+    def _chosen_duties(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Duty]:
+        """The duty that stands for each (person, unit) that has one."""
+        found: dict[tuple[str, str], list[Duty]] = defaultdict(list)
+        for part in chunks({person_id for person_id, _ in pairs}):
+            for duty in self.session.execute(select(Duty).where(Duty.person_id.in_(part))).scalars():
+                if (duty.person_id, duty.school_unit_id) in pairs:
+                    found[(duty.person_id, duty.school_unit_id)].append(duty)
+        return {pair: render.chosen_duty(duties) for pair, duties in found.items()}
+
+    def _ready_memberships(self, person_ids: list[str], role: str | None = None) -> list[tuple]:
+        query = (
+            select(TestGroupMember.person_id, TestGroupMember.role, TestGroup.school_unit_id)
+            .join(TestGroup, TestGroup.id == TestGroupMember.test_group_id)
+            .where(
+                TestGroupMember.person_id.in_(person_ids),
+                TestGroupMember.excluded.is_(False),
+                TestGroup.status == "ready",
+            )
+        )
+        if role:
+            query = query.where(TestGroupMember.role == role)
+        return self.session.execute(query).all()
+
+    def _persons(self, person_ids: list[str]) -> None:
+        reachable: set[str] = set()
+        pupil_units: dict[str, set[str]] = defaultdict(set)
+        for person_id, role, unit_id in self._ready_memberships(person_ids):
+            reachable.add(person_id)
+            if role == "pupil":
+                pupil_units[person_id].add(unit_id)
+        enrolments: dict[str, list[dict]] = defaultdict(list)
+        if pupil_units:
+            for enrolment in self.session.execute(
+                select(Enrolment)
+                .where(Enrolment.person_id.in_(list(pupil_units)))
+                .order_by(Enrolment.person_id, Enrolment.id)
+            ).scalars():
+                if enrolment.school_unit_id in pupil_units[enrolment.person_id]:
+                    unit_ref = self.units()[enrolment.school_unit_id].skolverket_id
+                    if document := render.enrolment_document(enrolment, unit_ref):
+                        enrolments[enrolment.person_id].append(document)
+        desired: dict[str, dict | None] = dict.fromkeys(person_ids)
+        if reachable:
+            for person in self.session.execute(
+                select(Person).where(Person.id.in_(list(reachable)))
+            ).scalars():
+                desired[person.id] = render.person_document(person, enrolments[person.id], self.mode)
+        self.writer.apply("Person", desired)
+
+    def _duties(self, duty_ids: list[str]) -> None:
+        duties = list(self.session.execute(select(Duty).where(Duty.id.in_(duty_ids))).scalars())
+        persons = sorted({duty.person_id for duty in duties})
+        staffed = {
+            (person_id, unit_id) for person_id, _, unit_id in self._ready_memberships(persons, "staff")
+        }
+        chosen = self._chosen_duties(staffed)
+        desired: dict[str, dict | None] = dict.fromkeys(duty_ids)
+        for duty in duties:
+            pair = (duty.person_id, duty.school_unit_id)
+            if pair in chosen and chosen[pair].id == duty.id:
+                desired[duty.id] = render.duty_document(duty, self.units()[duty.school_unit_id].skolverket_id)
+        self.writer.apply("Duty", desired)
+
+    def _organisations(self, organisation_ids: list[str]) -> None:
+        if not organisation_ids:
+            return
+        by_ref = {unit.skolverket_id: unit for unit in self.units().values()}
+        desired = {
+            org_id: render.organisation_document(by_ref[org_id]) if org_id in by_ref else None
+            for org_id in organisation_ids
+        }
+        self.writer.apply("Organisation", desired)
+
+
+def _group_school_type(activity: TestActivity, unit: Organisation) -> str:
+    """The test's school type; a GY course at a unit that only has VUXGY is a VUXGY group."""
+    types = unit.school_types or []
+    if activity.school_type == "GY" and "GY" not in types and "VUXGY" in types:
+        return "VUXGY"
+    return activity.school_type
+
+
+def stored_document(session: Session, resource: str, entity_id: str) -> dict | None:
+    """The published document of one entity (without meta), or None."""
+    row = session.get(PublishedEntity, (resource, entity_id))
+    return json.loads(row.document) if row else None

@@ -1,0 +1,128 @@
+"""Writing publication changes: upserts only when the hash differs, tombstones, outbox rows."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import and_
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlmodel import Session
+
+from dnp.models import DeletedEntity
+from dnp.models import Outbox
+from dnp.models import PublishedEntity
+from dnp.services import publication_render as render
+
+CHUNK = 500
+PUBLISHED = PublishedEntity.__table__
+DELETED = DeletedEntity.__table__
+OUTBOX = Outbox.__table__
+
+
+def _parts(ids: list[str]):
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def documents(session: Session, resource: str, ids: list[str]) -> dict[str, dict]:
+    """Stored documents (parsed) of these ids that are published now."""
+    found: dict[str, dict] = {}
+    for part in _parts(list(ids)):
+        rows = session.connection().execute(
+            select(PUBLISHED.c.id, PUBLISHED.c.document).where(
+                PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+            )
+        )
+        found.update((entity_id, json.loads(text)) for entity_id, text in rows)
+    return found
+
+
+def published_ids(session: Session, resource: str) -> list[str]:
+    """Ids of every published entity of a resource type."""
+    rows = session.connection().execute(select(PUBLISHED.c.id).where(PUBLISHED.c.resource == resource))
+    return [entity_id for (entity_id,) in rows]
+
+
+class Writer:
+    """Applies desired documents of one resource type; ``None`` means "must not be published"."""
+
+    def __init__(self, session: Session, now: datetime):
+        self.session = session
+        self.now = now
+        self.counts: Counter = Counter()
+
+    def apply(self, resource: str, desired: dict[str, dict | None]) -> None:
+        """Insert, update or delete so the stored documents equal ``desired``; equal ones stay untouched."""
+        ids = sorted(desired)
+        connection = self.session.connection()
+        existing: dict[str, str] = {}
+        for part in _parts(ids):
+            existing.update(
+                connection.execute(
+                    select(PUBLISHED.c.id, PUBLISHED.c.content_hash).where(
+                        PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+                    )
+                ).all()
+            )
+        inserts, updates, deletes = [], [], []
+        for entity_id in ids:
+            document = desired[entity_id]
+            if document is None:
+                if entity_id in existing:
+                    deletes.append(entity_id)
+                continue
+            text = render.serialise(document)
+            digest = render.text_hash(text)
+            row = {"resource": resource, "id": entity_id, "document": text, "content_hash": digest}
+            if entity_id not in existing:
+                inserts.append({**row, "created": self.now, "modified": self.now})
+            elif existing[entity_id] != digest:
+                updates.append({**row, "_id": entity_id, "modified": self.now})
+        if inserts:
+            connection.execute(insert(PUBLISHED), inserts)
+            # Back in the snapshot: an old deletion must not make the client remove it again.
+            for part in _parts([row["id"] for row in inserts]):
+                connection.execute(
+                    delete(DELETED).where(DELETED.c.resource == resource, DELETED.c.entity_id.in_(part))
+                )
+        if updates:
+            connection.execute(
+                update(PUBLISHED)
+                .where(and_(PUBLISHED.c.resource == resource, PUBLISHED.c.id == bindparam("_id")))
+                .values(
+                    document=bindparam("document"),
+                    content_hash=bindparam("content_hash"),
+                    modified=bindparam("modified"),
+                ),
+                [
+                    {key: row[key] for key in ("_id", "document", "content_hash", "modified")}
+                    for row in updates
+                ],
+            )
+        for part in _parts(deletes):
+            connection.execute(
+                delete(PUBLISHED).where(PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part))
+            )
+        if deletes:
+            connection.execute(
+                insert(DELETED),
+                [{"resource": resource, "entity_id": i, "deleted_at": self.now} for i in deletes],
+            )
+        changes = [(row["id"], "created") for row in inserts]
+        changes += [(row["_id"], "modified") for row in updates] + [(i, "deleted") for i in deletes]
+        if changes:
+            connection.execute(
+                insert(OUTBOX),
+                [
+                    {"resource": resource, "entity_id": i, "change": change, "created_at": self.now}
+                    for i, change in changes
+                ],
+            )
+        for _, change in changes:
+            self.counts[f"{resource}.{change}"] += 1
