@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import closing
 
 from flask import Blueprint
 from flask import Response
@@ -115,8 +116,8 @@ def list_entities(kind: str):
         size = 0
         copies: list[str] = []
         try:
-            with engine.connect() as connection:
-                for entity_id, document, created, modified in entity_rows(connection, page):
+            with engine.connect() as connection, closing(entity_rows(connection, page)) as rows:
+                for entity_id, document, created, modified in rows:
                     if count == page.limit:
                         more = True
                         break

@@ -73,9 +73,12 @@ def parse_time(name: str, value: str) -> datetime:
 
 
 def stamp(moment: datetime) -> str:
-    """``meta`` time format: UTC with milliseconds, ``2026-11-28T10:30:00.123Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """``meta`` time format: UTC to the microsecond as stored, ``2026-11-28T10:30:00.123456Z``.
+
+    Full precision, so a client that sends a served time back as a filter gets exactly the
+    inclusive comparison it asked for.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def with_meta(document: str, created: datetime, modified: datetime) -> str:
@@ -155,7 +158,10 @@ def entity_rows(connection: Connection, page: PageRequest) -> Iterator[tuple]:
     if page.after is not None:
         query = query.where(PUBLISHED.c.id > str(page.after))
     query = query.order_by(PUBLISHED.c.id).limit(page.limit + 1)
-    yield from connection.execution_options(stream_results=True, yield_per=500).execute(query)
+    # A server-side cursor on PostgreSQL: memory stays flat however large the page; closing this
+    # generator (the caller breaks off after ``limit`` rows) closes the cursor.
+    with connection.execution_options(stream_results=True, yield_per=500).execute(query) as result:
+        yield from result
 
 
 def entity_types(value: str) -> list[str]:

@@ -1,0 +1,67 @@
+"""Building and changing test groups straight through the services, as the editor would."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dnp.models import Outbox
+from dnp.models import PublishedEntity
+from dnp.models import TestGroup
+from dnp.services import test_groups
+from dnp.services.access import Access
+from tests.groups_fixtures import MA9
+
+ADMIN = "admin@kommun.se"
+RIGHTS = Access(eppn=ADMIN, central_admin=True)
+
+
+@contextmanager
+def session_for(app):
+    """A session that commits when the block ends."""
+    with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
+        yield session
+        session.commit()
+
+
+def make_group(app, unit_id: str, classes=(), pupils=(), staff=(), ready=True, name="MA åk 9 grupp") -> str:
+    """A test group for MA åk 9 at the unit, from classes and/or single pupils, with staff; its id."""
+    with session_for(app) as session:
+        group = test_groups.create_group(session, ADMIN, RIGHTS, unit_id, MA9, "VT 2027", name, list(classes))
+        for person_id in pupils:
+            test_groups.add_pupil(session, ADMIN, group, person_id)
+        for person_id in staff:
+            test_groups.add_staff(session, ADMIN, group, person_id)
+        if ready:
+            test_groups.mark_ready(session, ADMIN, group)
+        return group.id
+
+
+def change_group(app, group_id: str, action: str, *args) -> None:
+    """Call a test_groups service (``withdraw``, ``remove_member``, ``rename``…) on a group."""
+    with session_for(app) as session:
+        group = session.get(TestGroup, group_id)
+        getattr(test_groups, action)(session, ADMIN, group, *args)
+
+
+def snapshot(app) -> dict[tuple[str, str], tuple]:
+    """(resource, id) → (modified, hash) of everything published."""
+    with session_for(app) as session:
+        rows = session.execute(
+            select(
+                PublishedEntity.resource,
+                PublishedEntity.id,
+                PublishedEntity.modified,
+                PublishedEntity.content_hash,
+            )
+        ).all()
+    return {(resource, entity_id): (modified, digest) for resource, entity_id, modified, digest in rows}
+
+
+def outbox_count(app) -> int:
+    """How many outbox rows exist."""
+    with session_for(app) as session:
+        return session.execute(select(func.count()).select_from(Outbox)).scalar_one()
