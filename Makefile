@@ -35,7 +35,7 @@ redis:
 run: install redis
 	DNP_ENV=development $(BIN)/flask --app app dnp migrate
 	DNP_ENV=development $(BIN)/flask --app app dnp demo-data --if-empty
-	DNP_ENV=development PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" DNP_ENV=development PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 lint: install
 	$(BIN)/ruff check .

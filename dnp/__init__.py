@@ -46,6 +46,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import health
     from dnp.routes import home
     from dnp.routes import ingest
+    from dnp.routes import ops
     from dnp.routes import saml
     from dnp.routes import settings
     from dnp.routes import ss12000
@@ -57,6 +58,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(ingest.bp)
+    app.register_blueprint(ops.bp)
     app.register_blueprint(saml.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(ss12000.bp)

@@ -88,3 +88,35 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
         summary = load_demo(session, seed, scale, _actor("demo-data"), progress)
     session.commit()
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+
+
+ROLE_ARGUMENTS = {"central-admin": "central_admin", "unit-admin": "unit_admin", "operator": "operator"}
+
+
+@dnp_cli.command("grant")
+@click.argument("role", type=click.Choice(sorted(ROLE_ARGUMENTS)))
+@click.argument("eppn")
+@click.option(
+    "--unit", "unit_codes", multiple=True, help="School unit code (skolenhetskod); repeat for several."
+)
+def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
+    """Grant a role to an EPPN (bootstrap the first central administrator with this)."""
+    from sqlmodel import select
+
+    from dnp.models import Organisation
+    from dnp.services.access import AccessError
+    from dnp.services.access import grant_role
+
+    session = get_session()
+    unit_ids = []
+    for code in unit_codes:
+        unit = session.exec(select(Organisation).where(Organisation.school_unit_code == code)).first()
+        if unit is None:
+            raise click.ClickException(f"Ingen skolenhet med koden {code}.")
+        unit_ids.append(unit.id)
+    try:
+        added = grant_role(session, _actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids)
+    except AccessError as error:
+        raise click.ClickException(str(error)) from error
+    session.commit()
+    click.echo(f"{added} ny behörighet för {eppn}." if added else f"{eppn} hade redan behörigheten.")

@@ -34,11 +34,21 @@ class Scale:
     pupils_per_class: int
     classes_per_year: int
     staff_per_unit: int
+    big_unit_every: int = 0  # every n-th unit is a big one (benchmarks need a 2,000-pupil unit)
+    big_classes_per_year: int = 0
 
 
 SCALES = {
     "small": Scale(grundskolor=4, gymnasier=2, pupils_per_class=24, classes_per_year=2, staff_per_unit=50),
-    "large": Scale(grundskolor=330, gymnasier=70, pupils_per_class=25, classes_per_year=1, staff_per_unit=30),
+    "large": Scale(
+        grundskolor=330,
+        gymnasier=70,
+        pupils_per_class=25,
+        classes_per_year=1,
+        staff_per_unit=30,
+        big_unit_every=100,
+        big_classes_per_year=9,
+    ),
 }
 
 
@@ -137,7 +147,10 @@ class DemoMunicipality:
 
     def _classes(self, index: int) -> list[tuple[str, str, int, str | None]]:
         classes = []
-        letters = "ABCDEFGH"[: self.scale.classes_per_year]
+        per_year = self.scale.classes_per_year
+        if self.scale.big_unit_every and index % self.scale.big_unit_every == 0:
+            per_year = self.scale.big_classes_per_year
+        letters = "ABCDEFGHIJKL"[:per_year]
         if self.is_gymnasium(index):
             for year in (1, 2, 3):
                 for programme, code in GY_PROGRAMMES.items():

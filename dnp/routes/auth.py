@@ -54,4 +54,6 @@ def no_access():
     """Signed in, but no role has been granted."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
+    if current_user.access.has_any_role:
+        return redirect(url_for("home.index"))
     return render("auth/no_access.html", status=403)

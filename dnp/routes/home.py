@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import redirect
+from flask import url_for
+from flask_login import current_user
 
 from dnp.db import get_session
 from dnp.services.register_stats import register_counts
+from dnp.web import has_endpoint
 from dnp.web import render
 
 bp = Blueprint("home", __name__)
@@ -13,5 +17,13 @@ bp = Blueprint("home", __name__)
 
 @bp.get("/")
 def index():
-    """Start page: what the module is and how big the register is (no personal data)."""
+    """Signed-in users go to their work; others see what the module is (no personal data)."""
+    if current_user.is_authenticated:
+        rights = current_user.access
+        if rights.manages_units:
+            return redirect(url_for("groups.index"))
+        if rights.operator and has_endpoint("ops.index"):
+            return redirect(url_for("ops.index"))
+        if not rights.has_any_role:
+            return redirect(url_for("auth.no_access"))
     return render("home/index.html", counts=register_counts(get_session()))

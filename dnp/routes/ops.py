@@ -1,0 +1,56 @@
+"""On-call operations: queues, workers, failed jobs, requeue (operator role; no personal data)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import request
+from flask_login import current_user
+from sqlmodel import select
+
+from dnp.db import get_session
+from dnp.jobs import redis_connection
+from dnp.login import require_role
+from dnp.models import BackgroundTask
+from dnp.models.types import utcnow
+from dnp.services import audit
+from dnp.services import queues
+from dnp.web import render
+
+bp = Blueprint("ops", __name__, url_prefix="/ops")
+STALE_HEARTBEAT_SECONDS = 90
+
+
+def _page(message: str | None = None, status: int = 200):
+    connection = redis_connection()
+    tasks = get_session().exec(select(BackgroundTask).order_by(BackgroundTask.id.desc()).limit(10)).all()
+    return render(
+        "ops/index.html",
+        block="ops_panel",
+        status=status,
+        queues=queues.queue_states(connection),
+        workers=queues.worker_states(connection),
+        failed=queues.failed_jobs(connection),
+        tasks=tasks,
+        now=utcnow(),
+        stale_after=STALE_HEARTBEAT_SECONDS,
+        message=message,
+    )
+
+
+@bp.get("/")
+@require_role("operator")
+def index():
+    """Queue depths, workers and their heartbeats, failed jobs; refreshes itself."""
+    return _page()
+
+
+@bp.post("/jobb/ko-om")
+@require_role("operator")
+def requeue():
+    """Requeue one failed job (``job_id``) or all of them; audited."""
+    job_id = request.form.get("job_id") or None
+    count = queues.requeue_failed(redis_connection(), job_id)
+    session = get_session()
+    audit.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    session.commit()
+    return _page(message=f"{count} jobb lades tillbaka i kön.")

@@ -1,0 +1,139 @@
+"""The group pages over HTTP: full page or fragment, errors in place, background tasks."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from dnp.models import BackgroundTask
+from dnp.models import TestGroup
+from dnp.models import TestGroupMember
+from tests.conftest import csrf_token
+from tests.conftest import grant
+from tests.conftest import login
+from tests.groups_fixtures import MA9
+
+ADMIN = "rektor@kommun.se"
+
+
+@pytest.fixture
+def admin(app, client, world):
+    grant(app, ADMIN, "unit_admin", [world.unit["id"]])
+    login(client, app, ADMIN)
+    return client
+
+
+def _create(admin, world, **form):
+    data = {
+        "activity_id": MA9,
+        "term": "VT 2027",
+        "name": "",
+        "register_group_ids": [world.class_a["id"], world.class_b["id"]],
+        "follow": "1",
+    }
+    data.update(form)
+    return admin.post(
+        f"/provgrupper/enheter/{world.unit['id']}/ny", data=data, headers={"X-CSRFToken": csrf_token(admin)}
+    )
+
+
+def test_create_redirects_to_editor_and_editor_fragments(admin, world, db):
+    response = _create(admin, world)
+    assert response.status_code == 303
+    group = db.exec(select(TestGroup)).one()
+    assert response.headers["Location"].endswith(f"/provgrupper/{group.id}")
+    page = admin.get(f"/provgrupper/{group.id}")
+    assert "<html" in page.get_data(as_text=True) and "HX-Request" in page.headers["Vary"]
+    fragment = admin.get(f"/provgrupper/{group.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment and 'id="editor"' in fragment
+    assert "Kontroll mot Skolverkets regler" in fragment
+
+
+def test_htmx_create_navigates_with_hx_location(admin, world):
+    response = admin.post(
+        f"/provgrupper/enheter/{world.unit['id']}/ny",
+        data={"activity_id": MA9, "term": "VT 2027", "register_group_ids": [world.class_a["id"]]},
+        headers={"X-CSRFToken": csrf_token(admin), "HX-Request": "true"},
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Location"].startswith("/provgrupper/")
+
+
+def test_bad_create_is_422_with_the_reason_in_place(admin, world, db):
+    response = _create(admin, world, activity_id="")
+    assert response.status_code == 422
+    assert "Välj ett nationellt prov" in response.get_data(as_text=True)
+    assert db.exec(select(TestGroup)).first() is None
+
+
+def test_preview_merges_and_flags(admin, world):
+    body = admin.post(
+        f"/provgrupper/enheter/{world.unit['id']}/forhandsvisning",
+        data={"activity_id": MA9, "register_group_ids": [world.class_a["id"], world.class_b["id"]]},
+        headers={"X-CSRFToken": csrf_token(admin), "HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "6 elever" in body  # 4 + 3 with one pupil in both classes
+
+
+def test_editor_changes_rerender_and_refusals_are_422(admin, world, db):
+    _create(admin, world)
+    group = db.exec(select(TestGroup)).one()
+    headers = {"X-CSRFToken": csrf_token(admin), "HX-Request": "true"}
+    added = admin.post(
+        f"/provgrupper/{group.id}/personal", data={"person_id": world.teacher["id"]}, headers=headers
+    )
+    assert added.status_code == 200 and "Personal är tillagd" in added.get_data(as_text=True)
+    refused = admin.post(
+        f"/provgrupper/{group.id}/personal", data={"person_id": world.pupils_a[0]["id"]}, headers=headers
+    )
+    assert refused.status_code == 422 and "tjänstgöring" in refused.get_data(as_text=True)
+    foreign = admin.post(
+        f"/provgrupper/{group.id}/elever", data={"person_id": world.other_pupil["id"]}, headers=headers
+    )
+    assert foreign.status_code == 404
+    renamed = admin.post(f"/provgrupper/{group.id}/namn", data={"name": "<b>Fet</b>"}, headers=headers)
+    assert "&lt;b&gt;Fet&lt;/b&gt;" in renamed.get_data(as_text=True)
+    confirm = admin.get(f"/provgrupper/{group.id}/klar", headers=headers).get_data(as_text=True)
+    assert "6</strong> elever och <strong>1</strong> personal" in confirm
+    ready = admin.post(f"/provgrupper/{group.id}/klar", headers=headers)
+    assert "klar att skicka" in ready.get_data(as_text=True)
+    db.refresh(group)
+    assert group.status == "ready"
+    plain = admin.post(f"/provgrupper/{group.id}/dra-tillbaka", headers={"X-CSRFToken": csrf_token(admin)})
+    assert plain.status_code == 303  # without JavaScript: back to the page, with a message
+    assert "tillbakadragen" in admin.get(plain.headers["Location"]).get_data(as_text=True)
+
+
+def test_search_never_by_civic_number(admin, world, db):
+    _create(admin, world, register_group_ids=[])
+    group = db.exec(select(TestGroup)).one()
+    pupil = world.pupils_a[0]
+    by_class = admin.get(f"/provgrupper/{group.id}/sok-elever?q=9a", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert by_class.count("Lägg till") == 4
+    by_eppn = admin.get(
+        f"/provgrupper/{group.id}/sok-elever?q={pupil['eduPersonPrincipalNames'][0][:9]}"
+    ).get_data(as_text=True)
+    assert pupil["familyName"] in by_eppn
+    by_civic = admin.get(f"/provgrupper/{group.id}/sok-elever?q={pupil['civicNo']['value']}").get_data(
+        as_text=True
+    )
+    assert pupil["familyName"] not in by_civic
+
+
+def test_bulk_per_class_runs_as_a_task(app, admin, world, db):
+    app.config["JOBS_INLINE"] = True
+    response = admin.post(
+        f"/provgrupper/enheter/{world.unit['id']}/per-klass",
+        data={"activity_id": MA9, "term": "VT 2027"},
+        headers={"X-CSRFToken": csrf_token(admin)},
+    )
+    assert response.status_code == 200
+    task = db.exec(select(BackgroundTask)).one()
+    assert task.status == "done" and "2 provgrupper" in task.message
+    assert {g.display_name for g in db.exec(select(TestGroup)).all()} == {"MA åk 9 9A", "MA åk 9 9B"}
+    status = admin.get(f"/provgrupper/uppgifter/{task.id}", headers={"HX-Request": "true"})
+    assert status.status_code == 286  # finished: htmx stops polling
+    members = db.exec(select(TestGroupMember)).all()
+    assert len(members) == 7  # 9A: 3 + the shared pupil, 9B: 2 + the shared pupil
