@@ -120,3 +120,18 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
         raise click.ClickException(str(error)) from error
     session.commit()
     click.echo(f"{added} ny behörighet för {eppn}." if added else f"{eppn} hade redan behörigheten.")
+
+
+@dnp_cli.command("sweeper")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--once", is_flag=True, help="Sweep once and exit.")
+def sweeper_command(interval: float, once: bool):
+    """Gather publication changes into webhook deliveries and enqueue what is due (the clock process)."""
+    from dnp.jobs.sweeper import run_forever
+    from dnp.jobs.sweeper import sweep_once
+
+    if once:
+        click.echo(json.dumps(sweep_once()))
+        return
+    click.echo(f"Sveparen går var {interval:g} s. Avsluta med Ctrl-C.")
+    run_forever(interval)
