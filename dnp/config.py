@@ -26,6 +26,7 @@ DEFAULTS = {
     "WEBHOOK_COALESCE_SECONDS": 5,
     "WEBHOOK_TIME_SCALE": 1.0,
     "WEBHOOK_TIMEOUT": 10.0,
+    "WEBHOOK_RESTAMP_AFTER": 240.0,
     "SUBSCRIPTION_DAYS": 90,
     # Page size of the SS 12000 list endpoints when the client sends no limit, and the largest allowed.
     "SS12000_PAGE_DEFAULT": 1000,
@@ -69,7 +70,7 @@ INT_KEYS = {
 
 
 BOOL_KEYS = {"JOBS_INLINE"}
-FLOAT_KEYS = {"WEBHOOK_TIME_SCALE", "WEBHOOK_TIMEOUT", "WEBHOOK_COALESCE_SECONDS"}
+FLOAT_KEYS = {"WEBHOOK_TIME_SCALE", "WEBHOOK_TIMEOUT", "WEBHOOK_COALESCE_SECONDS", "WEBHOOK_RESTAMP_AFTER"}
 
 
 def from_environment(environ: os._Environ | dict | None = None) -> dict:

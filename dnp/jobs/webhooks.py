@@ -28,6 +28,7 @@ def timing_from_config(config) -> deliveries.Timing:
         coalesce_seconds=float(config["WEBHOOK_COALESCE_SECONDS"]),
         scale=float(config["WEBHOOK_TIME_SCALE"]),
         stuck_after_seconds=float(config["WEBHOOK_TIMEOUT"]) + 60 * float(config["WEBHOOK_TIME_SCALE"]) + 5,
+        restamp_after_seconds=float(config["WEBHOOK_RESTAMP_AFTER"]),
     )
 
 
@@ -52,7 +53,7 @@ def deliver_webhook(delivery_id: int) -> None:
             )
             session.commit()
             return
-        if utcnow() - delivery.first_change_at > deliveries.RESTAMP_AFTER:
+        if utcnow() - delivery.first_change_at > timing.restamp_after:
             restamp(session, delivery, subscription.resource_types, utcnow())
             session.commit()
         result = post_webhook(

@@ -35,6 +35,12 @@ class Timing:
     coalesce_seconds: float = 5
     scale: float = 1.0
     stuck_after_seconds: float = 75  # a claim older than the HTTP timeout plus margin was lost
+    restamp_after_seconds: float = RESTAMP_AFTER.total_seconds()
+
+    @property
+    def restamp_after(self) -> timedelta:
+        """A delivery later than this after its first change re-stamps before sending (rule 5)."""
+        return timedelta(seconds=self.restamp_after_seconds)
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait before the next attempt, after ``attempts`` failed ones."""
