@@ -42,6 +42,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.cli import dnp_cli
     from dnp.routes import admin
     from dnp.routes import auth
+    from dnp.routes import connection
     from dnp.routes import groups
     from dnp.routes import health
     from dnp.routes import home
@@ -54,6 +55,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(connection.bp)
+    app.context_processor(connection.certificate_banner)
     app.register_blueprint(groups.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)

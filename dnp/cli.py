@@ -132,3 +132,71 @@ def publish_command(rebuild: bool):
     counts = rebuild_publication(session)
     session.commit()
     click.echo(json.dumps(counts or {"unchanged": True}, ensure_ascii=False, sort_keys=True))
+
+
+@dnp_cli.command("sweeper")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--once", is_flag=True, help="Sweep once and exit.")
+def sweeper_command(interval: float, once: bool):
+    """Gather publication changes into webhook deliveries and enqueue what is due (the clock process)."""
+    from dnp.jobs.sweeper import run_forever
+    from dnp.jobs.sweeper import sweep_once
+
+    if once:
+        click.echo(json.dumps(sweep_once()))
+        return
+    click.echo(f"Sveparen går var {interval:g} s. Avsluta med Ctrl-C.")
+    run_forever(interval)
+
+
+@dnp_cli.group("deliveries")
+def deliveries_cli():
+    """Webhook deliveries to Skolverket (on-call)."""
+
+
+@deliveries_cli.command("status")
+def deliveries_status():
+    """Backlog counts and the deliveries that are failing or dead."""
+    from dnp.services import delivery_ops
+
+    session = get_session()
+    backlog = delivery_ops.backlog(session)
+    click.echo(
+        json.dumps({key: str(value) if value is not None else None for key, value in vars(backlog).items()})
+    )
+    for row in delivery_ops.troubled(session):
+        d = row.delivery
+        fields = (
+            d.id,
+            d.status,
+            d.attempts,
+            row.target_host,
+            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}",
+            d.last_error,
+        )
+        click.echo("\t".join(str(field) for field in fields))
+
+
+@deliveries_cli.command("requeue")
+@click.argument("delivery_id", required=False, type=int)
+@click.option("--all", "everything", is_flag=True, help="Every dead delivery.")
+def deliveries_requeue(delivery_id: int | None, everything: bool):
+    """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
+    from dnp.models.types import utcnow
+    from dnp.services import audit
+    from dnp.services import deliveries
+
+    if delivery_id is None and not everything:
+        raise click.UsageError("Ange ett leverans-id eller --all.")
+    session = get_session()
+    count = deliveries.requeue_dead(session, utcnow(), None if everything else delivery_id)
+    audit.record(
+        session,
+        _actor("deliveries"),
+        "ops.deliveries_requeued",
+        "Delivery",
+        str(delivery_id or "*"),
+        after={"count": count},
+    )
+    session.commit()
+    click.echo(f"{count} leveranser skickas igen.")

@@ -24,6 +24,9 @@ DEFAULTS = {
     "WEBHOOK_CLIENT_LOCATION": "https://api.skolverket.se/provtjanst/ss12000/klient/v1",
     "WEBHOOK_ALLOWED_TARGETS": "",
     "WEBHOOK_COALESCE_SECONDS": 5,
+    "WEBHOOK_TIME_SCALE": 1.0,
+    "WEBHOOK_TIMEOUT": 10.0,
+    "WEBHOOK_RESTAMP_AFTER": 240.0,
     "SUBSCRIPTION_DAYS": 90,
     # Page size of the SS 12000 list endpoints when the client sends no limit, and the largest allowed.
     "SS12000_PAGE_DEFAULT": 1000,
@@ -57,7 +60,6 @@ DEFAULTS = {
 # Keys whose environment value must be turned into an int.
 INT_KEYS = {
     "INGEST_MAX_BYTES",
-    "WEBHOOK_COALESCE_SECONDS",
     "SUBSCRIPTION_DAYS",
     "SS12000_PAGE_DEFAULT",
     "SS12000_PAGE_MAX",
@@ -68,6 +70,7 @@ INT_KEYS = {
 
 
 BOOL_KEYS = {"JOBS_INLINE"}
+FLOAT_KEYS = {"WEBHOOK_TIME_SCALE", "WEBHOOK_TIMEOUT", "WEBHOOK_COALESCE_SECONDS", "WEBHOOK_RESTAMP_AFTER"}
 
 
 def from_environment(environ: os._Environ | dict | None = None) -> dict:
@@ -80,6 +83,8 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict:
         name = key[4:]
         if name in INT_KEYS:
             config[name] = int(value)
+        elif name in FLOAT_KEYS:
+            config[name] = float(value)
         elif name in BOOL_KEYS:
             config[name] = value.strip().lower() in ("1", "true", "yes", "on")
         else:

@@ -5,6 +5,10 @@ from dnp.models.access import LoginSession
 from dnp.models.access import RoleGrant
 from dnp.models.access import UserAccount
 from dnp.models.audit import AuditEvent
+from dnp.models.delivery import ClientCredential
+from dnp.models.delivery import ConnectionCheck
+from dnp.models.delivery import Delivery
+from dnp.models.delivery import WebhookCursor
 from dnp.models.feedback import ApiCall
 from dnp.models.feedback import FeedbackLog
 from dnp.models.feedback import FeedbackStatistics
@@ -31,6 +35,10 @@ from dnp.models.testing import TestGroupSource
 from dnp.models.testing import TestOccasion
 
 __all__ = [
+    "ClientCredential",
+    "ConnectionCheck",
+    "Delivery",
+    "WebhookCursor",
     "GROUP_STATUSES",
     "BackgroundTask",
     "TestActivity",

@@ -13,6 +13,8 @@ from dnp.login import require_role
 from dnp.models import BackgroundTask
 from dnp.models.types import utcnow
 from dnp.services import audit
+from dnp.services import deliveries
+from dnp.services import delivery_ops
 from dnp.services import queues
 from dnp.web import render
 
@@ -31,6 +33,8 @@ def _page(message: str | None = None, status: int = 200):
         workers=queues.worker_states(connection),
         failed=queues.failed_jobs(connection),
         tasks=tasks,
+        backlog=delivery_ops.backlog(get_session()),
+        troubled=delivery_ops.troubled(get_session()),
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
         message=message,
@@ -54,3 +58,18 @@ def requeue():
     audit.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
     session.commit()
     return _page(message=f"{count} jobb lades tillbaka i kön.")
+
+
+@bp.post("/leveranser/ko-om")
+@require_role("operator")
+def requeue_deliveries():
+    """Give dead deliveries (``delivery_id``, or all) a fresh three days of attempts; audited."""
+    raw = request.form.get("delivery_id", "")
+    delivery_id = int(raw) if raw.isdigit() else None
+    session = get_session()
+    count = deliveries.requeue_dead(session, utcnow(), delivery_id)
+    audit.record(
+        session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
+    )
+    session.commit()
+    return _page(message=f"{count} leveranser skickas igen.")

@@ -24,3 +24,14 @@ document.addEventListener("click", function (event) {
   var status = document.getElementById("status");
   if (status) { status.textContent = "Vald: " + button.dataset.value; }
 });
+// "Kopiera" buttons: data-copy="<id of the element whose text to copy>".
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) { return; }
+  var source = document.getElementById(button.dataset.copy);
+  navigator.clipboard.writeText(source.textContent).then(function () {
+    var status = document.getElementById("status");
+    if (status) { status.textContent = "Kopierat."; }
+    button.textContent = "Kopierat";
+  });
+});

@@ -1,0 +1,77 @@
+"""RQ entry points for webhooks: deliver one delivery (by id); the sweeper decides what is due."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from flask import current_app
+
+from dnp.db import get_session
+from dnp.jobs import app_context
+from dnp.models import Delivery
+from dnp.models import Subscription
+from dnp.models.types import utcnow
+from dnp.services import deliveries
+from dnp.services.client_credentials import token_client
+from dnp.services.restamp import restamp
+from dnp.services.subscriptions import target_allowed
+from dnp.services.webhook_sender import post_webhook
+
+log = logging.getLogger(__name__)
+
+
+def timing_from_config(config) -> deliveries.Timing:
+    """Delivery timing from ``DNP_WEBHOOK_COALESCE_SECONDS`` and ``DNP_WEBHOOK_TIME_SCALE``."""
+    return deliveries.Timing(
+        coalesce_seconds=float(config["WEBHOOK_COALESCE_SECONDS"]),
+        scale=float(config["WEBHOOK_TIME_SCALE"]),
+        stuck_after_seconds=float(config["WEBHOOK_TIMEOUT"]) + 60 * float(config["WEBHOOK_TIME_SCALE"]) + 5,
+        restamp_after_seconds=float(config["WEBHOOK_RESTAMP_AFTER"]),
+    )
+
+
+def deliver_webhook(delivery_id: int) -> None:
+    """Claim the delivery, re-stamp if late, send it, and record the outcome. Never raises for HTTP."""
+    with app_context():
+        config = current_app.config
+        session = get_session()
+        worker = f"{socket.gethostname()}:{os.getpid()}"
+        delivery = deliveries.claim(session, delivery_id, worker, utcnow())
+        if delivery is None:
+            return
+        subscription = session.get(Subscription, delivery.subscription_id)
+        timing = timing_from_config(config)
+        if subscription is None or subscription.expires <= utcnow():
+            deliveries.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
+            session.commit()
+            return
+        if not target_allowed(subscription.target, config["WEBHOOK_ALLOWED_TARGETS"]):
+            deliveries.give_up(
+                session, delivery, "dead", "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS)."
+            )
+            session.commit()
+            return
+        if utcnow() - delivery.first_change_at > timing.restamp_after:
+            restamp(session, delivery, subscription.resource_types, utcnow())
+            session.commit()
+        result = post_webhook(
+            subscription.target,
+            deliveries.body_for(delivery),
+            token_client(config, session),
+            config.get("TLS_CA_BUNDLE"),
+            timeout=float(config["WEBHOOK_TIMEOUT"]),
+        )
+        now = utcnow()
+        if result.ok:
+            deliveries.succeeded(session, delivery, result.status, now)
+        else:
+            log.warning(
+                "delivery %s to subscription %s failed: %s", delivery.id, subscription.id, result.error
+            )
+            deliveries.failed(session, delivery, result.error, now, timing, result.status)
+        session.commit()
+
+
+__all__ = ["deliver_webhook", "timing_from_config", "Delivery"]

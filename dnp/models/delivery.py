@@ -1,0 +1,91 @@
+"""Webhook delivery state: the truth lives here; RQ only runs the jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlmodel import Field
+from sqlmodel import SQLModel
+
+from dnp.models.types import JSONType
+from dnp.models.types import UTCDateTime
+from dnp.models.types import utcnow
+
+DELIVERY_STATUSES = ("pending", "in_flight", "delivered", "dead", "cancelled")
+
+
+class Delivery(SQLModel, table=True):
+    """One webhook to one subscription, covering the outbox rows (first_outbox_id, last_outbox_id].
+
+    Per subscription at most one is ``pending`` (later changes merge into it) and one
+    ``in_flight``; a pending one waits while another is in flight, so they go out in order.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_subscription_status", "subscription_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("subscription.id", ondelete="CASCADE"), nullable=False)
+    )
+    status: str = Field(default="pending", max_length=10)
+    resources: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    deletions: bool = False
+    first_outbox_id: int = 0
+    last_outbox_id: int = 0
+    first_change_at: datetime = Field(sa_type=UTCDateTime)
+    trying_since: datetime = Field(sa_type=UTCDateTime)  # the give-up clock; reset by a requeue
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    attempts: int = 0
+    in_flight_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str = Field(default="", max_length=255)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    last_status: int | None = None
+    restamped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookCursor(SQLModel, table=True):
+    """How far into the outbox a subscription's changes have been gathered into deliveries."""
+
+    __tablename__ = "webhook_cursor"
+
+    subscription_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("subscription.id", ondelete="CASCADE"), primary_key=True)
+    )
+    last_outbox_id: int = 0
+
+
+class ClientCredential(SQLModel, table=True):
+    """Our client certificate for mutual TLS (the key is encrypted with a key derived from the secret key)."""
+
+    __tablename__ = "client_credential"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cert_pem: str = Field(sa_column=Column(Text, nullable=False))
+    key_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=20)  # generated | uploaded
+    active: bool = True
+    created_by: str = Field(max_length=255)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConnectionCheck(SQLModel, table=True):
+    """The outcome of fetching our token (the settings page's "test connection", and deliveries)."""
+
+    __tablename__ = "connection_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    ok: bool
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    checked_by: str = Field(default="", max_length=255)

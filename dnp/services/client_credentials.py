@@ -1,0 +1,128 @@
+"""Our client certificate for mutual TLS: stored encrypted, generated or uploaded; used for tokens."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import ClientCredential
+from dnp.services import audit
+from dnp.services.auth_token import TokenClient
+from dnp.services.client_certificate import generate_client_certificate
+from dnp.services.client_certificate import load_certificate
+
+_lock = threading.Lock()
+_files: dict[int, tuple[str, str]] = {}
+_clients: dict[tuple, TokenClient] = {}
+
+
+class CredentialError(ValueError):
+    """A certificate or key that cannot be used; the message says why (Swedish)."""
+
+
+def _fernet(secret_key: str) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dnp client key").derive(
+        secret_key.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def active(session: Session) -> ClientCredential | None:
+    """The certificate in use, if one was generated or uploaded here."""
+    return session.exec(
+        select(ClientCredential).where(ClientCredential.active.is_(True)).order_by(ClientCredential.id.desc())
+    ).first()
+
+
+def store(
+    session: Session, secret_key: str, actor: str, cert_pem: bytes, key_pem: bytes, source: str
+) -> ClientCredential:
+    """Check that key and certificate belong together, then make them the active pair (audited)."""
+    try:
+        cert = load_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise CredentialError("Certifikatet eller nyckeln kunde inte läsas (PEM-format krävs).") from exc
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, public) != cert.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ):
+        raise CredentialError("Nyckeln hör inte till certifikatet.")
+    for old in session.exec(select(ClientCredential).where(ClientCredential.active.is_(True))).all():
+        old.active = False
+        session.add(old)
+    credential = ClientCredential(
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        key_encrypted=_fernet(secret_key).encrypt(key_pem).decode(),
+        source=source,
+        created_by=actor,
+    )
+    session.add(credential)
+    session.flush()
+    audit.record(session, actor, f"connection.certificate_{source}", "ClientCredential", str(credential.id))
+    return credential
+
+
+def generate(
+    session: Session, secret_key: str, actor: str, organization: str, organization_id: str, common_name: str
+):
+    """Make a new key and self-signed certificate (to register in Moa) and make it active."""
+    made = generate_client_certificate(
+        organization=organization, organization_id=organization_id, common_name=common_name
+    )
+    return store(session, secret_key, actor, made.cert_pem, made.key_pem, "generated")
+
+
+def certificate_files(config: Mapping, session: Session) -> tuple[str | None, str | None]:
+    """PEM file paths for TLS: ``DNP_TLS_CLIENT_CERT/KEY`` if set, else the stored pair written privately."""
+    if config.get("TLS_CLIENT_CERT") or config.get("TLS_CLIENT_KEY"):
+        return config.get("TLS_CLIENT_CERT"), config.get("TLS_CLIENT_KEY")
+    credential = active(session)
+    if credential is None:
+        return None, None
+    with _lock:
+        if credential.id not in _files:
+            folder = Path(tempfile.mkdtemp(prefix="dnp-tls-"))
+            os.chmod(folder, 0o700)
+            cert_path, key_path = folder / "client.pem", folder / "client.key"
+            cert_path.write_text(credential.cert_pem)
+            descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(_fernet(config["SECRET_KEY"]).decrypt(credential.key_encrypted.encode()))
+            _files[credential.id] = (str(cert_path), str(key_path))
+        return _files[credential.id]
+
+
+def token_client(config: Mapping, session: Session) -> TokenClient:
+    """One token client per process and configuration (its token cache is shared by threads)."""
+    cert, key = certificate_files(config, session)
+    signature = (
+        config["AUTH_SERVER_URL"],
+        config["WEBHOOK_CLIENT_LOCATION"],
+        cert,
+        key,
+        config.get("TLS_CA_BUNDLE"),
+        config.get("AUTH_CLIENT_KEY"),
+    )
+    with _lock:
+        if signature not in _clients:
+            _clients[signature] = TokenClient(
+                auth_server_url=config["AUTH_SERVER_URL"],
+                location=config["WEBHOOK_CLIENT_LOCATION"],
+                tls_client_cert=cert,
+                tls_client_key=key,
+                ca_bundle=config.get("TLS_CA_BUNDLE"),
+                auth_client_key=config.get("AUTH_CLIENT_KEY"),
+            )
+        return _clients[signature]

@@ -1,0 +1,209 @@
+"""The Skolverket connection at a glance: certificate, Moa entry, token checks, preparations checklist."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import func
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import CentralSetting
+from dnp.models import ConnectionCheck
+from dnp.models import Organisation
+from dnp.models import RoleGrant
+from dnp.models import Subscription
+from dnp.models import TestGroup
+from dnp.models.types import utcnow
+from dnp.services import audit
+from dnp.services.auth_token import TokenClient
+from dnp.services.auth_token import TokenError
+from dnp.services.client_certificate import CertificateInfo
+from dnp.services.client_certificate import build_moa_entry
+from dnp.services.client_certificate import describe_certificate
+from dnp.services.client_certificate import load_certificate
+from dnp.services.client_credentials import active
+from dnp.services.client_credentials import certificate_files
+
+WARN_DAYS = 30
+
+
+@dataclass
+class Certificate:
+    """The client certificate in use and where it comes from."""
+
+    info: CertificateInfo
+    pem: str
+    source: str  # environment | generated | uploaded
+
+
+def current_certificate(config: Mapping, session: Session) -> Certificate | None:
+    """The configured (DNP_TLS_CLIENT_CERT) or stored certificate, described."""
+    if config.get("TLS_CLIENT_CERT"):
+        try:
+            pem = Path(config["TLS_CLIENT_CERT"]).read_text()
+            return Certificate(describe_certificate(load_certificate(pem.encode())), pem, "environment")
+        except (OSError, ValueError):
+            return None
+    credential = active(session)
+    if credential is None:
+        return None
+    return Certificate(
+        describe_certificate(load_certificate(credential.cert_pem.encode())),
+        credential.cert_pem,
+        credential.source,
+    )
+
+
+def huvudman(session: Session) -> Organisation | None:
+    """The organiser (huvudman) in the register."""
+    return session.exec(select(Organisation).where(Organisation.organisation_type == "Huvudman")).first()
+
+
+def organization_id(session: Session) -> str:
+    """Our organisation id as Moa writes it: SE + organisation number."""
+    organiser = huvudman(session)
+    return f"SE{organiser.organisation_number}" if organiser and organiser.organisation_number else ""
+
+
+def entity_id(config: Mapping) -> str:
+    """Our Moa entity id: DNP_AUTH_CLIENT_KEY, else the origin of our SS 12000 location."""
+    if config.get("AUTH_CLIENT_KEY"):
+        return config["AUTH_CLIENT_KEY"]
+    parts = urlsplit(config["SS12000_LOCATION"])
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def moa_entry(config: Mapping, session: Session, certificate: Certificate | None) -> str | None:
+    """The ready-to-paste Moa metadata entry, or None without a usable certificate/organisation id."""
+    org_id = organization_id(session)
+    if certificate is None or not org_id:
+        return None
+    try:
+        entry = build_moa_entry(entity_id(config), org_id, certificate.pem)
+    except ValueError:
+        return None
+    return json.dumps(entry, indent=2, ensure_ascii=False)
+
+
+def test_connection(config: Mapping, session: Session, actor: str) -> ConnectionCheck:
+    """Fetch a fresh token from the auth server and record the outcome in words (audited)."""
+    cert, key = certificate_files(config, session)
+    client = TokenClient(
+        auth_server_url=config["AUTH_SERVER_URL"],
+        location=config["WEBHOOK_CLIENT_LOCATION"],
+        tls_client_cert=cert,
+        tls_client_key=key,
+        ca_bundle=config.get("TLS_CA_BUNDLE"),
+        auth_client_key=config.get("AUTH_CLIENT_KEY"),
+    )
+    try:
+        client.get_token()
+        check = ConnectionCheck(
+            ok=True,
+            message="Token hämtades: certifikatet är registrerat och servern svarar.",
+            checked_by=actor,
+        )
+    except TokenError as error:
+        check = ConnectionCheck(ok=False, message=error.message_sv, checked_by=actor)
+    session.add(check)
+    session.flush()
+    audit.record(
+        session, actor, "connection.tested", "ConnectionCheck", str(check.id), after={"ok": check.ok}
+    )
+    return check
+
+
+def last_check(session: Session) -> ConnectionCheck | None:
+    """The latest token check."""
+    return session.exec(select(ConnectionCheck).order_by(ConnectionCheck.id.desc())).first()
+
+
+def certificate_warning(config: Mapping, session: Session) -> str | None:
+    """A warning for central administrators when the certificate is missing, expiring or expired."""
+    certificate = current_certificate(config, session)
+    if certificate is None:
+        return None
+    days = certificate.info.days_left
+    if days < 0:
+        return "Klientcertifikatet för Skolverket-anslutningen har gått ut: ändringar når inte Skolverket."
+    if days <= WARN_DAYS:
+        return f"Klientcertifikatet för Skolverket-anslutningen går ut om {days} dagar. Förnya det i tid."
+    return None
+
+
+@dataclass
+class Step:
+    """One preparation step with its live status and what to do next."""
+
+    title: str
+    done: bool
+    status: str
+    next_step: str
+    endpoint: str | None = None
+
+
+def checklist(config: Mapping, session: Session) -> list[Step]:
+    """The steps an organiser goes through before the first test, each with its live status."""
+    now = utcnow()
+    certificate = current_certificate(config, session)
+    check = last_check(session)
+    subscriptions = session.exec(
+        select(func.count()).select_from(Subscription).where(Subscription.expires > now)
+    ).one()
+    protected = session.get(CentralSetting, "protected_persons")
+    unit_admins = session.exec(
+        select(func.count()).select_from(RoleGrant).where(RoleGrant.role == "unit_admin")
+    ).one()
+    ready = session.exec(select(func.count()).select_from(TestGroup).where(TestGroup.status == "ready")).one()
+    cert_ok = certificate is not None and certificate.info.days_left > 0
+    token_ok = check is not None and check.ok and now - check.at < timedelta(days=30)
+    return [
+        Step(
+            "Klientcertifikat finns och är giltigt",
+            cert_ok,
+            f"Giltigt till {certificate.info.not_after:%Y-%m-%d}" if cert_ok else "Inget giltigt certifikat",
+            "Skapa eller ladda upp ett certifikat på sidan Skolverket-anslutning.",
+            "connection.index",
+        ),
+        Step(
+            "Moa-posten är publicerad i Skolfederation (token kan hämtas)",
+            token_ok,
+            check.message if check else "Inte testat",
+            "Klistra in Moa-posten i Skolfederations metadata och tryck på ”Testa anslutningen”.",
+            "connection.index",
+        ),
+        Step(
+            "Skolverket prenumererar på ändringar",
+            subscriptions > 0,
+            f"{subscriptions} aktiva prenumerationer",
+            "Be Skolverket starta hämtningen; deras klient prenumererar själv via SS 12000-API:t.",
+            "connection.index",
+        ),
+        Step(
+            "Inställning för skyddade personuppgifter vald",
+            protected is not None,
+            "Vald" if protected else "Standardvärdet används (ingen har valt)",
+            "Välj hur personer med skyddad identitet ska skickas.",
+            "settings.index",
+        ),
+        Step(
+            "Skolenhetsadministratörer har behörighet",
+            unit_admins > 0,
+            f"{unit_admins} behörigheter",
+            "Ge skolenheternas administratörer behörighet.",
+            "admin.access_page",
+        ),
+        Step(
+            "Minst en provgrupp är klar att skicka",
+            ready > 0,
+            f"{ready} klara grupper",
+            "Skolenheterna bygger provgrupper och markerar dem som klara.",
+            "groups.index",
+        ),
+    ]

@@ -1,0 +1,242 @@
+"""Turning outbox rows into ordered, coalesced deliveries per subscription, and their life cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import and_
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import Delivery
+from dnp.models import Outbox
+from dnp.models import Subscription
+from dnp.models import WebhookCursor
+
+# Skolverket's order of resource types in a webhook body.
+RESOURCE_ORDER = ("Organisation", "Person", "Group", "Duty", "Activity")
+# Seconds to wait after the n-th failed attempt; after the last, hourly, until the give-up age.
+BACKOFF = (10, 30, 60, 300, 900, 3600)
+GIVE_UP_AFTER = timedelta(days=3)
+# Skolverket's client looks 5 minutes back from receipt; re-stamp what is older than this.
+RESTAMP_AFTER = timedelta(minutes=4)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Delivery timing; ``scale`` < 1 makes days pass in seconds (tests, benchmarks)."""
+
+    coalesce_seconds: float = 5
+    scale: float = 1.0
+    stuck_after_seconds: float = 75  # a claim older than the HTTP timeout plus margin was lost
+    restamp_after_seconds: float = RESTAMP_AFTER.total_seconds()
+
+    @property
+    def restamp_after(self) -> timedelta:
+        """A delivery later than this after its first change re-stamps before sending (rule 5)."""
+        return timedelta(seconds=self.restamp_after_seconds)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before the next attempt, after ``attempts`` failed ones."""
+        seconds = BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts else 0
+        return timedelta(seconds=seconds * self.scale)
+
+    @property
+    def give_up_after(self) -> timedelta:
+        """How long to keep trying before a delivery is dead."""
+        return GIVE_UP_AFTER * self.scale
+
+
+def body_for(delivery: Delivery) -> dict:
+    """The webhook body, with both spellings Skolverket's code and spec use."""
+    modified = [name for name in RESOURCE_ORDER if name in delivery.resources]
+    return {
+        "modifiedEntities": modified,
+        "modifiedEntites": modified,
+        "deletedEntities": bool(delivery.deletions),
+    }
+
+
+def gather(session: Session, now: datetime, timing: Timing) -> int:
+    """Fold new outbox rows into each live subscription's pending delivery; returns deliveries touched.
+
+    The cursor rows are locked (PostgreSQL) so two sweepers never gather the same rows twice.
+    """
+    top = session.exec(select(func.max(Outbox.id))).one() or 0
+    touched = 0
+    subscriptions = session.exec(select(Subscription).where(Subscription.expires > now)).all()
+    for subscription in subscriptions:
+        cursor = session.exec(
+            select(WebhookCursor).where(WebhookCursor.subscription_id == subscription.id).with_for_update()
+        ).first()
+        if cursor is None:
+            # A new subscriber starts from now: it pulls everything anyway.
+            session.add(WebhookCursor(subscription_id=subscription.id, last_outbox_id=top))
+            continue
+        if cursor.last_outbox_id >= top:
+            continue
+        rows = session.exec(
+            select(Outbox.resource, Outbox.change, func.min(Outbox.created_at))
+            .where(
+                Outbox.id > cursor.last_outbox_id,
+                Outbox.id <= top,
+                Outbox.resource.in_(subscription.resource_types),
+            )
+            .group_by(Outbox.resource, Outbox.change)
+        ).all()
+        if rows:
+            touched += 1
+            _merge(session, subscription.id, cursor.last_outbox_id, top, rows, timing)
+        cursor.last_outbox_id = top
+        session.add(cursor)
+    return touched
+
+
+def _merge(session: Session, subscription_id: str, first: int, last: int, rows, timing: Timing) -> None:
+    resources = {resource for resource, change, _ in rows if change != "deleted"}
+    deletions = any(change == "deleted" for _, change, _ in rows)
+    earliest = min(at for _, _, at in rows)
+    pending = session.exec(
+        select(Delivery).where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
+    ).first()
+    if pending is None:
+        pending = Delivery(
+            subscription_id=subscription_id,
+            first_outbox_id=first,
+            first_change_at=earliest,
+            trying_since=earliest,
+            next_attempt_at=earliest + timedelta(seconds=timing.coalesce_seconds),
+        )
+    pending.resources = sorted(set(pending.resources) | resources)
+    pending.deletions = pending.deletions or deletions
+    pending.last_outbox_id = last
+    session.add(pending)
+
+
+def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    """Pending deliveries whose time has come and whose subscription has nothing in flight."""
+    busy = aliased(Delivery)
+    in_flight = exists().where(
+        and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight")
+    )
+    return list(
+        session.exec(
+            select(Delivery.id)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, ~in_flight)
+            .order_by(Delivery.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def claim(session: Session, delivery_id: int, worker: str, now: datetime) -> Delivery | None:
+    """Take a due delivery for sending; None if another worker has it, it is not due, or is not pending.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never wait on each other; everywhere: a
+    conditional UPDATE, so exactly one claim wins.
+    """
+    candidate = session.exec(
+        select(Delivery.id)
+        .where(Delivery.id == delivery_id, Delivery.status == "pending")
+        .with_for_update(skip_locked=True)
+    ).first()
+    if candidate is None:
+        return None
+    busy = aliased(Delivery)
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.status == "pending",
+            Delivery.next_attempt_at <= now,
+            ~exists().where(
+                and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight")
+            ),
+        )
+        .values(status="in_flight", in_flight_since=now, claimed_by=worker[:255])
+    )
+    if result.rowcount != 1:
+        return None
+    session.commit()
+    return session.get(Delivery, delivery_id, populate_existing=True)
+
+
+def succeeded(session: Session, delivery: Delivery, status: int, now: datetime) -> None:
+    """Any 2xx: delivered."""
+    delivery.status, delivery.delivered_at, delivery.last_status = "delivered", now, status
+    delivery.attempts += 1
+    delivery.in_flight_since, delivery.last_error = None, ""
+    session.add(delivery)
+
+
+def failed(
+    session: Session, delivery: Delivery, error: str, now: datetime, timing: Timing, status: int | None = None
+) -> None:
+    """Back to pending with a later attempt, or dead once tried for long enough."""
+    delivery.attempts += 1
+    delivery.last_error, delivery.last_status = error[:2000], status
+    delivery.in_flight_since = None
+    if now - delivery.trying_since >= timing.give_up_after:
+        delivery.status = "dead"
+    else:
+        delivery.status = "pending"
+        delivery.next_attempt_at = now + timing.backoff(delivery.attempts)
+    session.add(delivery)
+
+
+def give_up(session: Session, delivery: Delivery, status: str, error: str) -> None:
+    """End a delivery without sending (expired subscription, target not allowed)."""
+    delivery.status, delivery.last_error, delivery.in_flight_since = status, error, None
+    session.add(delivery)
+
+
+def release_stuck(session: Session, now: datetime, timing: Timing) -> int:
+    """In-flight claims older than any attempt can take were lost (killed worker): send again."""
+    cutoff = now - timedelta(seconds=timing.stuck_after_seconds)
+    stuck = session.exec(
+        select(Delivery).where(Delivery.status == "in_flight", Delivery.in_flight_since < cutoff)
+    ).all()
+    for delivery in stuck:
+        # Counted as an attempt: the job id carries the attempt number, and RQ still holds the lost one.
+        delivery.attempts += 1
+        delivery.status, delivery.in_flight_since, delivery.next_attempt_at = "pending", None, now
+        delivery.last_error = "Leveransen avbröts (arbetaren försvann); skickas igen."
+        session.add(delivery)
+    return len(stuck)
+
+
+def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None) -> int:
+    """Give dead deliveries (one or all) a fresh three days; returns how many.
+
+    If newer changes already wait in a pending delivery, the dead one is folded into it, so there
+    is still at most one pending delivery per subscription.
+    """
+    query = select(Delivery).where(Delivery.status == "dead").order_by(Delivery.id)
+    if delivery_id is not None:
+        query = query.where(Delivery.id == delivery_id)
+    revived = 0
+    for dead in session.exec(query).all():
+        pending = session.exec(
+            select(Delivery).where(
+                Delivery.subscription_id == dead.subscription_id, Delivery.status == "pending"
+            )
+        ).first()
+        if pending is None:
+            dead.status, dead.attempts, dead.next_attempt_at, dead.trying_since = "pending", 0, now, now
+        else:
+            pending.resources = sorted(set(pending.resources) | set(dead.resources))
+            pending.deletions = pending.deletions or dead.deletions
+            pending.first_outbox_id = min(pending.first_outbox_id, dead.first_outbox_id)
+            pending.first_change_at = min(pending.first_change_at, dead.first_change_at)
+            pending.next_attempt_at, pending.trying_since = now, now
+            dead.status, dead.last_error = "cancelled", f"Slogs ihop med leverans {pending.id}."
+            session.add(pending)
+        session.add(dead)
+        revived += 1
+    return revived

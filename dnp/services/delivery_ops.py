@@ -1,0 +1,103 @@
+"""What on-call staff need about webhook delivery: backlog, failures, dead letters (no personal data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import func
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import Delivery
+from dnp.models import Outbox
+from dnp.models import Subscription
+from dnp.models import WebhookCursor
+
+
+@dataclass
+class Backlog:
+    """Counts of the delivery pipeline."""
+
+    outbox_waiting: int
+    pending: int
+    in_flight: int
+    failing: int
+    dead: int
+    delivered: int
+    oldest_pending: datetime | None
+
+
+@dataclass
+class DeliveryRow:
+    """One delivery as operators see it."""
+
+    delivery: Delivery
+    subscription: str
+    target_host: str
+
+
+def backlog(session: Session) -> Backlog:
+    """Outbox rows not yet gathered, and deliveries by state."""
+    top = session.exec(select(func.max(Outbox.id))).one() or 0
+    lowest = session.exec(select(func.min(WebhookCursor.last_outbox_id))).one()
+    counts = dict(session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
+    failing = session.exec(
+        select(func.count()).where(Delivery.status == "pending", Delivery.attempts > 0)
+    ).one()
+    oldest = session.exec(
+        select(func.min(Delivery.first_change_at)).where(Delivery.status == "pending")
+    ).one()
+    return Backlog(
+        outbox_waiting=max(0, top - lowest) if lowest is not None else 0,
+        pending=counts.get("pending", 0),
+        in_flight=counts.get("in_flight", 0),
+        failing=failing,
+        dead=counts.get("dead", 0),
+        delivered=counts.get("delivered", 0),
+        oldest_pending=oldest,
+    )
+
+
+def troubled(session: Session, limit: int = 50) -> list[DeliveryRow]:
+    """Deliveries failing or dead (newest first), with the subscription they are for."""
+    rows = session.exec(
+        select(Delivery, Subscription)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(
+            (Delivery.status == "dead")
+            | ((Delivery.status.in_(("pending", "in_flight"))) & (Delivery.attempts > 0))
+        )
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        DeliveryRow(delivery, subscription.name, urlsplit(subscription.target).netloc)
+        for delivery, subscription in rows
+    ]
+
+
+def recent(session: Session, limit: int = 20) -> list[DeliveryRow]:
+    """The latest deliveries of any state."""
+    rows = session.exec(
+        select(Delivery, Subscription)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        DeliveryRow(delivery, subscription.name, urlsplit(subscription.target).netloc)
+        for delivery, subscription in rows
+    ]
+
+
+def last_delivered(session: Session) -> dict[str, datetime]:
+    """When each subscription last got a webhook through."""
+    return dict(
+        session.exec(
+            select(Delivery.subscription_id, func.max(Delivery.delivered_at))
+            .where(Delivery.status == "delivered")
+            .group_by(Delivery.subscription_id)
+        ).all()
+    )

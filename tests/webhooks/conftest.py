@@ -1,0 +1,158 @@
+"""An environment for delivery tests: private Redis, TLS receiver, fake nutid, a forking RQ worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session
+from sqlmodel import select
+
+from dnp.models import Delivery
+from dnp.models import Outbox
+from dnp.models import Subscription
+from dnp.models.types import utcnow
+from dnp.services import test_groups
+from dnp.services.access import Access
+from tests.fakes.auth_server import API_LOCATION
+from tests.fakes.fixtures import auth_server  # noqa: F401
+from tests.groups_fixtures import MA9
+from tests.webhooks.harness import PrivateRedis
+from tests.webhooks.harness import Receiver
+from tests.webhooks.harness import Sweeper
+from tests.webhooks.harness import WorkerProcess
+from tests.webhooks.harness import wait_for
+
+ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
+SUBSCRIPTION_ID = "5b1d1c55-0000-4000-8000-000000000001"
+
+
+@dataclass
+class DeliveryEnv:
+    """Everything a delivery test needs, started and wired together."""
+
+    app: object
+    engine: object
+    world: object
+    auth: object
+    redis: PrivateRedis
+    receiver: Receiver
+    worker: WorkerProcess
+    sweeper: Sweeper
+    worker_env: dict
+    group_id: str
+
+    def session(self) -> Session:
+        """A fresh session (tests change data like the web app would)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def deliveries(self) -> list[Delivery]:
+        """All deliveries, oldest first."""
+        with self.session() as session:
+            return list(session.exec(select(Delivery).order_by(Delivery.id)).all())
+
+    def change(self, number: int = 0) -> None:
+        """One real publication change: rename the ready group (its Group document changes)."""
+        with self.session() as session:
+            group = test_groups.visible_group(session, ADMIN, self.group_id)
+            test_groups.rename(session, ADMIN.eppn, group, f"MA åk 9 variant {number}")
+            session.commit()
+
+    def max_outbox(self) -> int:
+        """The newest outbox row."""
+        with self.session() as session:
+            return session.exec(select(Outbox.id).order_by(Outbox.id.desc())).first() or 0
+
+    def wait_delivered_through(self, outbox_id: int, timeout: float = 30.0) -> Delivery:
+        """Wait until a delivered delivery covers ``outbox_id``."""
+
+        def covered():
+            for delivery in reversed(self.deliveries()):
+                if delivery.status == "delivered" and delivery.last_outbox_id >= outbox_id:
+                    return delivery
+            return None
+
+        return wait_for(covered, timeout, message=f"a delivery covering outbox row {outbox_id}")
+
+    def restart_worker(self, **env) -> None:
+        """Stop the worker and start a new one, optionally with other settings."""
+        self.worker.stop()
+        self.worker_env.update({f"DNP_{key}": str(value) for key, value in env.items()})
+        self.worker = WorkerProcess(self.worker_env, self.redis.url, self.worker.log).start()
+
+
+def configure(app, auth, receiver, redis, cert, scale: float) -> dict:
+    """Settings shared by the test process (sweeper, API) and the worker process."""
+    settings = {
+        "REDIS_URL": redis.url,
+        "AUTH_SERVER_URL": auth.transaction_url,
+        "TLS_CLIENT_CERT": str(cert.cert_path),
+        "TLS_CLIENT_KEY": str(cert.key_path),
+        "TLS_CA_BUNDLE": str(auth.ca_bundle_path),
+        "WEBHOOK_ALLOWED_TARGETS": receiver.url + "/hooks/",
+        "WEBHOOK_COALESCE_SECONDS": 1.0,
+        "WEBHOOK_TIME_SCALE": scale,
+        "WEBHOOK_TIMEOUT": 2.0,
+        "SS12000_JWKS_URL": auth.jwks_url,
+        "SS12000_ISSUER": auth.issuer,
+        "SS12000_AUDIENCE": "nutid",
+        "SS12000_LOCATION": API_LOCATION,
+    }
+    app.config.update(settings)
+    app.extensions.pop("dnp.redis", None)
+    return settings
+
+
+@pytest.fixture
+def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
+    """A ready group, a subscription, and the whole delivery machinery running."""
+    scale = getattr(request, "param", 0.0002)
+    redis = PrivateRedis(tmp_path).start()
+    receiver = Receiver(auth_server.pki.server_pem).start()
+    cert = auth_server.make_client_cert(tmp_path, registered=True)
+    settings = configure(app, auth_server, receiver, redis, cert, scale)
+    engine = app.extensions["dnp.engine"]
+    with Session(engine, expire_on_commit=False) as session:
+        group = test_groups.create_group(
+            session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
+        )
+        test_groups.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
+        session.add(
+            Subscription(
+                id=SUBSCRIPTION_ID,
+                name="Skolverket",
+                target=receiver.url + "/hooks/skolverket",
+                resource_types=["Organisation", "Person", "Group", "Duty", "Activity"],
+                expires=utcnow() + timedelta(days=90),
+            )
+        )
+        session.commit()
+        group_id = group.id
+    with app.app_context():
+        from dnp.jobs.sweeper import sweep_once
+
+        sweep_once()  # the subscription's cursor starts here
+    with Session(engine) as session:
+        group = session.get(type(group), group_id)
+        test_groups.mark_ready(session, ADMIN.eppn, group)
+        session.commit()
+    worker_env = {f"DNP_{key}": str(value) for key, value in settings.items()}
+    worker_env.update(
+        DNP_ENV="testing",
+        DNP_DATABASE_URL=app.config["DATABASE_URL"],
+        DNP_SECRET_KEY=app.config["SECRET_KEY"],
+    )
+    worker = WorkerProcess(worker_env, redis.url, tmp_path / "worker.log").start()
+    sweeper = Sweeper(app).start()
+    env = DeliveryEnv(app, engine, world, auth_server, redis, receiver, worker, sweeper, worker_env, group_id)
+    yield env
+    sweeper.stop()
+    env.worker.stop()
+    receiver.stop()
+    redis.stop()
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    # RQ logs its own tracebacks when Redis goes away; ours (dnp/...) must never appear.
+    assert "dnp/" not in "".join(
+        line for line in log.splitlines(True) if line.lstrip().startswith("File ")
+    ), log[-4000:]

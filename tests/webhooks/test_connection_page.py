@@ -1,0 +1,141 @@
+"""The Skolverket connection page: certificates, Moa entry, the connection test, the checklist."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlmodel import select
+
+from dnp.models import AuditEvent
+from dnp.models import ClientCredential
+from dnp.services.client_certificate import generate_client_certificate
+from tests.conftest import csrf_token
+from tests.conftest import grant
+from tests.conftest import login
+from tests.fakes.fixtures import auth_server  # noqa: F401
+from tests.routes.test_ingest_api import send
+
+CENTRAL = "central@kommun.se"
+
+
+@pytest.fixture
+def central(app, client):
+    huvudman = {
+        "id": "3af0280b-53df-5927-9681-39e13bb995e5",
+        "organisationType": "Huvudman",
+        "organisationNumber": "2120001234",
+        "displayName": "Testkommunen",
+    }
+    assert send(client, "PUT", "organisations", [huvudman]).status_code == 201
+    grant(app, CENTRAL, "central_admin")
+    login(client, app, CENTRAL)
+    return client
+
+
+def _post(client, path, **data):
+    return client.post(
+        f"/installningar/skolverket{path}", data=data, headers={"X-CSRFToken": csrf_token(client)}
+    )
+
+
+def test_generate_shows_certificate_and_a_correct_moa_entry(central, db):
+    response = _post(central, "/certifikat", action="generate")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    credential = db.exec(select(ClientCredential)).one()
+    assert "PRIVATE KEY" not in credential.key_encrypted  # encrypted at rest
+    page = central.get("/installningar/skolverket").get_data(as_text=True)
+    entry = json.loads(
+        re.search(r'<pre class="moa" id="moa-entry" tabindex="0">(.*?)</pre>', page, re.S)
+        .group(1)
+        .replace("&#34;", '"')
+    )
+    assert entry["organization_id"] == "SE2120001234"
+    cert = x509.load_pem_x509_certificate(credential.cert_pem.encode())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    assert pin in json.dumps(entry)
+    assert "gnapv1" in json.dumps(entry)
+    assert "PRIVATE" not in json.dumps(entry)
+    assert (
+        db.exec(select(AuditEvent).where(AuditEvent.action == "connection.certificate_generated")).one().actor
+        == CENTRAL
+    )
+
+
+def test_upload_refuses_a_key_that_does_not_belong(central, db):
+    one = generate_client_certificate(organization="A", organization_id="SE2120001234", common_name="a")
+    other = generate_client_certificate(organization="B", organization_id="SE2120001234", common_name="b")
+    response = _post(
+        central,
+        "/certifikat",
+        action="upload",
+        cert_pem=one.cert_pem.decode(),
+        key_pem=other.key_pem.decode(),
+    )
+    assert response.status_code == 422
+    assert "hör inte till" in response.get_data(as_text=True)
+    assert db.exec(select(ClientCredential)).first() is None
+    garbage = _post(central, "/certifikat", action="upload", cert_pem="nej", key_pem="nej")
+    assert garbage.status_code == 422
+
+
+def test_connection_test_in_words(app, central, db, auth_server, tmp_path):  # noqa: F811
+    app.config.update(
+        AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
+    )
+    good = auth_server.make_client_cert(tmp_path, registered=True)
+    ok = _post(
+        central,
+        "/certifikat",
+        action="upload",
+        cert_pem=good.cert_path.read_text(),
+        key_pem=good.key_path.read_text(),
+    )
+    assert ok.status_code == 200
+    passed = _post(central, "/test").get_data(as_text=True)
+    assert "Token hämtades" in passed
+    bad = auth_server.make_client_cert(tmp_path, registered=False)
+    _post(
+        central,
+        "/certifikat",
+        action="upload",
+        cert_pem=bad.cert_path.read_text(),
+        key_pem=bad.key_path.read_text(),
+    )
+    failed = _post(central, "/test")
+    assert "Fungerar inte" in failed.get_data(as_text=True)
+    checklist = central.get("/installningar/forberedelser").get_data(as_text=True)
+    assert "Klientcertifikat finns och är giltigt" in checklist
+    assert checklist.count("Att göra") >= 3
+
+
+def test_expiring_certificate_warns_central_admins(app, central, db):
+    soon = generate_client_certificate(
+        organization="A", organization_id="SE2120001234", common_name="a", days=10
+    )
+    _post(
+        central,
+        "/certifikat",
+        action="upload",
+        cert_pem=soon.cert_pem.decode(),
+        key_pem=soon.key_pem.decode(),
+    )
+    page = central.get("/admin/audit").get_data(as_text=True)
+    assert "går ut om" in page
+    grant(app, "rektor@kommun.se", "operator")
+    other = app.test_client()
+    login(other, app, "rektor@kommun.se")
+    assert "går ut om" not in other.get("/ops/").get_data(as_text=True)
+
+
+def test_checklist_starts_with_everything_to_do(central):
+    page = central.get("/installningar/forberedelser").get_data(as_text=True)
+    assert page.count("Att göra") == 6

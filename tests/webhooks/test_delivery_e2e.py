@@ -1,0 +1,246 @@
+"""Changes reach Skolverket by themselves: real Redis, forking RQ workers, TLS receiver, fake nutid.
+
+These take minutes, so `make test` runs them once, in the PostgreSQL pass (marker ``e2e``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from dnp.models import Delivery
+from dnp.models import Subscription
+from tests.webhooks.harness import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_change_reaches_the_receiver_with_our_token_and_the_client_finds_it(delivery_env, client):
+    env = delivery_env
+    first = env.wait_delivered_through(env.max_outbox())  # the group becoming ready
+    receipt = env.receiver.delivered()[-1]
+    assert receipt.path == "/hooks/skolverket"
+    assert set(receipt.body) == {"modifiedEntities", "modifiedEntites", "deletedEntities"}
+    assert receipt.body["modifiedEntities"] == ["Organisation", "Person", "Group", "Duty", "Activity"]
+    token = receipt.authorization.removeprefix("Bearer ")
+    claims = env.auth.decode(token)  # signed by the auth server: really our fetched token
+    assert any(entry["type"] == "ss12000-client" for entry in claims["requested_access"])
+    started = time.time()
+    env.change(1)
+    target = env.max_outbox()
+    delivery = env.wait_delivered_through(target)
+    latency = env.receiver.delivered()[-1].at - started
+    assert latency < 1.0 + 5  # coalescing window plus a few seconds
+    assert delivery.id != first.id
+    # Skolverket's client rule: fetch meta.modified.after = receipt − 5 minutes.
+    after = datetime.fromtimestamp(env.receiver.delivered()[-1].at, UTC) - timedelta(minutes=5)
+    response = client.get(
+        "/ss12000/groups",
+        query_string={"meta.modified.after": after.isoformat()},
+        headers={"Authorization": f"Bearer {env.auth.issue()}"},
+    )
+    assert response.status_code == 200
+    assert "MA åk 9 variant 1" in [group["displayName"] for group in response.get_json()["data"]]
+
+
+def test_a_burst_of_changes_keeps_one_in_flight_and_one_pending_and_covers_everything(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    worst = {"in_flight": 0, "pending": 0}
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            deliveries = env.deliveries()
+            worst["in_flight"] = max(worst["in_flight"], sum(d.status == "in_flight" for d in deliveries))
+            worst["pending"] = max(worst["pending"], sum(d.status == "pending" for d in deliveries))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    for number in range(1000):
+        env.change(number)
+    target = env.max_outbox()
+    env.wait_delivered_through(target, timeout=60)
+    stop.set()
+    watcher.join()
+    assert worst == {"in_flight": 1, "pending": 1} or (worst["in_flight"] <= 1 and worst["pending"] <= 1)
+    deliveries = env.deliveries()
+    assert len(deliveries) < 100  # coalesced, not one per change
+    covered = sorted((d.first_outbox_id, d.last_outbox_id) for d in deliveries if d.status == "delivered")
+    for (_, previous_last), (next_first, _) in zip(covered, covered[1:], strict=False):
+        assert next_first <= previous_last  # no gap between consecutive deliveries
+    print(f"burst: 1000 changes, {len(deliveries)} deliveries, {len(env.receiver.receipts)} receipts")
+
+
+def test_500s_then_200_is_delivered_once(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.receiver.mode, env.receiver.failures = "fail", 3
+    before = len(env.receiver.delivered())
+    env.change(2)
+    delivery = env.wait_delivered_through(env.max_outbox())
+    assert delivery.attempts == 4
+    assert len(env.receiver.delivered()) == before + 1
+    assert len([r for r in env.receiver.receipts if r.status == 500]) == 3
+
+
+def test_receiver_down_for_a_day_then_back_and_the_client_rule_still_finds_it(delivery_env, client):
+    env = delivery_env  # time scale 0.0002: a day passes in about 17 s
+    env.wait_delivered_through(env.max_outbox())
+    # Scale rule 5 too: re-stamp after 2 s where production says 4 min; the client looks back 2.5 s
+    # where Skolverket's looks back 5 min. Without re-stamping, the change would be missed.
+    env.restart_worker(WEBHOOK_RESTAMP_AFTER=2)
+    look_back = timedelta(seconds=2.5)
+    env.receiver.mode = "down"
+    env.change(3)
+    target = env.max_outbox()
+    changed_at = time.time()
+    wait_for(lambda: time.time() - changed_at > 86400 * 0.0002, timeout=30, message="a simulated day")
+    failing = [d for d in env.deliveries() if d.status == "pending"]
+    assert failing and failing[-1].attempts >= 5 and "503" in failing[-1].last_error
+    env.receiver.mode = "ok"
+    delivery = env.wait_delivered_through(target, timeout=30)
+    assert delivery.restamped_at is not None  # late: re-stamped just before sending
+    received = env.receiver.delivered()[-1].at
+    after = datetime.fromtimestamp(received, UTC) - look_back
+    response = client.get(
+        "/ss12000/groups",
+        query_string={"meta.modified.after": after.isoformat()},
+        headers={"Authorization": f"Bearer {env.auth.issue()}"},
+    )
+    assert "MA åk 9 variant 3" in [group["displayName"] for group in response.get_json()["data"]]
+
+
+def test_hanging_receiver_is_cut_off_at_the_timeout(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.receiver.mode = "hang"
+    env.change(4)
+
+    def failed_once():
+        return [d for d in env.deliveries() if d.status == "pending" and d.attempts >= 1]
+
+    [delivery] = wait_for(failed_once, timeout=20, message="the attempt to time out")
+    assert "inom 2 s" in delivery.last_error
+    env.receiver.release.set()
+    env.receiver.mode = "ok"
+    env.wait_delivered_through(env.max_outbox())
+
+
+def test_worker_and_horse_killed_mid_delivery_then_delivered_after_restart(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.receiver.mode = "hang"
+    env.change(5)
+    wait_for(
+        lambda: [d for d in env.deliveries() if d.status == "in_flight"], timeout=20, message="in flight"
+    )
+    env.worker.kill_hard()
+    env.receiver.release.set()
+    env.receiver.mode = "ok"
+    env.restart_worker()
+    delivery = env.wait_delivered_through(env.max_outbox(), timeout=40)
+    assert delivery.attempts >= 2
+
+
+def test_redis_down_while_changes_are_made(delivery_env, app):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.redis.stop()
+    for number in range(5):
+        env.change(100 + number)  # the same service calls a web request makes: no Redis needed
+    target = env.max_outbox()
+    time.sleep(1.5)
+    env.redis.start()
+    env.restart_worker()
+    env.wait_delivered_through(target, timeout=40)
+
+
+def test_targets_outside_the_allow_list_are_never_contacted(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    hits = env.receiver.hits
+    env.app.config["WEBHOOK_ALLOWED_TARGETS"] = "https://api.skolverket.se/provtjanst/"
+    env.restart_worker(WEBHOOK_ALLOWED_TARGETS="https://api.skolverket.se/provtjanst/")
+    env.change(6)
+    dead = wait_for(lambda: [d for d in env.deliveries() if d.status == "dead"], timeout=20, message="dead")
+    assert "inte tillåten" in dead[-1].last_error
+    assert env.receiver.hits == hits
+
+
+def test_redirects_are_not_followed(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.receiver.mode = "redirect"
+    env.change(7)
+    failing = wait_for(
+        lambda: [d for d in env.deliveries() if d.status == "pending" and d.attempts >= 1],
+        timeout=20,
+        message="a failure",
+    )
+    assert "omdirigering" in failing[-1].last_error
+    assert all(r.path.startswith("/hooks/") for r in env.receiver.receipts)
+
+
+def test_expired_subscriptions_get_nothing(delivery_env):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    with env.session() as session:
+        subscription = session.get(Subscription, "5b1d1c55-0000-4000-8000-000000000001")
+        subscription.expires = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(subscription)
+        session.commit()
+    hits = env.receiver.hits
+    count = len(env.deliveries())
+    env.change(8)
+    time.sleep(3)
+    assert env.receiver.hits == hits
+    with env.session() as session:
+        assert len(session.exec(select(Delivery)).all()) == count
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("no_certificate", "klientcertifikat"),
+        ("unregistered_certificate", ""),
+        ("untrusted_server", ""),
+        ("auth_server_down", ""),
+    ],
+)
+def test_token_errors_leave_deliveries_pending_with_a_clear_error(delivery_env, tmp_path, setting, words):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    good = dict(env.worker_env)
+    if setting == "no_certificate":
+        env.restart_worker(TLS_CLIENT_CERT="", TLS_CLIENT_KEY="")
+    elif setting == "unregistered_certificate":
+        cert = env.auth.make_client_cert(tmp_path, registered=False)
+        env.restart_worker(TLS_CLIENT_CERT=cert.cert_path, TLS_CLIENT_KEY=cert.key_path)
+    elif setting == "untrusted_server":
+        env.restart_worker(TLS_CA_BUNDLE=env.auth.pki.rogue_ca_bundle_path)
+    else:
+        env.restart_worker(AUTH_SERVER_URL="https://127.0.0.1:9/transaction")
+    hits = env.receiver.hits
+    env.change(9)
+    target = env.max_outbox()
+    failing = wait_for(
+        lambda: [d for d in env.deliveries() if d.status == "pending" and d.attempts >= 2],
+        timeout=20,
+        message="failed attempts",
+    )
+    error = failing[-1].last_error
+    assert error.startswith("Kunde inte hämta token"), error
+    assert words.lower() in error.lower()
+    assert env.receiver.hits == hits  # never contacted without a token
+    env.worker_env.clear()
+    env.worker_env.update(good)
+    env.restart_worker()
+    env.wait_delivered_through(target, timeout=60)  # fixed: nothing was lost
