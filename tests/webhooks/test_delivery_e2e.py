@@ -103,8 +103,12 @@ def test_receiver_down_for_a_day_then_back_and_the_client_rule_still_finds_it(de
     target = env.max_outbox()
     changed_at = time.time()
     wait_for(lambda: time.time() - changed_at > 86400 * 0.0002, timeout=30, message="a simulated day")
-    failing = [d for d in env.deliveries() if d.status == "pending"]
-    assert failing and failing[-1].attempts >= 5 and "503" in failing[-1].last_error
+    failing = wait_for(
+        lambda: [d for d in env.deliveries() if d.status in ("pending", "in_flight") and d.attempts >= 5],
+        timeout=20,
+        message="repeated failed attempts",
+    )
+    assert "503" in failing[-1].last_error
     env.receiver.mode = "ok"
     delivery = env.wait_delivered_through(target, timeout=30)
     assert delivery.restamped_at is not None  # late: re-stamped just before sending
