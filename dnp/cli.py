@@ -200,3 +200,21 @@ def deliveries_requeue(delivery_id: int | None, everything: bool):
     )
     session.commit()
     click.echo(f"{count} leveranser skickas igen.")
+
+
+@dnp_cli.group("catalog")
+def catalog_cli():
+    """The provaktivitet catalog from Skolverket's open-data API."""
+
+
+@catalog_cli.command("refresh")
+def catalog_refresh():
+    """Fetch the catalog now (falls back to the bundled demo catalog when the API cannot be reached)."""
+    from dnp.services.catalog import refresh_catalog
+
+    session = get_session()
+    count, source, problem = refresh_catalog(session, current_app.config["OPEN_DATA_URL"])
+    session.commit()
+    if problem:
+        click.echo(f"Skolverkets API kunde inte användas ({problem}); demokatalogen används.", err=True)
+    click.echo(f"{count} provaktiviteter ({'Skolverket' if source == 'skolverket' else 'demokatalog'}).")

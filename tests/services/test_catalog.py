@@ -85,3 +85,13 @@ def test_unreachable_falls_back(db):
 def test_parse_refuses_empty():
     with pytest.raises(CatalogError):
         parse_activities([{"displayName": "X", "schoolType": "FS"}])
+
+
+def test_cli_refresh(app, runner, open_data):
+    OpenData.body, OpenData.status = json.dumps(CATALOG).encode(), 200
+    app.config["OPEN_DATA_URL"] = open_data
+    result = runner.invoke(args=["dnp", "catalog", "refresh"])
+    assert result.exit_code == 0 and "2 provaktiviteter (Skolverket)" in result.output
+    app.config["OPEN_DATA_URL"] = "http://127.0.0.1:1/v1"
+    result = runner.invoke(args=["dnp", "catalog", "refresh"])
+    assert "demokatalog" in result.output
