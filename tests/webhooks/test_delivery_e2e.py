@@ -36,7 +36,9 @@ def test_a_change_reaches_the_receiver_with_our_token_and_the_client_finds_it(de
     target = env.max_outbox()
     delivery = env.wait_delivered_through(target)
     latency = env.receiver.delivered()[-1].at - started
-    assert latency < 1.0 + 5  # coalescing window plus a few seconds
+    # Within the coalescing window plus a few seconds: a loose bound (no retry or back-off was needed),
+    # generous because CI shares two cores; bench/webhooks.py measures the real figure.
+    assert latency < 1.0 + 10
     assert delivery.id != first.id
     # Skolverket's client rule: fetch meta.modified.after = receipt − 5 minutes.
     after = datetime.fromtimestamp(env.receiver.delivered()[-1].at, UTC) - timedelta(minutes=5)
