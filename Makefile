@@ -44,7 +44,7 @@ test-sqlite: install
 	DNP_TEST_DATABASE=sqlite $(BIN)/pytest -q -n 2 -p no:cacheprovider -m "not e2e"
 
 test-postgres: install
-	DNP_TEST_DATABASE=postgres $(BIN)/pytest -q -n 2 -p no:cacheprovider
+	DNP_TEST_DATABASE=postgres $(BIN)/pytest -q -n 2 -p no:cacheprovider -m "not browser"
 
 test: lint test-sqlite test-postgres
 

@@ -27,13 +27,12 @@ def _worker_number(worker_id: str) -> int:
     return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory, worker_id) -> str:
-    """A freshly migrated database for this test process."""
+def fresh_database(tmp_path_factory, worker_id, suffix: str = "") -> str:
+    """Create and migrate an empty database for this test process; ``suffix`` names a second one."""
     if BACKEND == "postgres":
         # Named after the checkout too, so that two checkouts can test side by side.
         checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
-        name = f"dnp_test_{checkout}_{_worker_number(worker_id)}"
+        name = f"dnp_test_{checkout}_{_worker_number(worker_id)}{suffix}"
         admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -41,9 +40,15 @@ def database_url(tmp_path_factory, worker_id) -> str:
         admin.dispose()
         url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dnp.sqlite3'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / f'dnp{suffix}.sqlite3'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, worker_id) -> str:
+    """A freshly migrated database for this test process."""
+    return fresh_database(tmp_path_factory, worker_id)
 
 
 @pytest.fixture(scope="session")

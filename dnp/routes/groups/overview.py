@@ -143,8 +143,9 @@ def create(unit_id: str):
     db.commit()
     target = url_for("groups.edit", group_id=group.id)
     if request.headers.get("HX-Request") == "true":
+        # A full page load: HX-Location would fetch the editor as an HTMX request and get only its fragment.
         response = current_app.response_class(status=204)
-        response.headers["HX-Location"] = target
+        response.headers["HX-Redirect"] = target
         return response
     return redirect(target, code=303)
 
