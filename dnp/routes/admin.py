@@ -15,6 +15,7 @@ from dnp.login import require_role
 from dnp.models import Organisation
 from dnp.services import access
 from dnp.services.audit_log import ACTION_NAMES
+from dnp.services.audit_log import ENTITY_NAMES
 from dnp.services.audit_log import PAGE_SIZE
 from dnp.services.audit_log import AuditFilter
 from dnp.services.audit_log import known_values
@@ -131,5 +132,6 @@ def audit():
         actions=actions,
         types=types,
         action_names=ACTION_NAMES,
+        entity_names=ENTITY_NAMES,
         pages=max(1, -(-total // PAGE_SIZE)),
     )

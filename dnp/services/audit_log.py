@@ -26,6 +26,35 @@ ACTION_NAMES = {
     "access.revoked": "Behörighet borttagen",
     "auth.login": "Inloggning",
     "auth.logout": "Utloggning",
+    "group.created": "Provgrupp skapad",
+    "group.renamed": "Provgrupp bytte namn",
+    "group.pupil_added": "Elev tillagd",
+    "group.class_added": "Klass tillagd",
+    "group.staff_added": "Personal tillagd",
+    "group.pupil_removed": "Elev borttagen",
+    "group.staff_removed": "Personal borttagen",
+    "group.pupil_joined": "Elev kom med från klassen",
+    "group.pupil_left": "Elev lämnade klassen",
+    "group.staff_left": "Personal lämnade gruppen",
+    "group.following": "Följer klasserna / fast elevlista",
+    "group.ready": "Provgrupp klar att skicka",
+    "group.withdrawn": "Provgrupp tillbakadragen",
+    "group.deleted": "Utkast borttaget",
+    "occasion.closed": "Provtillfälle stängt",
+    "task.catalog_refresh": "Provaktiviteter hämtade",
+    "task.bulk_create": "En grupp per klass",
+}
+# What the entity types in the log are called in the page (the log itself keeps the code names).
+ENTITY_NAMES = {
+    "Organisation": "Skolenhet/huvudman",
+    "Person": "Person",
+    "Duty": "Tjänstgöring",
+    "Group": "Klass/grupp i registret",
+    "TestGroup": "Provgrupp",
+    "TestOccasion": "Provtillfälle",
+    "RoleGrant": "Behörighet",
+    "LoginSession": "Inloggning",
+    "BackgroundTask": "Bakgrundsjobb",
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -111,4 +110,4 @@ def sign_in(page, base_url: str, eppn: str) -> None:
 
 def csrf_token(page) -> str:
     """The CSRF token the current page embeds for HTMX."""
-    return re.search(r'"X-CSRFToken": "([^"]+)"', page.content()).group(1)
+    return page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
