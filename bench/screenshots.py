@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import expect  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
@@ -30,6 +31,7 @@ from dnp.models import skolverket_id  # noqa: E402
 from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
 from dnp.services.demo_users import NO_ROLE  # noqa: E402
 from dnp.services.group_facts import validate  # noqa: E402
+from dnp.services.test_groups import withdraw  # noqa: E402
 from tests.browser.live import DEMO_SEED  # noqa: E402
 from tests.browser.live import launch_chromium  # noqa: E402
 from tests.browser.live import load_small_demo  # noqa: E402
@@ -47,6 +49,11 @@ def _facts(live) -> dict:
         groups = session.exec(
             select(TestGroup).where(TestGroup.school_unit_id == unit_id, TestGroup.status == "draft")
         ).all()
+        ready = session.exec(
+            select(TestGroup).where(TestGroup.school_unit_id == unit_id, TestGroup.status == "ready")
+        ).first()
+        withdraw(session, CENTRAL_ADMIN, ready)  # all three statuses on the unit's overview
+        session.commit()
         broken = next(g for g in groups if any(i.blocking for i in validate(session, g)))
         clean = next(g for g in groups if not any(i.blocking for i in validate(session, g)))
         classes = session.exec(
@@ -121,7 +128,7 @@ def shoot(browser, base: str, out: Path, width: int, facts: dict) -> list[Path]:
         page.get_by_label("Nationellt prov").select_option(label="MA åk 9")
         for name in facts["classes"]:
             page.get_by_role("checkbox", name=re.compile(rf"^{name} \d+ elever$")).check()
-            page.wait_for_load_state("networkidle")
+            expect(page.locator("body")).not_to_have_class(re.compile(r"\bis-loading\b"))
         page.locator("#preview li").first.wait_for()
         save(page, "08-new-group-preview")
         page.goto(f"{base}/provgrupper/{facts['broken']}")

@@ -50,8 +50,8 @@ class OccasionSummary:
 
     @property
     def ready_candidates(self) -> int:
-        """Groups that are not ready and have no blocking errors."""
-        return sum(1 for g in self.groups if g.group.status != "ready" and g.errors == 0)
+        """Drafts without blocking errors (what "mark all ready" would send)."""
+        return sum(1 for g in self.groups if g.group.status == "draft" and g.errors == 0)
 
 
 def manageable_units(session: Session, rights: Access) -> list[Organisation]:
@@ -213,10 +213,11 @@ def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: Tes
 
 
 def preview(session: Session, unit_id: str, register_group_ids: list[str], activity: TestActivity | None):
-    """The merged pupils of the chosen classes, flagged when they do not fit the test."""
+    """The merged pupils of the chosen classes, flagged when they do not fit the test (those first)."""
     from dnp.services.test_groups import source_pupils
 
-    return _pupils(session, unit_id, source_pupils(session, unit_id, register_group_ids), activity)
+    pupils = _pupils(session, unit_id, source_pupils(session, unit_id, register_group_ids), activity)
+    return sorted(pupils, key=lambda p: (p.fits, _natural(p.class_name), p.person.family_name, p.label))
 
 
 def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -> list[CandidatePupil]:

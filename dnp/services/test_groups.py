@@ -303,14 +303,17 @@ def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
 def ready_all(
     session: Session, actor: str, rights: Access, unit_id: str, occasion_id: int
 ) -> tuple[int, int]:
-    """Mark every draft group of an occasion at a unit ready that has no blocking errors."""
+    """Mark every draft group of an occasion at a unit ready that has no blocking errors.
+
+    Withdrawn groups stay withdrawn: someone took them away from Skolverket on purpose.
+    """
     if not rights.may_manage(unit_id):
         raise LookupError(unit_id)
     groups = session.exec(
         select(TestGroup).where(
             TestGroup.school_unit_id == unit_id,
             TestGroup.occasion_id == occasion_id,
-            TestGroup.status != "ready",
+            TestGroup.status == "draft",
         )
     ).all()
     done = skipped = 0

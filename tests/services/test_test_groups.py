@@ -162,6 +162,19 @@ def test_ready_all_skips_groups_with_errors_and_close_occasion_withdraws(db, wor
         create(db, world)
 
 
+def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
+    withdrawn = create(db, world, sources=[world.class_a["id"]], name="Dragen")
+    test_groups.mark_ready(db, ADMIN, withdrawn)
+    test_groups.withdraw(db, ADMIN, withdrawn)
+    draft = create(db, world, sources=[world.class_b["id"]], name="Utkast")
+    done, skipped = test_groups.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
+    db.commit()
+    assert (done, skipped) == (1, 0)
+    db.refresh(withdrawn)
+    db.refresh(draft)
+    assert (withdrawn.status, draft.status) == ("withdrawn", "ready")
+
+
 def test_rename_and_delete_draft(db, world):
     group = create(db, world)
     with pytest.raises(test_groups.GroupError):

@@ -29,9 +29,17 @@ def _group(group_id: str):
     return group
 
 
-def _editor(group, message: str | None = None, error: str | None = None, status: int = 200):
+def _editor(group, message: str | None = None, error: str | None = None, status: int = 200, focus=None):
     context = editor_context(get_session(), group)
-    return render("groups/edit.html", block="editor", status=status, message=message, error=error, **context)
+    return render(
+        "groups/edit.html",
+        block="editor",
+        status=status,
+        message=message,
+        error=error,
+        focus=focus,
+        **context,
+    )
 
 
 @bp.get("/<group_id>")
@@ -41,8 +49,11 @@ def edit(group_id: str):
     return _editor(_group(group_id))
 
 
-def _apply(group_id: str, change, message: str):
-    """Run one change, commit, and re-render; a refused change shows why in place (422)."""
+def _apply(group_id: str, change, message: str, focus: str | None = None):
+    """Run one change, commit, and re-render; a refused change shows why in place (422).
+
+    ``focus`` is the id of the field that gets the keyboard focus back (the search the change came from).
+    """
     group = _group(group_id)
     db = get_session()
     try:
@@ -56,7 +67,7 @@ def _apply(group_id: str, change, message: str):
     if not is_htmx():  # a plain form post (no JavaScript): back to the editor page
         flash(message.format(result=result), "success")
         return redirect(url_for("groups.edit", group_id=group_id), code=303)
-    return _editor(group, message=message.format(result=result))
+    return _editor(group, message=message.format(result=result), focus=focus)
 
 
 @bp.post("/<group_id>/namn")
@@ -84,6 +95,7 @@ def add_pupil(group_id: str):
         group_id,
         lambda db, g: test_groups.add_pupil(db, current_user.eppn, g, person_id),
         "Eleven är tillagd.",
+        focus="pupil-search",
     )
 
 
@@ -120,6 +132,7 @@ def add_staff(group_id: str):
         group_id,
         lambda db, g: test_groups.add_staff(db, current_user.eppn, g, person_id),
         "Personal är tillagd.",
+        focus="staff-search",
     )
 
 
