@@ -1,0 +1,202 @@
+"""Benchmark: server time of the unit overview and the group editor on the ``--scale large`` register.
+
+Generates and imports the large register once (``flask dnp demo-data --scale large --write-file``, then
+``flask dnp import``; a minute or two), gives its first school unit (about 2,000 pupils) 18 realistic test
+groups with teachers, most of them ready, then times each page in-process with the Flask test client,
+signed in as the central administrator through a real server-side session: server time, no network.
+
+    .venv/bin/python bench/pages.py [--postgres] [--requests 50] [--fresh] [--profile PAGE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import math
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy import func  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+from sqlmodel import select  # noqa: E402
+
+from dnp import create_app  # noqa: E402
+from dnp.demo.generator import DemoMunicipality  # noqa: E402
+from dnp.models import Duty  # noqa: E402
+from dnp.models import Enrolment  # noqa: E402
+from dnp.models import Organisation  # noqa: E402
+from dnp.models import RegisterGroup  # noqa: E402
+from dnp.models import TestGroup  # noqa: E402
+from dnp.models import skolverket_id  # noqa: E402
+from dnp.services import access  # noqa: E402
+from dnp.services import test_groups  # noqa: E402
+from dnp.services.catalog import ensure_catalog  # noqa: E402
+from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+POSTGRES_URL = os.environ.get("DNP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FLASK = [sys.executable, "-m", "flask", "--app", "app", "dnp"]
+TERM = "VT 2027"
+
+
+def _flask(args: list[str], url: str) -> None:
+    env = {**os.environ, "DNP_ENV": "testing", "DNP_SECRET_KEY": "bench", "DNP_DATABASE_URL": url}
+    result = subprocess.run(FLASK + args, env=env, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{args} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+
+
+def _database(postgres: bool, fresh: bool) -> str:
+    """The benchmark database URL; (re)created and imported when asked or empty."""
+    if postgres:
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/dnp_bench_pages"
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = 'dnp_bench_pages'")
+            ).first()
+            if fresh or not exists:
+                connection.execute(text('DROP DATABASE IF EXISTS "dnp_bench_pages" WITH (FORCE)'))
+                connection.execute(text('CREATE DATABASE "dnp_bench_pages"'))
+        admin.dispose()
+    else:
+        path = OUT / "pages-large.sqlite3"
+        if fresh:
+            for stale in OUT.glob("pages-large.sqlite3*"):
+                stale.unlink()
+        url = f"sqlite:///{path}"
+    _flask(["migrate"], url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        empty = connection.execute(select(func.count()).select_from(Organisation)).scalar() == 0
+    engine.dispose()
+    if empty:
+        data = OUT / "large-seed1.json"  # the same file bench/import_large.py uses
+        if not data.exists():
+            print(f"Generating {data.name} …", flush=True)
+            _flask(["demo-data", "--scale", "large", "--write-file", str(data)], url)
+        print("Importing the large register …", flush=True)
+        started = time.perf_counter()
+        _flask(["import", str(data)], url)
+        print(f"  imported in {time.perf_counter() - started:.0f} s", flush=True)
+    return url
+
+
+def _groups(session: Session, unit_id: str) -> dict[str, str]:
+    """18 groups at the unit, as a school would have them: one per class, one for a whole year."""
+    ensure_catalog(session)
+    if session.exec(select(TestGroup.id).where(TestGroup.school_unit_id == unit_id).limit(1)).first() is None:
+        rights = access.Access(eppn=CENTRAL_ADMIN, central_admin=True)
+        classes = session.exec(
+            select(RegisterGroup)
+            .where(RegisterGroup.school_unit_id == unit_id, RegisterGroup.group_type == "Klass")
+            .order_by(RegisterGroup.display_name)
+        ).all()
+        teachers = session.exec(select(Duty.person_id).where(Duty.school_unit_id == unit_id)).all()
+        year9 = [c for c in classes if c.display_name.startswith("9")]
+        year6 = [c for c in classes if c.display_name.startswith("6")]
+        plans = [(skolverket_id("MA åk 9"), [c]) for c in year9]  # 9 groups
+        plans += [(skolverket_id("MA åk 6"), [c]) for c in year6[:8]]  # 8 groups
+        plans += [(skolverket_id("EN åk 9"), year9)]  # the whole year in one group
+        for index, (activity_id, sources) in enumerate(plans):
+            group = test_groups.create_group(
+                session, CENTRAL_ADMIN, rights, unit_id, activity_id, TERM, "", [c.id for c in sources]
+            )
+            for teacher in teachers[index * 2 : index * 2 + 2]:
+                test_groups.add_staff(session, CENTRAL_ADMIN, group, teacher)
+            if index % 3:  # two in three are ready, the rest drafts
+                with contextlib.suppress(test_groups.GroupError):
+                    test_groups.mark_ready(session, CENTRAL_ADMIN, group)
+        access.grant_role(session, "bench", CENTRAL_ADMIN, "central_admin")
+        session.commit()
+    groups = session.exec(select(TestGroup).where(TestGroup.school_unit_id == unit_id)).all()
+    by_name = {g.display_name: g.id for g in groups}
+    return {
+        "class": by_name[next(name for name in sorted(by_name) if name.startswith("MA åk 9 "))],
+        "year": next(g.id for g in groups if g.display_name.startswith("EN åk 9")),
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def main() -> None:
+    """Prepare the register and groups, then time each page."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--fresh", action="store_true", help="re-create and re-import the database")
+    parser.add_argument("--profile", help="cProfile one page (its label) and print the top functions")
+    options = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    url = _database(options.postgres, options.fresh)
+    app = create_app(
+        {
+            "ENV": "testing",
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": url,
+            "REDIS_URL": "redis://127.0.0.1:6379/15",
+        }
+    )
+    unit_id = skolverket_id(DemoMunicipality(1, "large").unit_codes[0])
+    with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
+        ids = _groups(session, unit_id)
+        unit = session.get(Organisation, unit_id)
+        pupils = session.exec(select(func.count()).where(Enrolment.school_unit_id == unit_id)).one()
+        session_id = access.start_session(session, CENTRAL_ADMIN, "bench")
+        session.commit()
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie["_user_id"] = session_id
+        cookie["_fresh"] = True
+    htmx = {"HX-Request": "true"}
+    pages = [
+        ("unit overview", f"/provgrupper/enheter/{unit_id}", None),
+        ("editor, one class", f"/provgrupper/{ids['class']}", None),
+        ("editor, one class (HTMX fragment)", f"/provgrupper/{ids['class']}", htmx),
+        ("editor, whole year 9", f"/provgrupper/{ids['year']}", None),
+        ("pupil search 'an'", f"/provgrupper/{ids['class']}/sok-elever?q=an", htmx),
+        ("central overview (all units)", "/provgrupper/", None),
+    ]
+    backend = "PostgreSQL" if options.postgres else "SQLite"
+    print(
+        f"{backend}, {unit.display_name}: {pupils} pupils, 18 test groups; {options.requests} requests each"
+    )
+    print(f"{'page':36} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
+    for label, path, headers in pages:
+        for _ in range(5):  # warm-up: caches, the connection pool, Jinja's compiled templates
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, (path, response.status_code)
+        if options.profile == label:
+            profile = cProfile.Profile()
+            profile.enable()
+        times = []
+        for _ in range(options.requests):
+            started = time.perf_counter()
+            response = client.get(path, headers=headers)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        if options.profile == label:
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        print(
+            f"{label:36} {statistics.median(times):7.1f} {_percentile(times, 0.95):7.1f} {max(times):7.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
