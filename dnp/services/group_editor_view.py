@@ -45,8 +45,9 @@ def editor_context(session: Session, group: TestGroup) -> dict:
     occasion = session.get(TestOccasion, group.occasion_id)
     activity = session.get(TestActivity, occasion.activity_id)
     unit = session.get(Organisation, group.school_unit_id)
-    members = members_by_group(session, [group]).get(group.id, [])
-    issues = validate_group(facts_for_groups(session, [group])[group.id])
+    loaded = members_by_group(session, [group])
+    members = loaded.get(group.id, [])
+    issues = validate_group(facts_for_groups(session, [group], loaded)[group.id])
     per_person: dict[str, list] = defaultdict(list)
     for issue in issues:
         if issue.person_id:

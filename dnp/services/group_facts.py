@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import and_
+from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
@@ -23,7 +24,7 @@ from dnp.services.group_validation import MemberFacts
 from dnp.services.group_validation import validate_group
 
 
-def _member_facts(person: Person, role: str, enrolment: Enrolment | None, duty: Duty | None) -> MemberFacts:
+def _member_facts(person, role: str, enrolment, duty) -> MemberFacts:
     return MemberFacts(
         person_id=person.id,
         role=role,
@@ -43,25 +44,53 @@ def _member_facts(person: Person, role: str, enrolment: Enrolment | None, duty: 
     )
 
 
+# Only the columns validation and the editor use: whole ORM rows (JSON, timestamps) cost more than the SQL.
+MEMBER = Bundle("member", TestGroupMember.test_group_id, TestGroupMember.role, TestGroupMember.origin)
+PERSON = Bundle(
+    "person",
+    Person.id,
+    Person.given_name,
+    Person.family_name,
+    Person.eppn,
+    Person.civic_no,
+    Person.security_marking,
+    Person.alias_given_name,
+    Person.alias_family_name,
+    Person.emails,
+)
+ENROLMENT = Bundle(
+    "enrolment",
+    Enrolment.person_id,
+    Enrolment.school_unit_id,
+    Enrolment.school_type,
+    Enrolment.school_year,
+    Enrolment.education_code,
+)
+DUTY = Bundle("duty", Duty.person_id, Duty.school_unit_id, Duty.duty_role)
+
+
 def members_by_group(session: Session, groups: list[TestGroup]) -> dict[str, list[tuple]]:
-    """(member, person, enrolment at the unit, duty at the unit) per group id, excluded ones left out."""
+    """(member, person, enrolment at the unit, duty at the unit) per group id, excluded ones left out.
+
+    Each part is a read-only row with the attributes validation and the editor need (not an ORM object).
+    """
     if not groups:
         return {}
     unit_of = {group.id: group.school_unit_id for group in groups}
     rows = session.exec(
-        select(TestGroupMember, Person)
+        select(MEMBER, PERSON)
         .join(Person, Person.id == TestGroupMember.person_id)
         .where(TestGroupMember.test_group_id.in_(list(unit_of)), TestGroupMember.excluded.is_(False))
         .order_by(Person.family_name, Person.given_name)
     ).all()
     person_ids = list({person.id for _, person in rows})
     units = list(set(unit_of.values()))
-    enrolments: dict[tuple[str, str], Enrolment] = {}
-    duties: dict[tuple[str, str], Duty] = {}
+    enrolments: dict[tuple[str, str], tuple] = {}
+    duties: dict[tuple[str, str], tuple] = {}
     for start in range(0, len(person_ids), 500):
         part = person_ids[start : start + 500]
         for enrolment in session.exec(
-            select(Enrolment).where(
+            select(ENROLMENT).where(
                 Enrolment.person_id.in_(part),
                 Enrolment.school_unit_id.in_(units),
                 Enrolment.cancelled.is_(False),
@@ -69,7 +98,7 @@ def members_by_group(session: Session, groups: list[TestGroup]) -> dict[str, lis
         ).all():
             enrolments.setdefault((enrolment.person_id, enrolment.school_unit_id), enrolment)
         for duty in session.exec(
-            select(Duty).where(Duty.person_id.in_(part), Duty.school_unit_id.in_(units))
+            select(DUTY).where(Duty.person_id.in_(part), Duty.school_unit_id.in_(units))
         ).all():
             duties.setdefault((duty.person_id, duty.school_unit_id), duty)
     result: dict[str, list[tuple]] = defaultdict(list)
@@ -79,8 +108,10 @@ def members_by_group(session: Session, groups: list[TestGroup]) -> dict[str, lis
     return result
 
 
-def facts_for_groups(session: Session, groups: list[TestGroup]) -> dict[str, GroupFacts]:
-    """Validation input for many groups with a handful of queries."""
+def facts_for_groups(
+    session: Session, groups: list[TestGroup], members: dict[str, list[tuple]] | None = None
+) -> dict[str, GroupFacts]:
+    """Validation input for many groups with a handful of queries (``members`` if already loaded)."""
     activities = {
         occasion_id: activity
         for occasion_id, activity in session.exec(
@@ -89,7 +120,7 @@ def facts_for_groups(session: Session, groups: list[TestGroup]) -> dict[str, Gro
             .where(TestOccasion.id.in_({g.occasion_id for g in groups}))
         ).all()
     }
-    members = members_by_group(session, groups)
+    members = members_by_group(session, groups) if members is None else members
     facts = {}
     for group in groups:
         activity = activities[group.occasion_id]

@@ -8,6 +8,7 @@ from dataclasses import field
 
 from sqlalchemy import func
 from sqlalchemy import or_
+from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
@@ -145,10 +146,11 @@ def unit_activities(session: Session, unit: Organisation) -> list[TestActivity]:
     return [a for a in activities if fits_unit(a, unit)]
 
 
-def unit_classes(session: Session, unit_id: str) -> list[tuple[RegisterGroup, int]]:
-    """Classes first, then teaching groups, with member counts."""
+def unit_classes(session: Session, unit_id: str) -> list[tuple]:
+    """Classes first, then teaching groups (id, display_name, group_type), with member counts."""
+    group = Bundle("group", RegisterGroup.id, RegisterGroup.display_name, RegisterGroup.group_type)
     rows = session.exec(
-        select(RegisterGroup, func.count(RegisterGroupMembership.person_id))
+        select(group, func.count(RegisterGroupMembership.person_id))
         .join(RegisterGroupMembership, RegisterGroupMembership.group_id == RegisterGroup.id, isouter=True)
         .where(RegisterGroup.school_unit_id == unit_id)
         .group_by(RegisterGroup.id)

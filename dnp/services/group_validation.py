@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ FIX_REGISTER = (
 FIX_GROUP = "Ta bort personen ur provgruppen, eller rätta uppgiften i registret."
 
 
+@functools.lru_cache(maxsize=8192)  # the same names and EPPNs are folded on every page view
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.lower())
     return "".join(char for char in text if char.isalnum())
