@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from sqlalchemy import func
-from sqlalchemy import or_
 from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
@@ -149,12 +148,14 @@ def unit_activities(session: Session, unit: Organisation) -> list[TestActivity]:
 def unit_classes(session: Session, unit_id: str) -> list[tuple]:
     """Classes first, then teaching groups (id, display_name, group_type), with member counts."""
     group = Bundle("group", RegisterGroup.id, RegisterGroup.display_name, RegisterGroup.group_type)
-    rows = session.exec(
-        select(group, func.count(RegisterGroupMembership.person_id))
-        .join(RegisterGroupMembership, RegisterGroupMembership.group_id == RegisterGroup.id, isouter=True)
-        .where(RegisterGroup.school_unit_id == unit_id)
-        .group_by(RegisterGroup.id)
-    ).all()
+    # Counted per group through the primary key; a join makes PostgreSQL scan every membership.
+    members = (
+        select(func.count())
+        .where(RegisterGroupMembership.group_id == RegisterGroup.id)
+        .correlate(RegisterGroup)
+        .scalar_subquery()
+    )
+    rows = session.exec(select(group, members).where(RegisterGroup.school_unit_id == unit_id)).all()
     return sorted(rows, key=lambda row: (row[0].group_type != "Klass", _natural(row[0].display_name)))
 
 
@@ -224,35 +225,45 @@ def preview(session: Session, unit_id: str, register_group_ids: list[str], activ
 
 def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -> list[CandidatePupil]:
     """Pupils at the unit by name (alias for protected persons), class or EPPN; never by civic number."""
-    query = query.strip()
-    if len(query) < 2:
+    needle = query.strip().lower()
+    if len(needle) < 2:
         return []
-    pattern = f"%{query.lower()}%"
-    in_class = (
-        select(RegisterGroupMembership.person_id)
-        .join(RegisterGroup, RegisterGroup.id == RegisterGroupMembership.group_id)
-        .where(
-            RegisterGroup.school_unit_id == unit_id, func.lower(RegisterGroup.display_name) == query.lower()
-        )
+    in_class = set(
+        session.exec(
+            select(RegisterGroupMembership.person_id)
+            .join(RegisterGroup, RegisterGroup.id == RegisterGroupMembership.group_id)
+            .where(RegisterGroup.school_unit_id == unit_id, func.lower(RegisterGroup.display_name) == needle)
+        ).all()
     )
-    ids = session.exec(
-        select(Person.id)
+    # Matched here rather than with ILIKE in SQL: a substring cannot use an index, and PostgreSQL then
+    # scans every person in the register (a second for a search that matches nobody). A unit's own
+    # pupils are a few thousand short rows at most.
+    pupils = session.exec(
+        select(
+            Person.id,
+            Person.given_name,
+            Person.family_name,
+            Person.eppn,
+            Person.security_marking,
+            Person.alias_given_name,
+            Person.alias_family_name,
+        )
         .join(Enrolment, Enrolment.person_id == Person.id)
         .where(Enrolment.school_unit_id == unit_id, Enrolment.cancelled.is_(False))
-        .where(
-            or_(
-                Person.eppn.ilike(pattern),
-                (Person.security_marking == "Ingen")
-                & (Person.given_name + " " + Person.family_name).ilike(pattern),
-                (Person.security_marking != "Ingen")
-                & (Person.alias_given_name + " " + Person.alias_family_name).ilike(pattern),
-                Person.id.in_(in_class),
-            )
-        )
-        .order_by(Person.family_name, Person.given_name)
-        .limit(limit)
     ).all()
-    return _pupils(session, unit_id, list(dict.fromkeys(ids)), None)
+
+    def name(row) -> str:
+        if row.security_marking == "Ingen":
+            return f"{row.given_name} {row.family_name}"
+        return f"{row.alias_given_name or ''} {row.alias_family_name or ''}"
+
+    found = [
+        row
+        for row in pupils
+        if row.id in in_class or needle in (row.eppn or "").lower() or needle in name(row).lower()
+    ]
+    found.sort(key=lambda row: (row.family_name, row.given_name, row.id))
+    return _pupils(session, unit_id, list(dict.fromkeys(row.id for row in found))[:limit], None)
 
 
 def unit_staff(session: Session, unit_id: str, query: str = "") -> list[tuple[Person, str, str]]:
