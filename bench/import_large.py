@@ -57,7 +57,7 @@ def main() -> None:
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = OUT / f"large-seed{options.seed}.json"
-    env = {**os.environ, "DNP_SECRET_KEY": "bench", "DNP_ENV": "production"}
+    env = {**os.environ, "DNP_SECRET_KEY": "bench", "DNP_ENV": "testing"}  # production needs SAML settings
     if not data.exists():
         print(f"Generating {data.name} …", flush=True)
         run(["demo-data", "--scale", "large", "--seed", str(options.seed), "--write-file", str(data)], env)
