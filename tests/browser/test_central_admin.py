@@ -83,6 +83,9 @@ def test_central_admin_grants_and_revokes_a_unit_admin_role(page, live_server, d
     person = next(p for p in teachers if not _grants(live_server, p.eppn))
     sign_in(page, live_server.url, CENTRAL_ADMIN)
     page.get_by_role("link", name="Behörigheter").click()
+    expect(page.get_by_role("navigation", name="Huvudmeny").locator("[aria-current=page]")).to_have_text(
+        ["Behörigheter"]
+    )
 
     # The person search keeps answering as one types on (it used to replace its own result area).
     search = page.get_by_label("Person (sök på namn eller EPPN)")
@@ -122,6 +125,8 @@ def test_central_admin_grants_and_revokes_a_unit_admin_role(page, live_server, d
 def test_audit_log_filters_by_action(page, live_server):
     sign_in(page, live_server.url, CENTRAL_ADMIN)
     page.get_by_role("link", name="Granskningslogg").click()
+    current = page.get_by_role("navigation", name="Huvudmeny").locator("[aria-current=page]")
+    expect(current).to_have_text(["Granskningslogg"])  # one current page, not the whole admin area
     with live_server.session() as db:
         total = db.exec(select(func.count()).select_from(AuditEvent)).one()
         created = db.exec(select(func.count()).where(AuditEvent.action == "group.created")).one()
