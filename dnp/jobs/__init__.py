@@ -50,6 +50,12 @@ def enqueue(function: str, *ids: int | str, queue: str = JOBS_QUEUE, job_id: str
     return True
 
 
+def set_worker_app(app: Flask) -> None:
+    """Use ``app`` for jobs in this process (and the horses it forks)."""
+    global _worker_app
+    _worker_app = app
+
+
 @contextlib.contextmanager
 def app_context():
     """An application context for a job: the current one, or one app per worker process."""

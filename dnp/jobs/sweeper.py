@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import select
 
 from dnp.db import get_session
+from dnp.jobs import JOBS_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs import get_queue
 from dnp.jobs.webhooks import timing_from_config
+from dnp.models import BackgroundTask
 from dnp.models import Delivery
 from dnp.models.types import utcnow
 from dnp.services import deliveries
@@ -54,8 +58,32 @@ def sweep_once() -> dict[str, int]:
                 enqueued += 1
             except DuplicateJobError:
                 continue
+    enqueued += _requeue_waiting_tasks(session, now)
     session.close()
     return {"released": released, "gathered": gathered, "due": len(due), "enqueued": enqueued}
+
+
+def _requeue_waiting_tasks(session, now) -> int:
+    """Background tasks still queued after a while (Redis was away at enqueue): enqueue them again."""
+    waiting = session.exec(
+        select(BackgroundTask.id).where(
+            BackgroundTask.status == "queued", BackgroundTask.created < now - timedelta(seconds=30)
+        )
+    ).all()
+    count = 0
+    for task_id in waiting:
+        try:
+            get_queue(JOBS_QUEUE).enqueue(
+                "dnp.jobs.tasks.run_background_task",
+                task_id,
+                job_id=f"task-{task_id}",
+                unique=True,
+                result_ttl=0,
+            )
+            count += 1
+        except DuplicateJobError:
+            continue
+    return count
 
 
 def run_forever(interval: float = 1.0, stop=lambda: False) -> None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from dnp.services.auth_token import TokenClient
 from dnp.services.auth_token import TokenError
 
 
@@ -19,10 +18,8 @@ class SendResult:
     error: str = ""
 
 
-def post_webhook(
-    target: str, body: dict, tokens: TokenClient, ca_bundle: str | None, timeout: float = 10.0
-) -> SendResult:
-    """POST the body; on a 401 fetch a new token once and try again."""
+def post_webhook(target: str, body: dict, tokens, ca_bundle: str | None, timeout: float = 10.0) -> SendResult:
+    """POST the body; on a 401 fetch a new token once and try again (``tokens``: get_token/invalidate)."""
     try:
         token = tokens.get_token()
     except TokenError as error:

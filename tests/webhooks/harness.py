@@ -197,16 +197,12 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         """Start a worker on the webhooks queue."""
-        rq = str(Path(sys.executable).parent / "rq")
         self.log_file = self.log.open("ab")
         self.process = subprocess.Popen(
             [
-                rq,
-                "worker",
-                "--url",
-                self.redis_url,
-                "--serializer",
-                "rq.serializers.JSONSerializer",
+                sys.executable,
+                "-m",
+                "dnp.worker",
                 "--worker-ttl",
                 "30",
                 "--maintenance-interval",

@@ -182,3 +182,26 @@ def test_time_scale_shrinks_every_wait(attempts):
     fast = deliveries.Timing(scale=0.001)
     assert fast.backoff(attempts) == deliveries.Timing().backoff(attempts) * 0.001
     assert fast.give_up_after == timedelta(days=3) * 0.001
+
+
+def test_sweeper_requeues_tasks_that_never_reached_redis(app, db):
+    from redis import Redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from dnp.jobs.sweeper import sweep_once
+    from dnp.models import BackgroundTask
+
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    connection.flushdb()
+    task = BackgroundTask(
+        kind="catalog_refresh", created_by="x@y.se", created=utcnow() - timedelta(minutes=5)
+    )
+    db.add(task)
+    db.commit()
+    with app.app_context():
+        assert sweep_once()["enqueued"] == 1
+        assert sweep_once()["enqueued"] == 0  # already waiting in the queue: not twice
+    queue = Queue("dnp-jobs", connection=connection, serializer=JSONSerializer)
+    assert queue.job_ids == [f"task-{task.id}"]
+    connection.flushdb()
