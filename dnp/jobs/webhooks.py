@@ -10,7 +10,6 @@ from flask import current_app
 
 from dnp.db import get_session
 from dnp.jobs import app_context
-from dnp.jobs import redis_connection
 from dnp.models import Delivery
 from dnp.models import Subscription
 from dnp.models.types import utcnow
@@ -18,7 +17,6 @@ from dnp.services import deliveries
 from dnp.services.client_credentials import token_client
 from dnp.services.restamp import restamp
 from dnp.services.subscriptions import target_allowed
-from dnp.services.token_cache import SharedTokens
 from dnp.services.webhook_sender import post_webhook
 
 log = logging.getLogger(__name__)
@@ -61,12 +59,7 @@ def deliver_webhook(delivery_id: int) -> None:
         result = post_webhook(
             subscription.target,
             deliveries.body_for(delivery),
-            SharedTokens(
-                token_client(config, session),
-                redis_connection(),
-                config["SECRET_KEY"],
-                config["AUTH_SERVER_URL"],
-            ),
+            token_client(config, session),
             config.get("TLS_CA_BUNDLE"),
             timeout=float(config["WEBHOOK_TIMEOUT"]),
         )

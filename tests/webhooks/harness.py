@@ -187,7 +187,7 @@ class Receiver:
 
 
 class WorkerProcess:
-    """``python -m dnp.worker`` in a subprocess: forking RQ, as in production, configured by DNP_* variables."""
+    """``python -m dnp.worker`` in a subprocess: forking RQ as in production, set up by DNP_* variables."""
 
     def __init__(self, env: dict[str, str], redis_url: str, log: Path):
         self.env = {**os.environ, **env}
