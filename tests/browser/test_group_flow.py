@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlmodel import select
 
@@ -221,3 +223,21 @@ def test_school_admin_builds_fixes_sends_and_withdraws_a_group(page, live_server
     row = page.get_by_role("row", name=re.compile(re.escape(NAME)))
     expect(row).to_contain_text("Tillbakadragen")
     expect(row.locator("td.num").first).to_have_text(str(pupils))
+
+
+def test_preview_shows_the_latest_choice_when_answers_arrive_out_of_order(page, live_server, demo):
+    pupils = len(_register(live_server, demo.first.id)["9A"])
+    sign_in(page, live_server.url, demo.first.admin)
+    page.goto(f"/provgrupper/enheter/{demo.first.id}/ny")
+    held: list = []
+    page.route(
+        re.compile(r"/forhandsvisning$"), lambda route: route.continue_() if held else held.append(route)
+    )
+    page.get_by_label("Nationellt prov").select_option(label="MA åk 9")  # this answer is slow
+    page.get_by_role("checkbox", name=re.compile(r"^9A \d+ elever$")).check()
+    status = page.locator("#preview").get_by_role("status")
+    expect(status).to_have_text(f"{pupils} elever · 1 passar inte provet")
+    with contextlib.suppress(PlaywrightError):  # the slow request was cancelled: nothing left to answer
+        held[0].continue_()
+    page.wait_for_load_state("networkidle")
+    expect(status).to_have_text(f"{pupils} elever · 1 passar inte provet")
