@@ -152,7 +152,8 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
     receiver.stop()
     redis.stop()
     log = (tmp_path / "worker.log").read_text(errors="replace")
-    # RQ logs its own tracebacks when Redis goes away; ours (dnp/...) must never appear.
-    assert "dnp/" not in "".join(
-        line for line in log.splitlines(True) if line.lstrip().startswith("File ")
-    ), log[-4000:]
+    # A traceback through our code (dnp/...) is a bug, unless it is Redis going away under a running
+    # job (the Redis-outage test stops it on purpose; RQ then logs the ConnectionError it hit).
+    for block in log.split("Traceback (most recent call last):")[1:]:
+        ours = any("dnp/" in line for line in block.splitlines() if line.lstrip().startswith("File "))
+        assert not ours or "redis.exceptions.ConnectionError" in block, block[:4000]
