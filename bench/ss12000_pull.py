@@ -151,6 +151,30 @@ def full_pull(base: str, token: str, master: int) -> tuple[int, float, list[floa
     return count, time.perf_counter() - started, memory
 
 
+def kept_postgres() -> tuple[str, bool]:
+    """The PostgreSQL database kept between runs, and whether it already holds the publication."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    from bench.import_large import POSTGRES_URL
+
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/dnp_bench_pull"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        query = text("SELECT 1 FROM pg_database WHERE datname = 'dnp_bench_pull'")
+        exists = connection.execute(query).first()
+        if not exists:
+            connection.execute(text('CREATE DATABASE "dnp_bench_pull"'))
+    admin.dispose()
+    if not exists:
+        return url, False
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        built = connection.execute(text("SELECT count(*) FROM published_entity")).scalar() > 0
+    engine.dispose()
+    return url, built
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as probe:
@@ -162,7 +186,9 @@ def main() -> None:
     """Set up, serve, pull, print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
-    parser.add_argument("--keep", help="SQLite file to build once and reuse in later runs")
+    parser.add_argument(
+        "--keep", help="SQLite file (or, with --postgres, any word) to build once and reuse in later runs"
+    )
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = OUT / "large-seed1.json"
@@ -172,10 +198,13 @@ def main() -> None:
         run(["demo-data", "--scale", "large", "--seed", "1", "--write-file", str(data)], env)
     with tempfile.TemporaryDirectory() as tmp, FakeAuthServer(Path(tmp) / "nutid") as nutid:
         path = Path(options.keep) if options.keep else Path(tmp) / "bench.sqlite3"
-        url = fresh_postgres() if options.postgres else f"sqlite:///{path.resolve()}"
+        if options.postgres:
+            url, built = kept_postgres() if options.keep else (fresh_postgres(), False)
+        else:
+            url, built = f"sqlite:///{path.resolve()}", path.exists()
         env["DNP_DATABASE_URL"] = url
         os.environ["DNP_DATABASE_URL"] = url
-        if options.postgres or not path.exists():
+        if not built:
             run(["migrate"], env)
             wall, _, _, _ = run(["import", str(data)], env)
             backend = "postgresql" if options.postgres else "sqlite"

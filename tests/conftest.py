@@ -86,6 +86,8 @@ def app(database_url, redis_url):
     engine = app.extensions["dnp.engine"]
     _empty_tables(engine)
     yield app
+    if call_log := app.extensions.get("dnp.call_log"):
+        call_log.close()  # nothing may be written into the next test's tables
     engine.dispose()
 
 

@@ -22,6 +22,7 @@ from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
 from dnp.services import feedback
 from dnp.services import subscriptions
+from dnp.services.call_log import CallLog
 from dnp.services.ss12000_auth import AuthError
 from dnp.services.ss12000_auth import JwtVerifier
 from dnp.services.ss12000_paging import DELETED_FILTERS
@@ -52,6 +53,14 @@ def _verifier() -> JwtVerifier:
     return verifier
 
 
+def _call_log() -> CallLog:
+    """One call log per app: calls are written in batches off the request path."""
+    calls = current_app.extensions.get("dnp.call_log")
+    if calls is None:
+        calls = current_app.extensions["dnp.call_log"] = CallLog(get_engine())
+    return calls
+
+
 def _tokens() -> PageTokens:
     tokens = current_app.extensions.get("dnp.ss12000_tokens")
     if tokens is None:
@@ -80,13 +89,10 @@ def _bad_query(error: BadQuery):
 
 
 def _record(status: int, count: int, endpoint: str | None = None) -> None:
-    """Record the call in its own short transaction (also when the request's one was rolled back)."""
+    """Note the call (kept apart from the request's transaction, which may be rolled back)."""
     milliseconds = int((time.perf_counter() - g.ss12000_started) * 1000)
     endpoint = endpoint or _endpoint()
-    with get_engine().begin() as connection:
-        feedback.record_call(
-            connection, g.get("ss12000_caller"), request.method, endpoint, status, count, milliseconds
-        )
+    _call_log().add(g.get("ss12000_caller"), request.method, endpoint, status, count, milliseconds)
 
 
 def _endpoint() -> str:

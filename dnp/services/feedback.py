@@ -4,26 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import timedelta
 
-from sqlalchemy import delete
 from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from dnp.models import ApiCall
 from dnp.models import FeedbackLog
 from dnp.models import FeedbackStatistics
 from dnp.models import PublishedEntity
-from dnp.models.types import utcnow
 from dnp.services.ss12000_paging import BadQuery
 from dnp.services.ss12000_paging import parse_time
 
 SEVERITIES = ("Info", "Warning", "Error")
 MAX_MESSAGE = 10_000
-API_CALL_DAYS = 90
 
 
 def _text(body: dict, name: str, limit: int) -> str | None:
@@ -94,25 +88,6 @@ def store_statistics(session: Session, body: object, caller: str) -> FeedbackSta
     )
     session.add(entry)
     return entry
-
-
-def record_call(connection: Connection, caller, method: str, endpoint: str, status: int, count: int, ms: int):
-    """Record one API call (``caller`` is the verified ``Caller``); calls older than 90 days go."""
-    result = connection.execute(
-        insert(ApiCall.__table__).values(
-            at=utcnow(),
-            caller=(caller.subject if caller else "")[:255],
-            organization_id=(caller.organization_id if caller else "")[:40],
-            method=method,
-            endpoint=endpoint,
-            status=status,
-            count=count,
-            milliseconds=ms,
-        )
-    )
-    if (result.inserted_primary_key[0] or 0) % 500 == 0:
-        cutoff = utcnow() - timedelta(days=API_CALL_DAYS)
-        connection.execute(delete(ApiCall.__table__).where(ApiCall.__table__.c.at < cutoff))
 
 
 @dataclass

@@ -35,6 +35,8 @@ SAFE_CLAIMS = (
 )  # fmt: skip
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 MAX_TOKEN_LENGTH = 8192
+# Verified tokens remembered (Skolverket's client sends one token for a whole pull of many pages).
+VERIFIED_CACHE_SIZE = 256
 
 
 class AuthError(Exception):
@@ -78,6 +80,7 @@ class JwtVerifier:
         jwks_max_age: float = 3600,
         refetch_interval: float = 10,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -91,10 +94,13 @@ class JwtVerifier:
         self.refetch_interval = refetch_interval
         self._http_client = http_client
         self._clock = clock
+        self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._last_attempt: float | None = None
+        # token → (caller, kid, exp, nbf); emptied whenever the key set changes.
+        self._verified: dict[str, tuple[Caller, str, float, float]] = {}
 
     @classmethod
     def from_config(cls, config: Mapping) -> JwtVerifier:
@@ -111,6 +117,9 @@ class JwtVerifier:
     def verify(self, authorization_header: str | None) -> Caller:
         """The caller behind an ``Authorization`` header, or AuthError."""
         token = _bearer_token(authorization_header)
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            return self._recheck(token, *remembered)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -120,14 +129,39 @@ class JwtVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthError(401, "malformed_token", "the token header has no key id (kid)")
-        claims = self._decode(token, self._key(kid))
+        key = self._key(kid)
+        claims = self._decode(token, key)
         self._check_grant(claims)
         subject = claims.get("sub") or claims.get("entity_id")
-        return Caller(
+        caller = Caller(
             subject=subject if isinstance(subject, str) else "",
             organization_id=claims["organization_id"],
             claims={name: claims[name] for name in SAFE_CLAIMS if name in claims},
         )
+        self._remember(token, key, caller, kid, claims)
+        return caller
+
+    def _remember(self, token: str, key: jwt.PyJWK, caller: Caller, kid: str, claims: dict) -> None:
+        """Keep a verified token, unless the key set changed while it was being checked."""
+        with self._lock:  # the key set is replaced only under this lock
+            if self._keys.get(kid) is not key:
+                return
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified = {}
+            self._verified[token] = (caller, kid, float(claims["exp"]), float(claims["nbf"]))
+
+    def _recheck(self, token: str, caller: Caller, kid: str, exp: float, nbf: float) -> Caller:
+        """A token verified before: its signature and claims still hold; time and keys are checked again."""
+        self._key(kid)  # the key set may be stale (fail closed) or have dropped this key
+        if self._verified.get(token) is None:
+            return self.verify(f"Bearer {token}")  # the key set changed: verify from scratch
+        now = self._wall_clock()
+        if exp <= now - self.leeway:
+            self._verified.pop(token, None)
+            raise AuthError(401, "token_expired", "the token has expired")
+        if nbf > now + self.leeway:
+            raise AuthError(401, "token_not_yet_valid", "the token is not valid yet (nbf/iat)")
+        return caller
 
     def _decode(self, token: str, key: jwt.PyJWK) -> dict:
         try:
@@ -205,6 +239,7 @@ class JwtVerifier:
             logger.warning("JWKS %s unavailable: %s", self.jwks_url, exc)
             return
         self._keys = keys
+        self._verified = {}
         self._fetched_at = self._clock()
 
     def _fetch(self) -> dict[str, jwt.PyJWK]:

@@ -39,8 +39,8 @@ def clock():
     return Clock()
 
 
-@pytest.fixture
-def verifier(auth_server, clock):  # noqa: F811
+def make_verifier(auth_server, **options) -> JwtVerifier:  # noqa: F811
+    """A verifier that trusts the fake auth server, as production would be configured."""
     return JwtVerifier(
         jwks_url=auth_server.jwks_url,
         issuer=auth_server.issuer,
@@ -48,8 +48,13 @@ def verifier(auth_server, clock):  # noqa: F811
         organization_id=SKOLVERKET_ORGANIZATION_ID,
         location=API_LOCATION,
         ca_bundle=str(auth_server.ca_bundle_path),
-        clock=clock,
+        **options,
     )
+
+
+@pytest.fixture
+def verifier(auth_server, clock):  # noqa: F811
+    return make_verifier(auth_server, clock=clock)
 
 
 def rejected(verifier, token: str) -> AuthError:

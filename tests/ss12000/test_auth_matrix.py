@@ -49,6 +49,7 @@ def test_every_endpoint_refuses_a_missing_token(api, method, path):
 def test_valid_token_is_served_and_recorded(app, api, world, db):
     make_group(app, world.unit["id"], [world.class_a["id"]])
     assert len(api.get("/persons")["data"]) == 4
+    assert app.extensions["dnp.call_log"].flush() == 1
     call = db.exec(select(ApiCall)).one()
     assert (call.endpoint, call.count, call.status) == ("/persons", 4, 200)
     assert call.caller == "https://api.skolverket.se/provtjanst/ss12000/klient/v1"
