@@ -15,6 +15,7 @@ server and measures over HTTP:
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -41,6 +42,7 @@ from tests.fakes.auth_server import API_LOCATION  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
 
 TOKEN = re.compile(rb'"pageToken":"([^"]+)"\}$')
+TAIL = 2048  # the page token is in the last few hundred bytes of a page
 
 
 def make_everything_ready(url: str) -> tuple[int, float]:
@@ -50,6 +52,7 @@ def make_everything_ready(url: str) -> tuple[int, float]:
     from sqlmodel import Session
 
     from dnp.db import make_engine
+    from dnp.db import refresh_statistics
     from dnp.models import Duty
     from dnp.models import RegisterGroup
     from dnp.models import RegisterGroupMembership
@@ -102,6 +105,7 @@ def make_everything_ready(url: str) -> tuple[int, float]:
         started = time.perf_counter()
         rebuild(session)
         session.commit()
+        refresh_statistics(engine)  # as `dnp publish --rebuild` does
         return len(groups), time.perf_counter() - started
 
 
@@ -133,22 +137,29 @@ def worker_rss(master: int) -> tuple[float, float]:
     return current, peak
 
 
-def full_pull(base: str, token: str, master: int) -> tuple[int, float, list[float]]:
-    """Follow pageToken through /persons?limit=1000; (entities, seconds, worker RSS after each page)."""
+def full_pull(port: int, token: str, master: int) -> tuple[int, float, list[float]]:
+    """Follow pageToken through /persons?limit=1000 over one kept-alive connection, as Skolverket's
+    client does; (entities, seconds, worker RSS after each page). The standard library's client:
+    it parses a megabyte page in well under a millisecond, so the figure is the server's."""
     headers = {"Authorization": f"Bearer {token}"}
     count, memory = 0, []
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     started = time.perf_counter()
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-        params = {"limit": 1000}
-        while True:
-            body = client.get("/ss12000/persons", params=params).raise_for_status().content
-            count += body.count(b'"eduPersonPrincipalNames"')
-            memory.append(worker_rss(master)[0])
-            match = TOKEN.search(body)
-            if not match:
-                break
-            params = {"pageToken": match.group(1).decode()}
-    return count, time.perf_counter() - started, memory
+    query = "limit=1000"
+    while True:
+        connection.request("GET", f"/ss12000/persons?{query}", headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        assert response.status == 200, body[:200]
+        count += body.count(b'"eduPersonPrincipalNames"')
+        memory.append(worker_rss(master)[0])
+        match = TOKEN.search(body, len(body) - TAIL)
+        if not match:
+            break
+        query = "pageToken=" + match.group(1).decode()
+    seconds = time.perf_counter() - started
+    connection.close()
+    return count, seconds, memory
 
 
 def kept_postgres() -> tuple[str, bool]:
@@ -221,7 +232,9 @@ def main() -> None:
             DNP_SS12000_PAGE_MAX="10000",
         )
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "app:app"],
+            # As the Procfile runs it (threads keep connections alive), with one worker process.
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+            + ["--worker-class", "gthread", "--threads", "4", "app:app"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -236,14 +249,20 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             token = nutid.issue(lifetime=7200)
-            raw_count, raw_seconds = raw_read_and_write(url)
-            count, seconds, memory = full_pull(base, token, server.pid)
-            assert count == raw_count, (count, raw_count)
-            api_rate, raw_rate = count / seconds, raw_count / raw_seconds
-            print(f"raw read+write of {raw_count} stored documents: {raw_rate:,.0f} entities/s")
-            print(
-                f"full pull /persons limit=1000 over HTTP ({len(memory)} pages): {api_rate:,.0f} entities/s"
-            )
+            # Three rounds, alternating, and the median of each: the machine is shared and noisy.
+            raw_runs, api_runs = [], []
+            for _ in range(3):
+                raw_count, raw_seconds = raw_read_and_write(url)
+                count, seconds, memory = full_pull(port, token, server.pid)
+                assert count == raw_count, (count, raw_count)
+                raw_runs.append(raw_count / raw_seconds)
+                api_runs.append(count / seconds)
+            api_rate, raw_rate = statistics.median(api_runs), statistics.median(raw_runs)
+            runs = ", ".join(f"{rate:,.0f}" for rate in raw_runs)
+            print(f"raw read+write of {raw_count} stored documents: {raw_rate:,.0f} entities/s ({runs})")
+            runs = ", ".join(f"{rate:,.0f}" for rate in api_runs)
+            pages = f"{len(memory)} pages"
+            print(f"full pull /persons limit=1000 over HTTP ({pages}): {api_rate:,.0f} entities/s ({runs})")
             print(f"ratio: {api_rate / raw_rate:.0%}")
             quarter = memory[len(memory) // 4]
             print(

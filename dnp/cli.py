@@ -11,7 +11,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from dnp.db import get_engine
 from dnp.db import get_session
+from dnp.db import refresh_statistics
 from dnp.services.demo_data import load_demo
 from dnp.services.demo_data import register_is_empty
 from dnp.services.demo_data import write_demo_file
@@ -60,6 +62,7 @@ def import_command(path: str):
             sys.exit(1)
         bar.update(size * 4 - done["position"])
     session.commit()
+    refresh_statistics(get_engine())
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
 
 
@@ -87,6 +90,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
 
         summary = load_demo(session, seed, scale, _actor("demo-data"), progress)
     session.commit()
+    refresh_statistics(get_engine())
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
 
 
@@ -131,6 +135,7 @@ def publish_command(rebuild: bool):
     session = get_session()
     counts = rebuild_publication(session)
     session.commit()
+    refresh_statistics(get_engine())
     click.echo(json.dumps(counts or {"unchanged": True}, ensure_ascii=False, sort_keys=True))
 
 

@@ -33,6 +33,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Let the query planner see the data as it is now (after a bulk import or a rebuild).
+
+    Without fresh statistics PostgreSQL plans the SS 12000 pages and delta filters for the table it
+    last looked at, e.g. an empty one, and sorts the whole table for a page of a thousand.
+    Autovacuum would get there eventually; a bulk change should not have to wait for it.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
+
+
 def get_engine() -> Engine:
     """Return the current app's engine."""
     return current_app.extensions["dnp.engine"]

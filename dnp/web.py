@@ -53,7 +53,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     if current_app.config["ENV"] == "production":
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user.is_authenticated or request.path.startswith(JSON_PREFIXES):
+    if request.path.startswith(JSON_PREFIXES) or current_user.is_authenticated:
         # Pages for signed-in users and API answers carry personal data: never cache them.
         response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

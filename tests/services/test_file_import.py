@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import func
+from sqlalchemy import text
 from sqlmodel import select
 
+from dnp.db import refresh_statistics
 from dnp.models import AuditEvent
 from dnp.models import Person
 from dnp.models import RegisterGroupMembership
@@ -72,3 +74,23 @@ def test_malformed_and_unknown_files_are_refused(runner, db, tmp_path):
     assert result.exit_code == 1
     assert "okända: ['pupils']" in result.output
     assert db.exec(select(func.count()).select_from(Person)).one() == 0
+
+
+def planner_rows(engine, table: str) -> float | None:
+    """How many rows the query planner believes ``table`` holds (None: it has no statistics)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            rows = connection.execute(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table})
+            value = rows.scalar()
+            return None if value is None or value < 0 else value
+        stat = connection.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = :t"), {"t": table}).first()
+        return None if stat is None else float(stat[0].split()[0])
+
+
+def test_import_leaves_the_planner_fresh_statistics(runner, app, tmp_path):
+    engine = app.extensions["dnp.engine"]
+    refresh_statistics(engine)  # the empty register
+    assert planner_rows(engine, "person") in (None, 0)
+    result = runner.invoke(args=["dnp", "import", str(_file(tmp_path, _register(size=6)))])
+    assert result.exit_code == 0, result.output
+    assert planner_rows(engine, "person") == 7  # six pupils and the teacher, without waiting for autovacuum

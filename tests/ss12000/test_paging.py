@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from functools import partial
 
 import pytest
 
+from dnp.routes import ss12000 as ss12000_routes
+from dnp.services.ss12000_paging import PageReader
+from dnp.services.ss12000_paging import PageRequest
 from tests import factories
 from tests.routes.test_ingest_api import send
 from tests.ss12000.helpers import change_group
@@ -64,6 +69,34 @@ def test_pages_while_data_changes(app, api, world, published):
     assert max(seen.values()) == 1
     assert stayed - {leaver} <= set(seen)
     assert set(seen) <= stayed | {newcomer["id"]}
+
+
+def _ids(part) -> list[str]:
+    text = part.decode() if isinstance(part, bytes) else part
+    return [document["id"] for document in json.loads(f"[{text}]")]
+
+
+def test_a_page_is_read_in_parts_of_its_own(app, api, published, monkeypatch):
+    everyone = [p["id"] for p in api.all("persons")]
+    with app.extensions["dnp.engine"].connect() as connection:
+        reader = PageReader(connection, PageRequest("Person", {}, everyone[0], 5), part=2)
+        parts = [_ids(part) for part in reader.parts()]
+        assert parts == [everyone[1:3], everyone[3:5], everyone[5:6]]  # in id order within each part
+        assert (reader.count, reader.last, reader.more) == (5, everyone[5], True)
+        reader = PageReader(connection, PageRequest("Person", {}, everyone[2], 4), part=2)
+        assert [_ids(part) for part in reader.parts()] == [everyone[3:5], everyone[5:7]]
+        assert (reader.count, reader.last, reader.more) == (4, everyone[6], False)  # full, and the end
+        empty = PageReader(connection, PageRequest("Person", {}, everyone[-1], 4), part=2)
+        assert list(empty.parts()) == [] and (empty.count, empty.last, empty.more) == (0, None, False)
+    # The API reading in parts of two: the same pages, the same entities, exactly once.
+    monkeypatch.setattr(ss12000_routes, "PageReader", partial(PageReader, part=2))
+    page, seen = api.get("/persons", limit=5), []
+    while True:
+        seen += [p["id"] for p in page["data"]]
+        if "pageToken" not in page:
+            break
+        page = api.get("/persons", pageToken=page["pageToken"])
+    assert seen == everyone
 
 
 @pytest.mark.parametrize(
