@@ -85,9 +85,13 @@ def test_a_page_is_read_in_parts_of_its_own(app, api, published, monkeypatch):
         assert (reader.count, reader.last, reader.more) == (5, everyone[5], True)
         reader = PageReader(connection, PageRequest("Person", {}, everyone[2], 4), part=2)
         assert [_ids(part) for part in reader.parts()] == [everyone[3:5], everyone[5:7]]
-        assert (reader.count, reader.last, reader.more) == (4, everyone[6], False)  # full, and the end
+        # A full page offers a next one, as Skolverket's reference server does; that one is empty.
+        assert (reader.count, reader.last, reader.more) == (4, everyone[6], True)
         empty = PageReader(connection, PageRequest("Person", {}, everyone[-1], 4), part=2)
         assert list(empty.parts()) == [] and (empty.count, empty.last, empty.more) == (0, None, False)
+        short = PageReader(connection, PageRequest("Person", {}, everyone[3], 4), part=2)
+        assert [_ids(part) for part in short.parts()] == [everyone[4:6], everyone[6:7]]
+        assert (short.count, short.more) == (3, False)
     # The API reading in parts of two: the same pages, the same entities, exactly once.
     monkeypatch.setattr(ss12000_routes, "PageReader", partial(PageReader, part=2))
     page, seen = api.get("/persons", limit=5), []
