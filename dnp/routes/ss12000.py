@@ -115,7 +115,7 @@ def list_entities(kind: str):
 
     def generate():
         reader, done = None, False
-        copies: list[str | bytes] = []
+        copies: list[bytes] = []
         try:
             yield b'{"data":['
             # Autocommit: the reads need no transaction, and BEGIN and ROLLBACK were two of a page's
@@ -127,7 +127,7 @@ def list_entities(kind: str):
                         yield b","
                     yield part
                     if plain_copy:
-                        copies.append(part.encode() if isinstance(part, str) else part)
+                        copies.append(part)
             tail = b"]"
             if plain_copy:
                 tail += b',"organisations":[' + b",".join(copies) + b"]"
