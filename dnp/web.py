@@ -10,6 +10,7 @@ from flask import Response
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
@@ -98,6 +99,17 @@ def localtime(value: datetime | None) -> str:
     return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
 
 
+class PageSessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions for the pages only: the JSON APIs authenticate every request with a token, so
+    they get Flask's null session (no cookie read or set, and one thing less on every API page)."""
+
+    def open_session(self, app: Flask, request):
+        """The signed-cookie session, or None (the null session) under the JSON APIs."""
+        if request.path.startswith(JSON_PREFIXES):
+            return None
+        return super().open_session(app, request)
+
+
 def has_endpoint(name: str) -> bool:
     """True when the app has a view called ``name`` (areas are added issue by issue)."""
     return name in current_app.view_functions
@@ -105,6 +117,7 @@ def has_endpoint(name: str) -> bool:
 
 def init_app(app: Flask) -> None:
     """Register response hooks, error pages and template helpers."""
+    app.session_interface = PageSessionInterface()
     app.after_request(_security_headers)
     app.after_request(_htmx_redirects)
     app.register_error_handler(HTTPException, _http_error)

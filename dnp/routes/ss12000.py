@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from flask import Blueprint
 from flask import Response
@@ -12,7 +13,8 @@ from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import request
-from flask import stream_with_context
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
 
 from dnp.db import get_engine
 from dnp.db import get_session
@@ -87,11 +89,20 @@ def _bad_query(error: BadQuery):
     return json_error(400, str(error))
 
 
-def _record(status: int, count: int, endpoint: str | None = None) -> None:
+def _record(status: int, count: int) -> None:
     """Note the call (kept apart from the request's transaction, which may be rolled back)."""
-    milliseconds = int((time.perf_counter() - g.ss12000_started) * 1000)
-    endpoint = endpoint or _endpoint()
-    _call_log().add(g.get("ss12000_caller"), request.method, endpoint, status, count, milliseconds)
+    _recorder()(status, count)
+
+
+def _recorder() -> Callable[[int, int], None]:
+    """Notes this call when called, also once the request context is gone (a streamed answer)."""
+    calls, caller, method, endpoint = _call_log(), g.get("ss12000_caller"), request.method, _endpoint()
+    started = g.ss12000_started
+
+    def record(status: int, count: int) -> None:
+        calls.add(caller, method, endpoint, status, count, int((time.perf_counter() - started) * 1000))
+
+    return record
 
 
 def _endpoint() -> str:
@@ -105,30 +116,35 @@ def _settings() -> tuple[int, int]:
     return int(config["SS12000_PAGE_DEFAULT"]), int(config["SS12000_PAGE_MAX"])
 
 
+def _read_connection(engine: Engine) -> Connection:
+    """A connection for reading pages. Autocommit on PostgreSQL: the reads need no transaction, and
+    BEGIN and ROLLBACK were two of a page's four round trips (SQLite begins none for a SELECT)."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
 @bp.get(f"/<{KINDS}:kind>")
 def list_entities(kind: str):
     """A page of published entities, streamed from their stored JSON."""
     default, maximum = _settings()
     page = page_request(RESOURCES[kind], request.args, _tokens(), default, maximum, LIST_FILTERS)
-    tokens, engine, endpoint = _tokens(), get_engine(), _endpoint()
+    tokens, engine, record = _tokens(), get_engine(), _recorder()
     plain_copy = kind == "organisations"  # the spec's {"organisations": [...]} besides the code's "data"
 
     def generate():
-        reader, done = None, False
-        copies: list[bytes] = []
+        reader, done, copies = None, False, []
         try:
-            yield b'{"data":['
-            # Autocommit: the reads need no transaction, and BEGIN and ROLLBACK were two of a page's
-            # four round trips to PostgreSQL.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            opening = b'{"data":['
+            with _read_connection(engine) as connection:
                 reader = PageReader(connection, page)
-                for number, part in enumerate(reader.parts()):
-                    if number:
-                        yield b","
-                    yield part
+                for part in reader.parts():
+                    yield opening + part  # the opening goes out with the first part: one write less
+                    opening = b","
                     if plain_copy:
                         copies.append(part)
-            tail = b"]"
+            tail = (b"" if reader.count else opening) + b"]"
             if plain_copy:
                 tail += b',"organisations":[' + b",".join(copies) + b"]"
             if reader.more:
@@ -136,9 +152,9 @@ def list_entities(kind: str):
             yield tail + b"}"
             done = True
         finally:
-            _record(200 if done else 499, reader.count if reader else 0, endpoint)
+            record(200 if done else 499, reader.count if reader else 0)
 
-    return Response(stream_with_context(generate()), mimetype="application/json")
+    return Response(generate(), mimetype="application/json")
 
 
 @bp.get(f"/<{KINDS}:kind>/<entity_id>")
