@@ -6,7 +6,11 @@ import time
 from datetime import UTC
 from datetime import datetime
 
+from sqlalchemy import text
+from sqlmodel import Session
+
 from dnp.models import skolverket_id
+from dnp.services import publication_store
 from dnp.services.publication import activity_id_for
 from tests import factories
 from tests.routes.test_ingest_api import send
@@ -167,3 +171,23 @@ def test_rebuild_command_changes_nothing_that_is_right(app, api, world, runner):
     result = runner.invoke(args=["dnp", "publish", "--rebuild"])
     assert result.exit_code == 0 and '"unchanged": true' in result.output
     assert snapshot(app) == before
+
+
+def test_a_large_first_publication_keeps_the_planner_informed(app, monkeypatch):
+    monkeypatch.setattr(publication_store, "ANALYZE_FROM", 3)
+    engine = app.extensions["dnp.engine"]
+    with Session(engine) as session:
+        writer = publication_store.Writer(session, datetime.now(UTC))
+        people = [factories.person(None) for _ in range(7)]
+        writer.apply("Person", {person["id"]: person for person in people})
+        writer.apply("Person", {person["id"]: person for person in people[:2]})  # unchanged: no insert
+        assert writer.counts["Person.created"] == 7 and writer.inserted == 7
+        if engine.dialect.name == "postgresql":
+            # Inside the still open transaction the planner already counts the 7 rows.
+            reltuples = session.execute(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'published_entity'")
+            ).scalar()
+            assert reltuples == 7 and writer._analyze_at == 14
+        else:
+            assert writer._analyze_at == 3  # SQLite plans by its indexes: nothing to refresh
+        session.rollback()
