@@ -41,8 +41,11 @@ def sweep_once() -> dict[str, int]:
     enqueued = 0
     if due:
         queue = get_queue(WEBHOOKS_QUEUE)
+        attempts_of = dict(
+            session.exec(select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(due))).all()
+        )
         for delivery_id in due:
-            attempts = session.get(Delivery, delivery_id).attempts
+            attempts = attempts_of[delivery_id]
             try:
                 # result_ttl=0: the job id is free again as soon as it ran, so the next sweep can
                 # enqueue the delivery again if it was not claimed (e.g. another was in flight).

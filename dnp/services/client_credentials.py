@@ -117,12 +117,17 @@ def token_client(config: Mapping, session: Session) -> TokenClient:
     )
     with _lock:
         if signature not in _clients:
-            _clients[signature] = TokenClient(
-                auth_server_url=config["AUTH_SERVER_URL"],
-                location=config["WEBHOOK_CLIENT_LOCATION"],
-                tls_client_cert=cert,
-                tls_client_key=key,
-                ca_bundle=config.get("TLS_CA_BUNDLE"),
-                auth_client_key=config.get("AUTH_CLIENT_KEY"),
-            )
+            _clients[signature] = new_token_client(config, cert, key)
         return _clients[signature]
+
+
+def new_token_client(config: Mapping, cert: str | None, key: str | None) -> TokenClient:
+    """A token client for these certificate files and the configured auth server (its own empty cache)."""
+    return TokenClient(
+        auth_server_url=config["AUTH_SERVER_URL"],
+        location=config["WEBHOOK_CLIENT_LOCATION"],
+        tls_client_cert=cert,
+        tls_client_key=key,
+        ca_bundle=config.get("TLS_CA_BUNDLE"),
+        auth_client_key=config.get("AUTH_CLIENT_KEY"),
+    )

@@ -21,7 +21,6 @@ from dnp.models import Subscription
 from dnp.models import TestGroup
 from dnp.models.types import utcnow
 from dnp.services import audit
-from dnp.services.auth_token import TokenClient
 from dnp.services.auth_token import TokenError
 from dnp.services.client_certificate import CertificateInfo
 from dnp.services.client_certificate import build_moa_entry
@@ -29,6 +28,7 @@ from dnp.services.client_certificate import describe_certificate
 from dnp.services.client_certificate import load_certificate
 from dnp.services.client_credentials import active
 from dnp.services.client_credentials import certificate_files
+from dnp.services.client_credentials import new_token_client
 
 WARN_DAYS = 30
 
@@ -94,14 +94,7 @@ def moa_entry(config: Mapping, session: Session, certificate: Certificate | None
 def test_connection(config: Mapping, session: Session, actor: str) -> ConnectionCheck:
     """Fetch a fresh token from the auth server and record the outcome in words (audited)."""
     cert, key = certificate_files(config, session)
-    client = TokenClient(
-        auth_server_url=config["AUTH_SERVER_URL"],
-        location=config["WEBHOOK_CLIENT_LOCATION"],
-        tls_client_cert=cert,
-        tls_client_key=key,
-        ca_bundle=config.get("TLS_CA_BUNDLE"),
-        auth_client_key=config.get("AUTH_CLIENT_KEY"),
-    )
+    client = new_token_client(config, cert, key)  # a fresh token, not a cached one
     try:
         client.get_token()
         check = ConnectionCheck(

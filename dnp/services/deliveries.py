@@ -121,18 +121,20 @@ def _merge(session: Session, subscription_id: str, first: int, last: int, rows, 
 
 def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
     """Pending deliveries whose time has come and whose subscription has nothing in flight."""
-    busy = aliased(Delivery)
-    in_flight = exists().where(
-        and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight")
-    )
     return list(
         session.exec(
             select(Delivery.id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, ~in_flight)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, _nothing_in_flight())
             .order_by(Delivery.id)
             .limit(limit)
         ).all()
     )
+
+
+def _nothing_in_flight():
+    """True for a delivery whose subscription has no delivery in flight (one at a time per subscriber)."""
+    busy = aliased(Delivery)
+    return ~exists().where(and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight"))
 
 
 def claim(session: Session, delivery_id: int, worker: str, now: datetime) -> Delivery | None:
@@ -148,16 +150,13 @@ def claim(session: Session, delivery_id: int, worker: str, now: datetime) -> Del
     ).first()
     if candidate is None:
         return None
-    busy = aliased(Delivery)
     result = session.execute(
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
             Delivery.status == "pending",
             Delivery.next_attempt_at <= now,
-            ~exists().where(
-                and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight")
-            ),
+            _nothing_in_flight(),
         )
         .values(status="in_flight", in_flight_since=now, claimed_by=worker[:255])
     )

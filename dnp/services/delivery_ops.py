@@ -62,27 +62,23 @@ def backlog(session: Session) -> Backlog:
 
 def troubled(session: Session, limit: int = 50) -> list[DeliveryRow]:
     """Deliveries failing or dead (newest first), with the subscription they are for."""
-    rows = session.exec(
-        select(Delivery, Subscription)
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(
-            (Delivery.status == "dead")
-            | ((Delivery.status.in_(("pending", "in_flight"))) & (Delivery.attempts > 0))
-        )
-        .order_by(Delivery.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        DeliveryRow(delivery, subscription.name, urlsplit(subscription.target).netloc)
-        for delivery, subscription in rows
-    ]
+    failing = (Delivery.status == "dead") | (
+        (Delivery.status.in_(("pending", "in_flight"))) & (Delivery.attempts > 0)
+    )
+    return _rows(session, limit, failing)
 
 
 def recent(session: Session, limit: int = 20) -> list[DeliveryRow]:
     """The latest deliveries of any state."""
+    return _rows(session, limit)
+
+
+def _rows(session: Session, limit: int, *conditions) -> list[DeliveryRow]:
+    """Newest deliveries meeting ``conditions``, each with its subscription's name and host."""
     rows = session.exec(
         select(Delivery, Subscription)
         .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(*conditions)
         .order_by(Delivery.id.desc())
         .limit(limit)
     ).all()

@@ -252,15 +252,10 @@ def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -
         .where(Enrolment.school_unit_id == unit_id, Enrolment.cancelled.is_(False))
     ).all()
 
-    def name(row) -> str:
-        if row.security_marking == "Ingen":
-            return f"{row.given_name} {row.family_name}"
-        return f"{row.alias_given_name or ''} {row.alias_family_name or ''}"
-
     found = [
         row
         for row in pupils
-        if row.id in in_class or needle in (row.eppn or "").lower() or needle in name(row).lower()
+        if row.id in in_class or needle in (row.eppn or "").lower() or needle in person_label(row).lower()
     ]
     found.sort(key=lambda row: (row.family_name, row.given_name, row.id))
     return _pupils(session, unit_id, list(dict.fromkeys(row.id for row in found))[:limit], None)

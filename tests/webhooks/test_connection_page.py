@@ -44,6 +44,12 @@ def _post(client, path, **data):
     )
 
 
+def _upload(client, cert_pem, key_pem):
+    """Upload a certificate and key (PEM, as bytes or text) on the connection page."""
+    text = [value.decode() if isinstance(value, bytes) else value for value in (cert_pem, key_pem)]
+    return _post(client, "/certifikat", action="upload", cert_pem=text[0], key_pem=text[1])
+
+
 def test_generate_shows_certificate_and_a_correct_moa_entry(central, db):
     response = _post(central, "/certifikat", action="generate")
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
@@ -73,17 +79,11 @@ def test_generate_shows_certificate_and_a_correct_moa_entry(central, db):
 def test_upload_refuses_a_key_that_does_not_belong(central, db):
     one = generate_client_certificate(organization="A", organization_id="SE2120001234", common_name="a")
     other = generate_client_certificate(organization="B", organization_id="SE2120001234", common_name="b")
-    response = _post(
-        central,
-        "/certifikat",
-        action="upload",
-        cert_pem=one.cert_pem.decode(),
-        key_pem=other.key_pem.decode(),
-    )
+    response = _upload(central, one.cert_pem, other.key_pem)
     assert response.status_code == 422
     assert "hör inte till" in response.get_data(as_text=True)
     assert db.exec(select(ClientCredential)).first() is None
-    garbage = _post(central, "/certifikat", action="upload", cert_pem="nej", key_pem="nej")
+    garbage = _upload(central, "nej", "nej")
     assert garbage.status_code == 422
 
 
@@ -92,24 +92,12 @@ def test_connection_test_in_words(app, central, db, auth_server, tmp_path):  # n
         AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
     )
     good = auth_server.make_client_cert(tmp_path, registered=True)
-    ok = _post(
-        central,
-        "/certifikat",
-        action="upload",
-        cert_pem=good.cert_path.read_text(),
-        key_pem=good.key_path.read_text(),
-    )
+    ok = _upload(central, good.cert_path.read_text(), good.key_path.read_text())
     assert ok.status_code == 200
     passed = _post(central, "/test").get_data(as_text=True)
     assert "Token hämtades" in passed
     bad = auth_server.make_client_cert(tmp_path, registered=False)
-    _post(
-        central,
-        "/certifikat",
-        action="upload",
-        cert_pem=bad.cert_path.read_text(),
-        key_pem=bad.key_path.read_text(),
-    )
+    _upload(central, bad.cert_path.read_text(), bad.key_path.read_text())
     failed = _post(central, "/test")
     assert "Fungerar inte" in failed.get_data(as_text=True)
     checklist = central.get("/installningar/forberedelser").get_data(as_text=True)
@@ -121,13 +109,7 @@ def test_expiring_certificate_warns_central_admins(app, central, db):
     soon = generate_client_certificate(
         organization="A", organization_id="SE2120001234", common_name="a", days=10
     )
-    _post(
-        central,
-        "/certifikat",
-        action="upload",
-        cert_pem=soon.cert_pem.decode(),
-        key_pem=soon.key_pem.decode(),
-    )
+    _upload(central, soon.cert_pem, soon.key_pem)
     page = central.get("/admin/audit").get_data(as_text=True)
     assert "går ut om" in page
     grant(app, "rektor@kommun.se", "operator")
@@ -139,3 +121,19 @@ def test_expiring_certificate_warns_central_admins(app, central, db):
 def test_checklist_starts_with_everything_to_do(central):
     page = central.get("/installningar/forberedelser").get_data(as_text=True)
     assert page.count("Att göra") == 6
+
+
+def test_an_expiring_certificate_is_announced_on_central_pages_only(app, central, client, tmp_path):
+    expiring = generate_client_certificate(
+        organization="Testkommunen", organization_id="SE2120001234", common_name="dnp", days=10
+    )
+    uploaded = _upload(central, expiring.cert_pem, expiring.key_pem)
+    assert uploaded.status_code == 200, uploaded.get_data(as_text=True)[:500]
+    page = central.get("/provgrupper/").get_data(as_text=True)
+    assert 'class="cert-banner"' in page and "går ut om" in page
+    fragment = central.get("/installningar/skolverket", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Klientcertifikat" in fragment and "cert-banner" not in fragment  # no layout, no lookup
+    with app.test_client() as other:
+        grant(app, "unit@kommun.se", "operator")
+        login(other, app, "unit@kommun.se")
+        assert "cert-banner" not in other.get("/ops").get_data(as_text=True)
