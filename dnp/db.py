@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask
@@ -12,14 +13,25 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import create_engine
 
+# A data exception's message quotes the offending value (``invalid input syntax for type …: "…"``).
+_VALUE_QUOTING_SQLSTATE_CLASS = "22"
+_ROW_HIDDEN = "Row [hidden: rows may hold personal data]"
+
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a parent folder."""
+    """Create an engine that never puts row values in logs or errors; SQLite gets foreign keys and WAL.
+
+    Every engine of the app (web, worker, CLI, migrations) comes from here: register rows hold real
+    names and civic numbers of protected persons (DESIGN rule 7), and a database error or a debug log
+    must not carry them.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not url.startswith("sqlite://:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -29,8 +41,39 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine, "handle_error", _redact_database_error)
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_hide_rows)
+    return engine
+
+
+def _redact_database_error(context) -> None:
+    """Keep only the server's one-line message: PostgreSQL's DETAIL repeats the row or the key values.
+
+    ``Failing row contains (…)`` on a constraint violation, ``Key (eppn)=(…)`` on a duplicate. The
+    exception is changed in place (its type, SQLSTATE and ``diag`` stay for callers that inspect them),
+    so whatever prints it later (Flask's 500 log, RQ's failed-job record) sees no values.
+    """
+    original = context.original_exception
+    message = str(original.args[0]) if original.args else ""
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    sqlstate = getattr(original, "sqlstate", None) or ""
+    if sqlstate.startswith(_VALUE_QUOTING_SQLSTATE_CLASS):
+        first_line = f"data exception (SQLSTATE {sqlstate}); value hidden"
+    if message == first_line:
+        return
+    original.args = (first_line,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args:
+        wrapped.args = (f"({type(original).__module__}.{type(original).__name__}) {first_line}",)
+
+
+def _hide_rows(record: logging.LogRecord) -> bool:
+    """SQLAlchemy logs every fetched row at DEBUG whatever ``hide_parameters`` says: drop the values."""
+    if record.msg == "Row %r":
+        record.msg, record.args = _ROW_HIDDEN, ()
+    return True
 
 
 def refresh_statistics(engine: Engine) -> None:

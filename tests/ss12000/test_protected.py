@@ -80,6 +80,7 @@ def assert_no_leak(texts: list[str], civics=(PUPIL_CIVIC, STAFF_CIVIC)) -> None:
 
 def test_alias_mode_sends_no_real_name_or_number_anywhere(app, api, world, canaries, caplog, db):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # statements, parameters and fetched rows
     pupil, teacher = canaries
     with session_for(app) as session:
         set_protected_mode(session, "central@kommun.se", "alias")
@@ -127,3 +128,75 @@ def test_changing_the_setting_republishes_only_protected_persons(app, api, world
     assert api.get(f"/persons/{pupil['id']}")["securityMarking"] == "Ingen"
     with session_for(app) as session:
         assert set_protected_mode(session, "central@kommun.se", "alias") == {}  # no change, no write
+
+
+@pytest.fixture
+def failing_person_insert(app):
+    """Make the database itself refuse to store the canary (a real error from the server, both backends)."""
+    engine = app.extensions["dnp.engine"]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # PostgreSQL answers a CHECK violation with ``DETAIL: Failing row contains (…)``: the whole row.
+            connection.exec_driver_sql(
+                "ALTER TABLE person ADD CONSTRAINT canary_refused"
+                " CHECK (security_marking <> 'Sekretessmarkering')"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER canary_refused BEFORE INSERT ON person"
+                " WHEN NEW.security_marking = 'Sekretessmarkering'"
+                " BEGIN SELECT RAISE(ABORT, 'canary refused'); END"
+            )
+    yield
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE person DROP CONSTRAINT canary_refused")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER canary_refused")
+
+
+def _everything_logged(records) -> list[str]:
+    formatter = logging.Formatter()
+    texts = []
+    for record in records:
+        texts.append(record.getMessage())
+        if record.exc_info:
+            texts.append(formatter.formatException(record.exc_info))  # with the chained driver error
+    return texts
+
+
+def test_a_database_error_during_ingest_logs_and_answers_no_register_value(
+    app, client, db, world, caplog, failing_person_insert
+):
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answered as in production: logged, then a 500
+    for name in ("", "sqlalchemy", "sqlalchemy.engine", "werkzeug", "flask", "dnp"):
+        caplog.set_level(logging.DEBUG, logger=name or None)
+    canary = factories.person(
+        world.unit["id"],
+        givenName=REAL[2],
+        familyName=REAL[3],
+        civicNo={"value": STAFF_CIVIC, "nationality": "SE"},
+        eduPersonPrincipalNames=["p7781@personal.example.se"],
+        securityMarking="Sekretessmarkering",
+        aliasGivenName="Tor",
+        aliasFamilyName="Täcknamn",
+    )
+    response = send(client, "POST", "persons", [canary])
+
+    assert response.status_code == 500
+    assert response.get_json()["code"] == "internal_error"
+    texts = _everything_logged(caplog.records) + [response.get_data(as_text=True)]
+    # The error did reach the log (else the test proves nothing), and the statement ran with parameters.
+    assert any("IntegrityError" in text for text in texts), texts
+    assert any("INSERT INTO person" in text for text in texts)
+    for text in texts:
+        for secret in (REAL[2], REAL[3], STAFF_CIVIC, STAFF_CIVIC[2:], "Täcknamn", "p7781@"):
+            assert secret.lower() not in text.lower(), f"{secret} leaked: {text[:400]}"
+
+
+def test_ingest_audits_protected_persons_by_id_only(db, canaries):
+    pupil, teacher = canaries
+    events = db.exec(select(AuditEvent).where(AuditEvent.entity_type == "Person")).all()
+    assert {pupil["id"], teacher["id"]} <= {event.entity_id for event in events}
+    texts = [repr((e.actor, e.action, e.entity_id, e.before, e.after)) for e in events]
+    assert_no_leak(texts)
