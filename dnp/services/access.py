@@ -20,6 +20,7 @@ from dnp.models import RoleGrant
 from dnp.models import UserAccount
 from dnp.models.types import utcnow
 from dnp.services import audit
+from dnp.services.group_validation import eppn_has_name
 
 ROLE_NAMES = {
     "central_admin": "Central administratör",
@@ -156,6 +157,27 @@ def person_label(person: Person) -> str:
         alias = " ".join(part for part in (person.alias_given_name, person.alias_family_name) if part)
         return alias or "Skyddad person"
     return f"{person.given_name} {person.family_name}"
+
+
+def person_sort_key(person: Person) -> tuple[str, str, str]:
+    """Order persons by the name shown: a protected person by alias, so the order tells nothing more."""
+    if person.security_marking != "Ingen":
+        family, given = person.alias_family_name, person.alias_given_name
+    else:
+        family, given = person.family_name, person.given_name
+    return ((family or "").casefold(), (given or "").casefold(), person.id)
+
+
+def shown_eppn(person: Person) -> str | None:
+    """The EPPN DNP may show and search: not a protected person's EPPN that holds the real name.
+
+    Shown beside the alias it would tie the alias to the real name; such an EPPN also blocks ready.
+    """
+    if person.security_marking != "Ingen" and eppn_has_name(
+        person.eppn, person.given_name, person.family_name
+    ):
+        return None
+    return person.eppn
 
 
 def find_people(session: Session, query: str, limit: int = 10) -> list[tuple[str, str, bool]]:

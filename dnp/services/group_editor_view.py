@@ -15,6 +15,7 @@ from dnp.models import TestGroup
 from dnp.models import TestGroupSource
 from dnp.models import TestOccasion
 from dnp.services.access import person_label
+from dnp.services.access import shown_eppn
 from dnp.services.group_facts import class_names
 from dnp.services.group_facts import facts_for_groups
 from dnp.services.group_facts import members_by_group
@@ -29,7 +30,7 @@ class MemberRow:
 
     person_id: str
     label: str
-    eppn: str | None
+    eppn: str | None  # None also when hidden: a protected person's EPPN holding the real name
     protected: bool
     origin: str
     class_name: str = ""
@@ -38,6 +39,7 @@ class MemberRow:
     duty_role: str | None = None
     errors: int = 0
     warnings: int = 0
+    eppn_hidden: bool = False
 
 
 def editor_context(session: Session, group: TestGroup) -> dict:
@@ -59,7 +61,8 @@ def editor_context(session: Session, group: TestGroup) -> dict:
         row = MemberRow(
             person_id=person.id,
             label=person_label(person),
-            eppn=person.eppn,
+            eppn=shown_eppn(person),
+            eppn_hidden=bool(person.eppn) and shown_eppn(person) is None,
             protected=person.security_marking != "Ingen",
             origin=member.origin,
             class_name=classes.get(person.id, ""),

@@ -19,6 +19,7 @@ from dnp.models import TestGroup
 from dnp.models import TestGroupMember
 from dnp.models import TestOccasion
 from dnp.services.access import person_label
+from dnp.services.access import person_sort_key
 from dnp.services.group_validation import GroupFacts
 from dnp.services.group_validation import MemberFacts
 from dnp.services.group_validation import validate_group
@@ -81,8 +82,8 @@ def members_by_group(session: Session, groups: list[TestGroup]) -> dict[str, lis
         select(MEMBER, PERSON)
         .join(Person, Person.id == TestGroupMember.person_id)
         .where(TestGroupMember.test_group_id.in_(list(unit_of)), TestGroupMember.excluded.is_(False))
-        .order_by(Person.family_name, Person.given_name)
     ).all()
+    rows.sort(key=lambda row: person_sort_key(row[1]))  # by the name shown: alias for protected persons
     person_ids = list({person.id for _, person in rows})
     units = list(set(unit_of.values()))
     enrolments: dict[tuple[str, str], tuple] = {}

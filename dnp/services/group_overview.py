@@ -22,6 +22,8 @@ from dnp.models import TestGroup
 from dnp.models import TestOccasion
 from dnp.services.access import Access
 from dnp.services.access import person_label
+from dnp.services.access import person_sort_key
+from dnp.services.access import shown_eppn
 from dnp.services.group_facts import facts_for_groups
 from dnp.services.group_validation import validate_group
 from dnp.services.test_groups import fits_unit
@@ -220,7 +222,7 @@ def preview(session: Session, unit_id: str, register_group_ids: list[str], activ
     from dnp.services.test_groups import source_pupils
 
     pupils = _pupils(session, unit_id, source_pupils(session, unit_id, register_group_ids), activity)
-    return sorted(pupils, key=lambda p: (p.fits, _natural(p.class_name), p.person.family_name, p.label))
+    return sorted(pupils, key=lambda p: (p.fits, _natural(p.class_name), person_sort_key(p.person)))
 
 
 def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -> list[CandidatePupil]:
@@ -255,9 +257,11 @@ def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -
     found = [
         row
         for row in pupils
-        if row.id in in_class or needle in (row.eppn or "").lower() or needle in person_label(row).lower()
+        if row.id in in_class
+        or needle in (shown_eppn(row) or "").lower()
+        or needle in person_label(row).lower()
     ]
-    found.sort(key=lambda row: (row.family_name, row.given_name, row.id))
+    found.sort(key=person_sort_key)
     return _pupils(session, unit_id, list(dict.fromkeys(row.id for row in found))[:limit], None)
 
 
@@ -267,9 +271,8 @@ def unit_staff(session: Session, unit_id: str, query: str = "") -> list[tuple[Pe
         select(Person, Duty.duty_role)
         .join(Duty, Duty.person_id == Person.id)
         .where(Duty.school_unit_id == unit_id)
-        .order_by(Person.family_name, Person.given_name)
     )
-    rows = session.exec(statement).all()
+    rows = sorted(session.exec(statement).all(), key=lambda row: person_sort_key(row[0]))
     needle = query.strip().lower()
     result, seen = [], set()
     for person, role in rows:
@@ -277,7 +280,7 @@ def unit_staff(session: Session, unit_id: str, query: str = "") -> list[tuple[Pe
             continue
         seen.add(person.id)
         label = person_label(person)
-        if needle and needle not in label.lower() and needle not in (person.eppn or "").lower():
+        if needle and needle not in label.lower() and needle not in (shown_eppn(person) or "").lower():
             continue
         result.append((person, label, role))
     return result

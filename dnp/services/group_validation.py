@@ -66,6 +66,14 @@ FIX_REGISTER = (
     "Rätta uppgiften i elevregistret (skoladministrativa systemet); ändringen kommer hit automatiskt."
 )
 FIX_GROUP = "Ta bort personen ur provgruppen, eller rätta uppgiften i registret."
+PROTECTED_NAME_IN_EPPN = (
+    "Personen har skyddad identitet men EPPN innehåller det riktiga namnet; "
+    "det skulle skickas tillsammans med aliasnamnet."
+)
+FIX_PROTECTED_EPPN = (
+    "Be om en ny EPPN utan namn (t.ex. slumpade tecken) i elevregistret (skoladministrativa "
+    "systemet); den nya kommer hit automatiskt."
+)
 
 
 @functools.lru_cache(maxsize=8192)  # the same names and EPPNs are folded on every page view
@@ -74,8 +82,27 @@ def _fold(text: str) -> str:
     return "".join(char for char in text if char.isalnum())
 
 
+def eppn_has_name(eppn: str | None, *names: str | None) -> bool:
+    """True when a name part of three letters or more shows in the EPPN's local part (Skolverket's 3047).
+
+    Letter case, accents and separators do not hide it: ``Kanariezq.Fagelzq`` holds ``Fågelzq``.
+    """
+    if not eppn:
+        return False
+    folded = _fold(eppn.rpartition("@")[0] or eppn)
+    return any(
+        len(_fold(part)) >= 3 and _fold(part) in folded
+        for name in names
+        for part in re.split(r"[\s-]+", name or "")
+    )
+
+
 def eppn_problem(member: MemberFacts) -> tuple[str, str] | None:
-    """Civic number or name inside the EPPN's local part: (severity, message)."""
+    """Civic number or name inside the EPPN's local part: (severity, message).
+
+    A name is only Skolverket's warning for most people, but for a protected person the EPPN goes out
+    next to the alias and would tie the alias to the real name: that blocks.
+    """
     if not member.eppn:
         return None
     local = member.eppn.split("@", 1)[0]
@@ -83,11 +110,10 @@ def eppn_problem(member: MemberFacts) -> tuple[str, str] | None:
     civic_digits = re.sub(r"\D", "", member.civic_no or "")
     if civic_digits and (civic_digits[-10:] in digits or (len(digits) >= 6 and digits in civic_digits)):
         return "error", "EPPN innehåller personnumret."
-    folded = _fold(local)
-    for name in (member.given_name, member.family_name):
-        for part in re.split(r"[\s-]+", name or ""):
-            if len(part) >= 3 and _fold(part) in folded:
-                return "warning", "EPPN innehåller personens namn (Skolverket varnar, kod 3047)."
+    if eppn_has_name(member.eppn, member.given_name, member.family_name):
+        if member.protected:
+            return "error", PROTECTED_NAME_IN_EPPN
+        return "warning", "EPPN innehåller personens namn (Skolverket varnar, kod 3047)."
     return None
 
 
@@ -141,7 +167,8 @@ def _person_issues(member: MemberFacts) -> list[Issue]:
         )
     elif problem := eppn_problem(member):
         severity, message = problem
-        issues.append(_issue(severity, "eppn_content", member, message, FIX_REGISTER))
+        fix = FIX_PROTECTED_EPPN if message == PROTECTED_NAME_IN_EPPN else FIX_REGISTER
+        issues.append(_issue(severity, "eppn_content", member, message, fix))
     if civic_number_kind(member.civic_no) is None:
         issues.append(
             _issue(

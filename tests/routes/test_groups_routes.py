@@ -8,10 +8,12 @@ from sqlmodel import select
 from dnp.models import BackgroundTask
 from dnp.models import TestGroup
 from dnp.models import TestGroupMember
+from tests import factories
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
 from tests.groups_fixtures import MA9
+from tests.routes.test_ingest_api import send
 
 ADMIN = "rektor@kommun.se"
 
@@ -141,3 +143,118 @@ def test_bulk_per_class_runs_as_a_task(app, admin, world, db):
     assert status.status_code == 286  # finished: htmx stops polling
     members = db.exec(select(TestGroupMember)).all()
     assert len(members) == 7  # 9A: 3 + the shared pupil, 9B: 2 + the shared pupil
+
+
+# A protected pupil whose real family name sorts first and whose alias sorts last, with an EPPN made of
+# the real name (what Skolverket flags with warning 3047).
+REAL_GIVEN, REAL_FAMILY = "Kanariezq", "Aafågelzq"
+NAME_EPPN = "kanariezq.aafagelzq@elev.example.se"
+
+
+@pytest.fixture
+def protected_pupil(client, world):
+    """The canary, in class 9A at the unit, and a protected teacher with a name EPPN too."""
+    pupil = factories.person(
+        world.unit["id"],
+        givenName=REAL_GIVEN,
+        familyName=REAL_FAMILY,
+        eduPersonPrincipalNames=[NAME_EPPN],
+        emails=[{"value": "e5531@elev.example.se", "type": "Skola elev"}],
+        securityMarking="Skyddad folkbokföring",
+        aliasGivenName="Zara",
+        aliasFamilyName="Zzalias",
+    )
+    teacher = factories.person(
+        None,
+        givenName="Hemligzq",
+        familyName="Lärarzq",
+        eduPersonPrincipalNames=["hemligzq.lararzq@personal.example.se"],
+        emails=[{"value": "p5532@personal.example.se", "type": "Skola personal"}],
+        securityMarking="Sekretessmarkering",
+        aliasGivenName="Tove",
+        aliasFamilyName="Täcke",
+    )
+    assert send(client, "PUT", "persons", [pupil, teacher]).status_code == 201
+    assert send(client, "PUT", "duties", [factories.duty(teacher["id"], world.unit["id"])]).status_code == 201
+    members = [p["id"] for p in world.pupils_a] + [world.shared["id"], pupil["id"]]
+    class_a = {**world.class_a, "groupMemberships": [{"person": {"id": i}} for i in members]}
+    assert send(client, "PUT", "groups", [class_a]).status_code == 201
+    return pupil, teacher
+
+
+def _assert_hidden(body: str) -> None:
+    for secret in (REAL_GIVEN, REAL_FAMILY, "aafagelzq", NAME_EPPN, "hemligzq", "Lärarzq"):
+        assert secret.lower() not in body.lower(), secret
+
+
+def test_a_protected_persons_name_eppn_blocks_ready_and_is_never_shown(admin, world, db, protected_pupil):
+    pupil, teacher = protected_pupil
+    _create(admin, world, register_group_ids=[world.class_a["id"]])
+    group = db.exec(select(TestGroup)).one()
+    headers = {"X-CSRFToken": csrf_token(admin), "HX-Request": "true"}
+    admin.post(f"/provgrupper/{group.id}/personal", data={"person_id": teacher["id"]}, headers=headers)
+
+    page = admin.get(f"/provgrupper/{group.id}").get_data(as_text=True)
+    _assert_hidden(page)
+    assert "Zara Zzalias" in page and "Tove Täcke" in page
+    assert page.count("EPPN dold – innehåller namnet") == 2
+    assert "EPPN utan namn" in page and "skyddad identitet men EPPN innehåller det riktiga namnet" in page
+
+    refused = admin.post(f"/provgrupper/{group.id}/klar", headers=headers)
+    assert refused.status_code == 422
+    _assert_hidden(refused.get_data(as_text=True))
+    db.refresh(group)
+    assert group.status == "draft"
+
+    # The SIS hands out name-free EPPNs: the same group may now be sent.
+    fixed = [
+        {**pupil, "eduPersonPrincipalNames": ["e5531@elev.example.se"]},
+        {**teacher, "eduPersonPrincipalNames": ["p5532@personal.example.se"]},
+    ]
+    assert send(admin, "PUT", "persons", fixed).status_code == 201
+    assert admin.post(f"/provgrupper/{group.id}/klar", headers=headers).status_code == 200
+    db.refresh(group)
+    assert group.status == "ready"
+    assert "e5531@elev.example.se" in admin.get(f"/provgrupper/{group.id}").get_data(as_text=True)
+
+
+def test_a_protected_person_is_not_found_by_real_name_or_name_eppn(admin, world, db, protected_pupil):
+    _create(admin, world, register_group_ids=[])
+    group = db.exec(select(TestGroup)).one()
+
+    def pupils(query: str) -> str:
+        return admin.get(f"/provgrupper/{group.id}/sok-elever", query_string={"q": query}).get_data(
+            as_text=True
+        )
+
+    def staff(query: str) -> str:
+        return admin.get(f"/provgrupper/{group.id}/sok-personal", query_string={"q": query}).get_data(
+            as_text=True
+        )
+
+    for query in (REAL_GIVEN, REAL_FAMILY, "aafagelzq", NAME_EPPN, "kanariezq.aa"):
+        assert "Zzalias" not in pupils(query), query
+    for query in ("Hemligzq", "lararzq", "hemligzq.lararzq@personal"):
+        assert "Täcke" not in staff(query), query
+    assert "Zara Zzalias" in pupils("zzalias") and "Tove Täcke" in staff("täcke")
+    _assert_hidden(pupils("9a") + staff(""))
+
+
+def test_protected_persons_sort_by_their_alias(admin, world, db, protected_pupil):
+    def in_order(body: str, last: str) -> None:
+        others = [f"{p['givenName']} {p['familyName']}" for p in world.pupils_a + [world.shared]]
+        assert all(0 <= body.index(name) < body.index(last) for name in others), body
+
+    preview = admin.post(
+        f"/provgrupper/enheter/{world.unit['id']}/forhandsvisning",
+        data={"activity_id": MA9, "register_group_ids": [world.class_a["id"]]},
+        headers={"X-CSRFToken": csrf_token(admin), "HX-Request": "true"},
+    ).get_data(as_text=True)
+    in_order(preview, "Zara Zzalias")
+    _create(admin, world, register_group_ids=[world.class_a["id"]])
+    group = db.exec(select(TestGroup)).one()
+    in_order(admin.get(f"/provgrupper/{group.id}").get_data(as_text=True), "Zara Zzalias")
+    in_order(admin.get(f"/provgrupper/{group.id}/sok-elever?q=9a").get_data(as_text=True), "Zara Zzalias")
+    staff = admin.get(f"/provgrupper/{group.id}/sok-personal?q=").get_data(as_text=True)
+    teacher = f"{world.teacher['givenName']} {world.teacher['familyName']}"
+    assert staff.index(teacher) < staff.index("Tove Täcke")  # "Lärarzq" would come first

@@ -85,6 +85,34 @@ def test_eppn_rules(eppn, expected):
     assert codes([pupil(eppn=eppn), teacher()]) == expected
 
 
+@pytest.mark.parametrize(
+    "eppn",
+    [
+        "kanariezq.fagelzq@elev.kommun.se",  # accents folded away
+        "KanarieZQ99@elev.kommun.se",  # letter case
+        "x-fagel_zq@elev.kommun.se",  # separators
+        "fågelzq@elev.kommun.se",
+    ],
+)
+def test_a_protected_persons_eppn_with_the_real_name_blocks_ready(eppn):
+    protected = pupil(
+        label="Alex Andersson",
+        given_name="Kanariezq",
+        family_name="Fågelzq",
+        protected=True,
+        has_alias=True,
+        eppn=eppn,
+    )
+    issues = validate_group(GroupFacts("MA 9A", "GR", 9, [protected, teacher()]))
+    assert [(i.code, i.severity) for i in issues] == [("eppn_content", "error")]
+    assert "skyddad identitet" in issues[0].message and "riktiga namnet" in issues[0].message
+    assert "EPPN utan namn" in issues[0].fix and "elevregistret" in issues[0].fix
+    assert issues[0].person_label == "Alex Andersson"  # the issue names the alias, nothing else
+    # The alias in an EPPN gives nothing away.
+    alias_eppn = replace(protected, eppn="alex.andersson@elev.kommun.se")
+    assert codes([alias_eppn, teacher()]) == {}
+
+
 def test_pupil_and_staff_roles_need_different_eppns():
     same = teacher(person_id="p1")
     assert codes([pupil(), same])["same_eppn_roles"] == "error"
