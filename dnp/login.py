@@ -82,11 +82,12 @@ def safe_next(value: str | None) -> str:
 def sign_in(eppn: str, method: str, display_name: str = "", next_path: str | None = None):
     """Start a server-side session for ``eppn`` and redirect to ``next_path`` (our paths only)."""
     db = get_session()
+    eppn = access.normalise_eppn(eppn)  # whatever case the IdP or the form used
     cookie_session.clear()  # a fresh session on login: no fixation
     session_id = access.start_session(db, eppn, method, display_name)
     db.commit()
     rights = access.access_for(db, eppn)
-    login_user(CurrentUser(session_id, eppn, rights, display_name))
+    login_user(CurrentUser(session_id, eppn, rights, access.display_names(db, {eppn}).get(eppn, "")))
     if not rights.has_any_role:
         return redirect(url_for("auth.no_access"))
     return redirect(safe_next(next_path))

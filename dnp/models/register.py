@@ -9,6 +9,7 @@ from sqlalchemy import Column
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import func
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
@@ -75,6 +76,10 @@ class Person(SQLModel, table=True):
     def is_protected(self) -> bool:
         """True when the population register marks the person as protected."""
         return self.security_marking != "Ingen"
+
+
+# Signing in and the access page look persons up by EPPN in any letter case.
+Index("ix_person_eppn_lower", func.lower(Person.__table__.c.eppn))
 
 
 class Enrolment(SQLModel, table=True):

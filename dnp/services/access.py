@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlmodel import Session
 from sqlmodel import select
@@ -29,6 +30,21 @@ ROLE_NAMES = {
 }
 _EPPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEEN_EVERY = timedelta(seconds=60)
+
+
+def normalise_eppn(eppn: str) -> str:
+    """The form DNP keys grants, accounts and sessions by: trimmed and lower-cased.
+
+    The scope is a domain, and IdPs and registers differ in the case they send; ``Anna@Skola.se`` and
+    ``anna@skola.se`` are one person, who must not sign in as a stranger without a role.
+    """
+    return eppn.strip().lower()
+
+
+def register_person(session: Session, eppn: str) -> Person | None:
+    """The register's person with this EPPN, in any letter case (a protected one first, to be safe)."""
+    persons = session.exec(select(Person).where(func.lower(Person.eppn) == normalise_eppn(eppn))).all()
+    return min(persons, key=lambda person: (person.security_marking == "Ingen", person.id), default=None)
 
 
 class AccessError(ValueError):
@@ -66,7 +82,8 @@ class Access:
 
 
 def access_for(session: Session, eppn: str) -> Access:
-    """Collect an EPPN's grants."""
+    """Collect an EPPN's grants (whatever its letter case)."""
+    eppn = normalise_eppn(eppn)
     grants = session.exec(select(RoleGrant).where(RoleGrant.eppn == eppn)).all()
     return Access(
         eppn=eppn,
@@ -78,7 +95,7 @@ def access_for(session: Session, eppn: str) -> Access:
 
 def grant_role(session: Session, actor: str, eppn: str, role: str, unit_ids: list[str] = ()) -> int:
     """Grant ``role`` (per unit for school-unit administrators); return how many grants are new."""
-    eppn = eppn.strip()
+    eppn = normalise_eppn(eppn)
     if not _EPPN.match(eppn):
         raise AccessError("Ange en giltig EPPN, t.ex. anna.andersson@skola.se.")
     if role not in ROLES:
@@ -119,7 +136,7 @@ def revoke_grant(session: Session, actor: str, grant_id: int) -> RoleGrant:
     grant = session.get(RoleGrant, grant_id)
     if grant is None:
         raise LookupError(grant_id)
-    if grant.role == "central_admin" and grant.eppn == actor:
+    if grant.role == "central_admin" and grant.eppn == normalise_eppn(actor):
         raise AccessError("Du kan inte ta bort din egen roll som central administratör.")
     before = {"eppn": grant.eppn, "role": grant.role, "school_unit_id": grant.school_unit_id}
     session.delete(grant)
@@ -139,15 +156,21 @@ def list_grants(session: Session) -> list[tuple[RoleGrant, str | None, str]]:
 
 
 def display_names(session: Session, eppns: set[str]) -> dict[str, str]:
-    """Names to show for EPPNs: the register's (alias for protected persons), else the IdP's."""
-    if not eppns:
+    """Names to show for EPPNs: the register's (alias for protected persons), else the IdP's.
+
+    The IdP's name is never used for someone the register knows: for a protected person it is the real
+    name. Nor is the alias shown for an EPPN that holds the real name (it would tie the two together).
+    """
+    wanted = {normalise_eppn(eppn): eppn for eppn in eppns}
+    if not wanted:
         return {}
     names = {
-        account.eppn: account.display_name
-        for account in session.exec(select(UserAccount).where(UserAccount.eppn.in_(eppns))).all()
+        wanted[account.eppn]: account.display_name
+        for account in session.exec(select(UserAccount).where(UserAccount.eppn.in_(list(wanted)))).all()
     }
-    for person in session.exec(select(Person).where(Person.eppn.in_(eppns))).all():
-        names[person.eppn] = person_label(person)
+    persons = session.exec(select(Person).where(func.lower(Person.eppn).in_(list(wanted)))).all()
+    for person in sorted(persons, key=lambda person: person.security_marking == "Ingen", reverse=True):
+        names[wanted[normalise_eppn(person.eppn)]] = person_label(person) if shown_eppn(person) else ""
     return names
 
 
@@ -181,45 +204,70 @@ def shown_eppn(person: Person) -> str | None:
 
 
 def find_people(session: Session, query: str, limit: int = 10) -> list[tuple[str, str, bool]]:
-    """People to grant roles to, by EPPN or name: (eppn, label, protected)."""
-    query = query.strip()
-    if len(query) < 2:
+    """People to grant roles to, by EPPN or name: (eppn, label, protected).
+
+    A protected person is found only by what DNP shows of them (alias, a name-free EPPN), never by the
+    real name, an EPPN that holds it, or a name their IdP sent; results are in the order shown.
+    """
+    needle = query.strip().lower()
+    if len(needle) < 2:
         return []
-    pattern = f"%{query.lower()}%"
-    persons = session.exec(
-        select(Person)
-        .where(Person.eppn.is_not(None))
-        .where(
-            or_(
-                Person.eppn.ilike(pattern),
-                (Person.security_marking == "Ingen")
-                & (Person.given_name + " " + Person.family_name).ilike(pattern),
-                (Person.security_marking != "Ingen")
-                & (Person.alias_given_name + " " + Person.alias_family_name).ilike(pattern),
-            )
+    pattern = f"%{needle}%"
+    with_eppn = select(Person).where(Person.eppn.is_not(None))
+    unprotected = session.exec(
+        with_eppn.where(
+            Person.security_marking == "Ingen",
+            or_(Person.eppn.ilike(pattern), (Person.given_name + " " + Person.family_name).ilike(pattern)),
         )
-        .order_by(Person.family_name, Person.given_name)
+        .order_by(Person.family_name, Person.given_name, Person.id)
         .limit(limit)
     ).all()
+    # Few persons are protected: match them in Python, on exactly what is shown of them.
+    protected = [
+        person
+        for person in session.exec(
+            with_eppn.where(
+                Person.security_marking != "Ingen",
+                or_(
+                    Person.eppn.ilike(pattern),
+                    (Person.alias_given_name + " " + Person.alias_family_name).ilike(pattern),
+                ),
+            )
+        ).all()
+        # Never offered with an EPPN that holds the real name: the hit would show it beside the alias.
+        if (eppn := shown_eppn(person)) and (needle in person_label(person).lower() or needle in eppn.lower())
+    ]
+    persons = sorted(unprotected + protected, key=person_sort_key)[:limit]
     found = [(p.eppn, person_label(p), p.security_marking != "Ingen") for p in persons]
     if len(found) < limit:
+        # Signed-in people the register does not know; a register person is found above or not at all.
+        registered = func.lower(Person.eppn) == UserAccount.eppn
         accounts = session.exec(
             select(UserAccount)
             .where(or_(UserAccount.eppn.ilike(pattern), UserAccount.display_name.ilike(pattern)))
+            .where(~select(Person.id).where(registered).exists())
+            .order_by(UserAccount.display_name, UserAccount.eppn)
             .limit(limit - len(found))
         ).all()
-        known = {eppn for eppn, _, _ in found}
-        found += [(a.eppn, a.display_name, False) for a in accounts if a.eppn not in known]
+        found += [(a.eppn, a.display_name, False) for a in accounts]
     return found
 
 
 def start_session(session: Session, eppn: str, method: str, display_name: str = "") -> str:
-    """Record a sign-in and return the new server-side session id."""
+    """Record a sign-in and return the new server-side session id.
+
+    The IdP's name is kept only for someone the register does not mark as protected: for a protected
+    person it is the real name, and DNP shows the alias instead.
+    """
+    eppn = normalise_eppn(eppn)
     now = utcnow()
+    person = register_person(session, eppn)
+    if person is not None and person.is_protected:
+        display_name = ""
     account = session.get(UserAccount, eppn)
     if account is None:
         account = UserAccount(eppn=eppn, display_name=display_name, first_login=now)
-    if display_name:
+    if display_name or (person is not None and person.is_protected):
         account.display_name = display_name
     account.last_login = now
     session.add(account)

@@ -82,7 +82,50 @@ def test_scope_compare_ignores_case_and_person_without_role_sees_no_access(saml_
     xml = saml_idp.make_response(request_id, eppn_values=["nisse@SKOLA.Example.SE"])
     browser, response = post_response(saml_app, xml, relay)
     assert response.headers["Location"].endswith("/auth/no-access")
-    assert db.exec(select(LoginSession)).one().eppn == "nisse@SKOLA.Example.SE"
+    assert db.exec(select(LoginSession)).one().eppn == "nisse@skola.example.se"
+
+
+def test_an_eppn_in_another_letter_case_signs_in_as_the_granted_user(admin, client, db):
+    request_id, relay = start_login(client)
+    xml = saml_idp.make_response(request_id, eppn_values=["Anna.Andersson@" + saml_idp.SCOPE.upper()])
+    browser, response = post_response(admin, xml, relay)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/access"
+    assert browser.get("/admin/access").status_code == 200  # the central administrator's role
+    assert db.exec(select(LoginSession)).one().eppn == EPPN
+    assert db.exec(select(UserAccount.eppn)).all() == [EPPN]  # one account, not a new stranger
+
+
+def test_the_idp_name_of_a_protected_person_is_neither_kept_nor_shown(admin, client, db):
+    from tests import factories
+    from tests.conftest import login
+    from tests.routes.test_ingest_api import send
+
+    eppn = "q7781@" + saml_idp.SCOPE
+    person = factories.person(
+        None,
+        givenName="Kanariezq",
+        familyName="Fågelzq",
+        eduPersonPrincipalNames=["Q7781@" + saml_idp.SCOPE],  # the register's case differs from the IdP's
+        securityMarking="Skyddad folkbokföring",
+        aliasGivenName="Zara",
+        aliasFamilyName="Zzalias",
+    )
+    assert send(client, "PUT", "persons", [person]).status_code == 201
+    grant(admin, eppn, "operator")
+    request_id, relay = start_login(client, "/ops/")
+    names = {"urn:oid:2.16.840.1.113730.3.1.241": ["Kanariezq Fågelzq"]}
+    browser, response = post_response(
+        admin, saml_idp.make_response(request_id, eppn_values=[eppn], extra_attributes=names), relay
+    )
+    assert response.headers["Location"] == "/ops/"
+    own_page = browser.get("/ops/").get_data(as_text=True)
+    assert "Zara Zzalias" in own_page and "Kanariezq" not in own_page
+    assert db.get(UserAccount, eppn).display_name == ""
+
+    login(client, admin, EPPN)
+    access_page = client.get("/admin/access").get_data(as_text=True)
+    assert "Zara Zzalias" in access_page and "Kanariezq" not in access_page
+    assert "<li>" not in client.get("/admin/access/people?eppn=Kanariezq").get_data(as_text=True)
 
 
 def test_encrypted_assertion_is_decrypted_and_accepted(admin, client):

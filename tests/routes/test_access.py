@@ -213,3 +213,79 @@ def test_next_only_redirects_to_own_paths(app, client):
     for hostile in ("https://evil.se/x", "//evil.se", "/\\evil.se", "javascript:alert(1)", ""):
         assert safe_next(hostile) == "/"
     assert safe_next("/admin/audit?page=2") == "/admin/audit?page=2"
+
+
+def _register(client, *persons) -> None:
+    from tests.routes.test_ingest_api import send
+
+    assert send(client, "PUT", "persons", list(persons)).status_code == 201
+
+
+def _protected(unit_id: str, **overrides) -> dict:
+    fields = {
+        "givenName": "Kanariezq",
+        "familyName": "Aafågelzq",
+        "securityMarking": "Skyddad folkbokföring",
+        "aliasGivenName": "Zara",
+        "aliasFamilyName": "Zzalias",
+    }
+    return factories.person(unit_id, **{**fields, **overrides})
+
+
+def test_people_search_never_finds_a_protected_person_by_a_name_eppn_or_the_idp_name(app, central, db, units):
+    from dnp.models import UserAccount
+
+    named = _protected(units[0]["id"], eduPersonPrincipalNames=["kanariezq.aafagelzq@elev.example.se"])
+    plain = _protected(
+        units[0]["id"],
+        eduPersonPrincipalNames=["Q7781@Elev.Example.se"],
+        givenName="Hemligzq",
+        familyName="Dold",
+    )
+    _register(central, named, plain)
+    # Both have signed in before, and their IdP sent the real name.
+    db.add(UserAccount(eppn="kanariezq.aafagelzq@elev.example.se", display_name="Kanariezq Aafågelzq"))
+    db.add(UserAccount(eppn="q7781@elev.example.se", display_name="Hemligzq Dold"))
+    db.commit()
+
+    def people(query: str) -> str:
+        return central.get("/admin/access/people", query_string={"eppn": query}).get_data(as_text=True)
+
+    for query in ("Kanariezq", "aafagelzq", "Aafågelzq", "kanariezq.aa", "Hemligzq", "dold"):
+        assert "<li>" not in people(query), query  # no hit at all (the answer repeats the query)
+    found = people("q7781")
+    assert "Zara Zzalias" in found and "Hemligzq" not in found
+    assert "Zara Zzalias" in people("zzalias") and "kanariezq" not in people("zzalias").lower()
+
+
+def test_behorigheter_shows_the_alias_never_the_idp_name_of_a_protected_person(app, central, db, units):
+    from dnp.models import UserAccount
+
+    plain = _protected(
+        units[0]["id"], eduPersonPrincipalNames=["Q7781@Elev.Example.se"], givenName="Hemligzq"
+    )
+    named = _protected(units[0]["id"], eduPersonPrincipalNames=["aafagelzq9@elev.example.se"])
+    _register(central, plain, named)
+    db.add(UserAccount(eppn="q7781@elev.example.se", display_name="Hemligzq Aafågelzq"))
+    db.add(UserAccount(eppn="aafagelzq9@elev.example.se", display_name="Kanariezq Aafågelzq"))
+    db.commit()
+    grant(app, "q7781@elev.example.se", "operator")  # as the IdP sends it; the register differs in case
+    grant(app, "aafagelzq9@elev.example.se", "operator")
+    page = central.get("/admin/access").get_data(as_text=True)
+    assert "Hemligzq" not in page and "Kanariezq" not in page
+    assert page.count("Zara Zzalias") == 1  # the name-free EPPN's row; the other shows the EPPN alone
+    assert "aafagelzq9@elev.example.se" in page
+
+
+def test_grants_ignore_letter_case_of_the_eppn(app, central, db, units):
+    headers = {"X-CSRFToken": csrf_token(central)}
+    form = {"eppn": " Rektor@Kommun.SE ", "role": "operator"}
+    assert central.post("/admin/access/grants", data=form, headers=headers).status_code == 200
+    again = central.post("/admin/access/grants", data={**form, "eppn": "rektor@kommun.se"}, headers=headers)
+    assert "Behörigheten fanns redan" in again.get_data(as_text=True)
+    assert db.exec(select(RoleGrant.eppn).where(RoleGrant.role == "operator")).all() == ["rektor@kommun.se"]
+    login(central, app, "REKTOR@kommun.se")  # signed in with another letter case: the same operator
+    assert central.get("/ops/").status_code == 200
+    assert (
+        db.exec(select(LoginSession.eppn).order_by(LoginSession.created.desc())).first() == "rektor@kommun.se"
+    )
