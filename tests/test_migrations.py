@@ -29,3 +29,48 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch):
     monkeypatch.delenv("DNP_SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="DNP_SECRET_KEY"):
         create_app({"ENV": "production", "SECRET_KEY": None})
+
+
+def test_0007b_folds_the_letter_case_of_stored_eppns(tmp_path_factory, worker_id):
+    from sqlalchemy import text
+
+    from dnp.migrate import upgrade
+    from tests.conftest import fresh_database
+
+    url = fresh_database(tmp_path_factory, worker_id, suffix="_eppn_case", revision="0006")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for eppn, role in [
+            ("Anna@Skola.se", "operator"),
+            ("anna@skola.se", "operator"),
+            ("ANNA@skola.se", "central_admin"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO role_grant (eppn, role, granted_by, granted_at)"
+                    " VALUES (:e, :r, 'x', CURRENT_TIMESTAMP)"
+                ),
+                {"e": eppn, "r": role},
+            )
+        for eppn in ("Anna@Skola.se", "ANNA@SKOLA.SE"):
+            connection.execute(
+                text(
+                    "INSERT INTO user_account (eppn, display_name, first_login, last_login)"
+                    " VALUES (:e, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"e": eppn},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO login_session (id, eppn, method, created, last_seen)"
+                " VALUES ('s1', 'Anna@Skola.se', 'saml', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        grants = connection.execute(text("SELECT eppn, role FROM role_grant")).all()
+        accounts = connection.execute(text("SELECT eppn FROM user_account")).scalars().all()
+        sessions = connection.execute(text("SELECT eppn FROM login_session")).scalars().all()
+    engine.dispose()
+    assert sorted(map(tuple, grants)) == [("anna@skola.se", "central_admin"), ("anna@skola.se", "operator")]
+    assert accounts == ["anna@skola.se"] and sessions == ["anna@skola.se"]
