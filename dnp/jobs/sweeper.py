@@ -87,7 +87,8 @@ def _enqueue_unique(queue, job_id: str, function: str, *args, **options) -> int:
             _reported.add(job_id)
             log.info("enqueue skipped: job %s is already in Redis (%s)", job_id, status.value)
         return 0
-    log.warning("job %s was held by Redis (%s) but will not run: replaced", job_id, status)
+    state = status.value if status is not None else "unknown"
+    log.warning("job %s was held by Redis (%s) but will not run: replaced", job_id, state)
     if held is not None:
         held.delete()
     try:
