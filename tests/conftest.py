@@ -27,7 +27,7 @@ def _worker_number(worker_id: str) -> int:
     return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
 
 
-def fresh_database(tmp_path_factory, worker_id, suffix: str = "") -> str:
+def fresh_database(tmp_path_factory, worker_id, suffix: str = "", revision: str = "head") -> str:
     """Create and migrate an empty database for this test process; ``suffix`` names a second one."""
     if BACKEND == "postgres":
         # Named after the checkout too, so that two checkouts can test side by side.
@@ -41,7 +41,7 @@ def fresh_database(tmp_path_factory, worker_id, suffix: str = "") -> str:
         url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / f'dnp{suffix}.sqlite3'}"
-    upgrade(url)
+    upgrade(url, revision)
     return url
 
 
