@@ -28,7 +28,7 @@ def _worker_number(worker_id: str) -> int:
 
 
 def fresh_database(tmp_path_factory, worker_id, suffix: str = "", revision: str = "head") -> str:
-    """Create and migrate an empty database for this test process; ``suffix`` names a second one."""
+    """Create and migrate (to ``revision``) an empty database for this process; ``suffix`` names another."""
     if BACKEND == "postgres":
         # Named after the checkout too, so that two checkouts can test side by side.
         checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
