@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
@@ -27,6 +28,9 @@ from dnp.models.types import utcnow
 from dnp.services import deliveries
 
 log = logging.getLogger(__name__)
+# A job in one of these states will still run: an enqueue under its id is rightly skipped.
+STILL_TO_RUN = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+_reported: set[str] = set()  # job ids whose skipped enqueue was logged (once each, not every sweep)
 
 
 def sweep_once() -> dict[str, int]:
@@ -41,29 +45,57 @@ def sweep_once() -> dict[str, int]:
     enqueued = 0
     if due:
         queue = get_queue(WEBHOOKS_QUEUE)
-        attempts_of = dict(
-            session.exec(select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(due))).all()
-        )
-        for delivery_id in due:
-            attempts = attempts_of[delivery_id]
-            try:
-                # result_ttl=0: the job id is free again as soon as it ran, so the next sweep can
-                # enqueue the delivery again if it was not claimed (e.g. another was in flight).
-                queue.enqueue(
-                    "dnp.jobs.webhooks.deliver_webhook",
-                    delivery_id,
-                    job_id=f"delivery-{delivery_id}-{attempts}",
-                    unique=True,
-                    result_ttl=0,
-                    failure_ttl=24 * 3600,
-                    job_timeout=int(float(current_app.config["WEBHOOK_TIMEOUT"]) * 3 + 30),
-                )
-                enqueued += 1
-            except DuplicateJobError:
-                continue
+        rows = session.exec(
+            select(Delivery.id, Delivery.job_key, Delivery.attempts).where(Delivery.id.in_(due))
+        ).all()
+        for delivery_id, job_key, attempts in sorted(rows):
+            # result_ttl=0: the job id is free again as soon as it ran, so the next sweep can
+            # enqueue the delivery again if it was not claimed (e.g. another was in flight).
+            enqueued += _enqueue_unique(
+                queue,
+                deliveries.job_id(delivery_id, job_key, attempts),
+                "dnp.jobs.webhooks.deliver_webhook",
+                delivery_id,
+                job_key,
+                result_ttl=0,
+                failure_ttl=24 * 3600,
+                job_timeout=int(float(current_app.config["WEBHOOK_TIMEOUT"]) * 3 + 30),
+            )
     enqueued += _requeue_waiting_tasks(session, now)
     session.close()
     return {"released": released, "gathered": gathered, "due": len(due), "enqueued": enqueued}
+
+
+def _enqueue_unique(queue, job_id: str, function: str, *args, **options) -> int:
+    """Enqueue under ``job_id`` unless Redis holds a job of that id that is still to run; 1 if enqueued.
+
+    A held id is logged (once per job, ids only). A held job that will never run again (failed,
+    stopped, cancelled, or left from before a database restore) would block the work for as long as
+    Redis keeps it, so it is replaced.
+    """
+    try:
+        queue.enqueue(function, *args, job_id=job_id, unique=True, **options)
+        return 1
+    except DuplicateJobError:
+        pass
+    held = queue.fetch_job(job_id)
+    status = held.get_status(refresh=False) if held is not None else None
+    if status in STILL_TO_RUN:
+        if job_id not in _reported:
+            if len(_reported) > 10_000:
+                _reported.clear()
+            _reported.add(job_id)
+            log.info("enqueue skipped: job %s is already in Redis (%s)", job_id, status.value)
+        return 0
+    state = status.value if status is not None else "unknown"
+    log.warning("job %s was held by Redis (%s) but will not run: replaced", job_id, state)
+    if held is not None:
+        held.delete()
+    try:
+        queue.enqueue(function, *args, job_id=job_id, unique=True, **options)
+    except DuplicateJobError:
+        return 0  # another sweeper replaced it first
+    return 1
 
 
 def _requeue_waiting_tasks(session, now) -> int:
@@ -73,20 +105,11 @@ def _requeue_waiting_tasks(session, now) -> int:
             BackgroundTask.status == "queued", BackgroundTask.created < now - timedelta(seconds=30)
         )
     ).all()
-    count = 0
-    for task_id in waiting:
-        try:
-            get_queue(JOBS_QUEUE).enqueue(
-                "dnp.jobs.tasks.run_background_task",
-                task_id,
-                job_id=f"task-{task_id}",
-                unique=True,
-                result_ttl=0,
-            )
-            count += 1
-        except DuplicateJobError:
-            continue
-    return count
+    queue = get_queue(JOBS_QUEUE) if waiting else None
+    return sum(
+        _enqueue_unique(queue, f"task-{task_id}", "dnp.jobs.tasks.run_background_task", task_id, result_ttl=0)
+        for task_id in waiting
+    )
 
 
 def run_forever(interval: float = 1.0, stop=lambda: False) -> None:

@@ -7,6 +7,7 @@ import os
 import socket
 
 from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
 
 from dnp.db import get_session
 from dnp.jobs import app_context
@@ -32,30 +33,35 @@ def timing_from_config(config) -> deliveries.Timing:
     )
 
 
-def deliver_webhook(delivery_id: int) -> None:
-    """Claim the delivery, re-stamp if late, send it, and record the outcome. Never raises for HTTP."""
+def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
+    """Claim the delivery, re-stamp if late, send it, and record the outcome. Never raises for HTTP.
+
+    ``job_key`` ties the job to the delivery it was made for (jobs enqueued before it existed have
+    none). A subscription deleted meanwhile ends the job as a no-op: its deliveries went with it.
+    """
     with app_context():
         config = current_app.config
         session = get_session()
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        delivery = deliveries.claim(session, delivery_id, worker, utcnow())
+        delivery = deliveries.claim(session, delivery_id, worker, utcnow(), job_key)
         if delivery is None:
             return
         subscription = session.get(Subscription, delivery.subscription_id)
         timing = timing_from_config(config)
         if subscription is None or subscription.expires <= utcnow():
             deliveries.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
-            session.commit()
+            _commit(session, delivery_id)
             return
         if not target_allowed(subscription.target, config["WEBHOOK_ALLOWED_TARGETS"]):
             deliveries.give_up(
                 session, delivery, "dead", "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS)."
             )
-            session.commit()
+            _commit(session, delivery_id)
             return
         if utcnow() - delivery.first_change_at > timing.restamp_after:
             restamp(session, delivery, subscription.resource_types, utcnow())
-            session.commit()
+            if not _commit(session, delivery_id):
+                return
         result = post_webhook(
             subscription.target,
             deliveries.body_for(delivery),
@@ -71,7 +77,24 @@ def deliver_webhook(delivery_id: int) -> None:
                 "delivery %s to subscription %s failed: %s", delivery.id, subscription.id, result.error
             )
             deliveries.failed(session, delivery, result.error, now, timing, result.status)
+        _commit(session, delivery_id)
+
+
+def _commit(session, delivery_id: int) -> bool:
+    """Commit the delivery's new state; False (logged) if the delivery was deleted meanwhile.
+
+    Deleting a subscription deletes its deliveries, also one in flight. The job then has nothing to
+    record; that is the end of it, not a failure for RQ to keep.
+    """
+    try:
         session.commit()
+    except StaleDataError:
+        session.rollback()
+        log.info(
+            "delivery %s cancelled: its subscription was deleted while the webhook was in flight", delivery_id
+        )
+        return False
+    return True
 
 
 __all__ = ["deliver_webhook", "timing_from_config", "Delivery"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import Column
@@ -17,6 +18,11 @@ from dnp.models.types import UTCDateTime
 from dnp.models.types import utcnow
 
 DELIVERY_STATUSES = ("pending", "in_flight", "delivered", "dead", "cancelled")
+
+
+def new_job_key() -> str:
+    """A random part of a delivery's RQ job ids, so they never repeat across database restores."""
+    return secrets.token_hex(8)
 
 
 class Delivery(SQLModel, table=True):
@@ -37,6 +43,9 @@ class Delivery(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("subscription.id", ondelete="CASCADE"), nullable=False)
     )
     status: str = Field(default="pending", max_length=10)
+    # Job ids are ``delivery-{id}-{job_key}-{attempts}``: ids alone repeat after a restore or reset
+    # while Redis keeps the old jobs; a new key is drawn when a dead delivery is revived.
+    job_key: str = Field(default_factory=new_job_key, max_length=16)
     resources: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
     deletions: bool = False
     first_outbox_id: int = 0

@@ -18,6 +18,7 @@ from dnp.models import Delivery
 from dnp.models import Outbox
 from dnp.models import Subscription
 from dnp.models import WebhookCursor
+from dnp.models.delivery import new_job_key
 
 # Skolverket's order of resource types in a webhook body.
 RESOURCE_ORDER = ("Organisation", "Person", "Group", "Duty", "Activity")
@@ -63,12 +64,48 @@ def body_for(delivery: Delivery) -> dict:
     }
 
 
+def outbox_end(session: Session) -> int:
+    """The id of the newest outbox row (0 while the outbox is empty)."""
+    return session.exec(select(func.max(Outbox.id))).one() or 0
+
+
+def _start_since(session: Session, subscription: Subscription) -> int:
+    """A cursor that announces every outbox row written since the subscription was made.
+
+    For subscriptions stored before cursors were recorded with them (or stored without the service):
+    a few rows from the very moment of creation may be announced twice, which costs one extra pull,
+    while a skipped one would be lost.
+    """
+    before = session.exec(select(func.max(Outbox.id)).where(Outbox.created_at < subscription.created)).one()
+    return before or 0
+
+
+def open_cursor(session: Session, subscription: Subscription, *, restart: bool) -> WebhookCursor:
+    """Record where a subscription's announcements start, in the transaction that creates or renews it.
+
+    ``restart`` (a new subscription, or one renewed after it had expired): start at the outbox's end
+    now, so everything committed after this transaction is announced and nothing before it is
+    replayed. Otherwise (a live subscription renewed) the cursor stays where it is: a renewal neither
+    skips nor replays a change. A live subscription without a cursor gets one covering its whole life.
+    """
+    cursor = session.exec(
+        select(WebhookCursor).where(WebhookCursor.subscription_id == subscription.id).with_for_update()
+    ).first()
+    if cursor is None:
+        start = outbox_end(session) if restart else _start_since(session, subscription)
+        cursor = WebhookCursor(subscription_id=subscription.id, last_outbox_id=start)
+    elif restart:
+        cursor.last_outbox_id = outbox_end(session)
+    session.add(cursor)
+    return cursor
+
+
 def gather(session: Session, now: datetime, timing: Timing) -> int:
     """Fold new outbox rows into each live subscription's pending delivery; returns deliveries touched.
 
     The cursor rows are locked (PostgreSQL) so two sweepers never gather the same rows twice.
     """
-    top = session.exec(select(func.max(Outbox.id))).one() or 0
+    top = outbox_end(session)
     touched = 0
     subscriptions = session.exec(select(Subscription).where(Subscription.expires > now)).all()
     for subscription in subscriptions:
@@ -76,9 +113,11 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
             select(WebhookCursor).where(WebhookCursor.subscription_id == subscription.id).with_for_update()
         ).first()
         if cursor is None:
-            # A new subscriber starts from now: it pulls everything anyway.
-            session.add(WebhookCursor(subscription_id=subscription.id, last_outbox_id=top))
-            continue
+            # Cursors are recorded with the subscription; one stored otherwise must not lose its
+            # first changes either, so it starts where it was created, not at this sweep.
+            start = _start_since(session, subscription)
+            cursor = WebhookCursor(subscription_id=subscription.id, last_outbox_id=start)
+            session.add(cursor)
         if cursor.last_outbox_id >= top:
             continue
         rows = session.exec(
@@ -137,15 +176,19 @@ def _nothing_in_flight():
     return ~exists().where(and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight"))
 
 
-def claim(session: Session, delivery_id: int, worker: str, now: datetime) -> Delivery | None:
+def claim(
+    session: Session, delivery_id: int, worker: str, now: datetime, job_key: str | None = None
+) -> Delivery | None:
     """Take a due delivery for sending; None if another worker has it, it is not due, or is not pending.
 
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never wait on each other; everywhere: a
-    conditional UPDATE, so exactly one claim wins.
+    With ``job_key``, only the delivery the job was made for: after a database restore the same id
+    may name another delivery. PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never wait on each
+    other; everywhere: a conditional UPDATE, so exactly one claim wins.
     """
+    same_job = [Delivery.job_key == job_key] if job_key is not None else []
     candidate = session.exec(
         select(Delivery.id)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending")
+        .where(Delivery.id == delivery_id, Delivery.status == "pending", *same_job)
         .with_for_update(skip_locked=True)
     ).first()
     if candidate is None:
@@ -155,6 +198,7 @@ def claim(session: Session, delivery_id: int, worker: str, now: datetime) -> Del
         .where(
             Delivery.id == delivery_id,
             Delivery.status == "pending",
+            *same_job,
             Delivery.next_attempt_at <= now,
             _nothing_in_flight(),
         )
@@ -164,6 +208,11 @@ def claim(session: Session, delivery_id: int, worker: str, now: datetime) -> Del
         return None
     session.commit()
     return session.get(Delivery, delivery_id, populate_existing=True)
+
+
+def job_id(delivery_id: int, job_key: str, attempts: int) -> str:
+    """The RQ job id of one attempt: unique per attempt, and across database restores."""
+    return f"delivery-{delivery_id}-{job_key}-{attempts}"
 
 
 def succeeded(session: Session, delivery: Delivery, status: int, now: datetime) -> None:
@@ -228,6 +277,7 @@ def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None
         ).first()
         if pending is None:
             dead.status, dead.attempts, dead.next_attempt_at, dead.trying_since = "pending", 0, now, now
+            dead.job_key = new_job_key()  # attempt 0 again: its old job ids may still be held by RQ
         else:
             pending.resources = sorted(set(pending.resources) | set(dead.resources))
             pending.deletions = pending.deletions or dead.deletions

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from dnp.models import Subscription
 from dnp.models.types import utcnow
 from dnp.services import audit
+from dnp.services import deliveries
 from dnp.services.publication_render import stamp
 
 RESOURCE_TYPES = ("Activity", "Duty", "Group", "Person", "Organisation")
@@ -106,10 +107,13 @@ def create(session: Session, body: object, caller: str, allowed: str, days: int)
     subscription = session.execute(select(Subscription).where(Subscription.target == target)).scalar()
     if subscription is None:
         subscription = Subscription(id=str(uuid.uuid4()), name=name, target=target, expires=now, created=now)
+    restart = subscription.expires <= now  # new, or renewed after it had expired
     subscription.name, subscription.resource_types = name, types
     subscription.expires, subscription.modified, subscription.caller = now + timedelta(days=days), now, caller
     session.add(subscription)
     session.flush()
+    # In this transaction, so nothing committed after the 201 goes unannounced (rule 4).
+    deliveries.open_cursor(session, subscription, restart=restart)
     after = {"target": target, "resourceTypes": types}
     audit.record(
         session, f"ss12000:{caller}", "subscription.created", "Subscription", subscription.id, after=after
@@ -118,13 +122,18 @@ def create(session: Session, body: object, caller: str, allowed: str, days: int)
 
 
 def renew(session: Session, subscription_id: str, caller: str, days: int) -> Subscription | None:
-    """Push ``expires`` to now + ``days``; None when there is no such subscription."""
+    """Push ``expires`` to now + ``days``; None when there is no such subscription.
+
+    A live subscription keeps its place in the outbox; an expired one starts again from now.
+    """
     subscription = session.get(Subscription, subscription_id)
     if subscription is None:
         return None
-    subscription.expires = utcnow() + timedelta(days=days)
-    subscription.modified = utcnow()
+    now = utcnow()
+    restart = subscription.expires <= now
+    subscription.expires, subscription.modified = now + timedelta(days=days), now
     session.add(subscription)
+    deliveries.open_cursor(session, subscription, restart=restart)
     audit.record(session, f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id)
     return subscription
 

@@ -9,9 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from dnp.models import Delivery
 from dnp.models import FeedbackLog
 from dnp.models import FeedbackStatistics
+from dnp.models import Outbox
 from dnp.models import Subscription
+from dnp.models import WebhookCursor
+from dnp.models.types import utcnow
+from dnp.services import deliveries
 from dnp.services.subscriptions import target_allowed
 
 TARGET = "https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/4711"
@@ -47,6 +52,61 @@ def test_subscription_lifecycle(app, api, db):
     assert api.call("DELETE", f"/subscriptions/{body['id']}").status_code == 204
     assert api.call("DELETE", f"/subscriptions/{body['id']}").status_code == 204
     assert db.exec(select(Subscription)).all() == []
+
+
+def _change(db, entity_id: str) -> int:
+    row = Outbox(resource="Person", entity_id=entity_id, change="modified", created_at=utcnow())
+    db.add(row)
+    db.commit()
+    return row.id
+
+
+def _gathered(db) -> list[Delivery]:
+    deliveries.gather(db, utcnow(), deliveries.Timing(coalesce_seconds=0))
+    db.commit()
+    return list(db.exec(select(Delivery).order_by(Delivery.id)).all())
+
+
+def test_a_change_right_after_subscribing_is_announced(api, db):
+    _change(db, "before")
+    response = subscribe(api)
+    assert response.status_code == 201
+    subscription_id = response.get_json()["id"]
+    after = _change(db, "after")  # at once: no sweep in between
+    # The starting point was committed with the subscription, at the outbox end of that moment.
+    assert db.get(WebhookCursor, subscription_id).last_outbox_id == after - 1
+    [delivery] = _gathered(db)
+    assert delivery.subscription_id == subscription_id and delivery.resources == ["Person"]
+    assert (delivery.first_outbox_id, delivery.last_outbox_id) == (after - 1, after)
+
+
+def test_renewing_a_live_subscription_neither_skips_nor_replays(api, db):
+    subscription_id = subscribe(api).get_json()["id"]
+    first = _change(db, "p1")
+    assert api.call("PATCH", f"/subscriptions/{subscription_id}").status_code == 200
+    assert subscribe(api, name="Igen").status_code == 201  # registering again renews as well
+    second = _change(db, "p2")
+    [delivery] = _gathered(db)
+    assert (delivery.first_outbox_id, delivery.last_outbox_id) == (first - 1, second)
+    assert _gathered(db) == [delivery]  # nothing gathered twice
+    assert db.get(WebhookCursor, subscription_id).last_outbox_id == second
+
+
+@pytest.mark.parametrize("renew", ["PATCH", "POST"])
+def test_renewing_an_expired_subscription_starts_from_the_renewal(api, db, renew):
+    subscription_id = subscribe(api).get_json()["id"]
+    subscription = db.get(Subscription, subscription_id)
+    subscription.expires = utcnow() - timedelta(days=1)
+    db.add(subscription)
+    db.commit()
+    _change(db, "while-expired")  # not announced: the subscription was not live
+    if renew == "PATCH":
+        assert api.call("PATCH", f"/subscriptions/{subscription_id}").status_code == 200
+    else:
+        assert subscribe(api).get_json()["id"] == subscription_id
+    after = _change(db, "after-renewal")
+    [delivery] = _gathered(db)
+    assert (delivery.first_outbox_id, delivery.last_outbox_id) == (after - 1, after)
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,7 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
     sweeper = Sweeper(app).start()
     env = DeliveryEnv(app, engine, world, auth_server, redis, receiver, worker, sweeper, worker_env, group_id)
     yield env
-    sweeper.stop()
+    env.sweeper.stop()  # a test may have stopped the first and started another
     env.worker.stop()
     receiver.stop()
     redis.stop()

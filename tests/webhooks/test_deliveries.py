@@ -31,8 +31,7 @@ def subscribe(
         expires=utcnow() + expires_in,
     )
     db.add(subscription)
-    db.commit()
-    deliveries.gather(db, utcnow(), TIMING)  # a new subscriber starts at the current outbox end
+    deliveries.open_cursor(db, subscription, restart=True)  # as subscriptions.create: from the outbox end
     db.commit()
     return subscription
 
@@ -82,6 +81,25 @@ def test_new_subscriber_gets_no_history_and_expired_get_nothing(db):
     db.commit()
     assert len(pending(db, sub)) == 1
     assert pending(db, expired) == []
+
+
+def test_a_subscription_stored_without_a_cursor_gets_everything_since_its_creation(db):
+    change(db, "Person", "before", at=utcnow() - timedelta(seconds=1))
+    sub = Subscription(
+        id="00000000-0000-0000-0000-00000000000f",
+        name="sv",
+        target="https://hook.example/f",
+        resource_types=["Person"],
+        expires=utcnow() + timedelta(days=90),
+    )
+    db.add(sub)
+    db.commit()
+    change(db, "Person", "after")  # before any sweep saw the subscription
+    assert deliveries.gather(db, utcnow(), TIMING) == 1
+    db.commit()
+    [delivery] = pending(db, sub)
+    after = db.exec(select(Outbox.id).where(Outbox.entity_id == "after")).one()
+    assert (delivery.first_outbox_id, delivery.last_outbox_id) == (after - 1, after)
 
 
 def test_due_claim_and_one_in_flight_per_subscription(db, app):

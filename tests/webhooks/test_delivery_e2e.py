@@ -12,10 +12,22 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
+from redis import Redis
+from rq import Queue
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import text
 from sqlmodel import select
 
+from dnp.jobs import WEBHOOKS_QUEUE
+from dnp.jobs.sweeper import sweep_once
 from dnp.models import Delivery
 from dnp.models import Subscription
+from dnp.models import WebhookCursor
+from tests.webhooks.conftest import SUBSCRIPTION_ID
+from tests.webhooks.harness import Sweeper
 from tests.webhooks.harness import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -250,3 +262,93 @@ def test_token_errors_leave_deliveries_pending_with_a_clear_error(delivery_env, 
     env.worker_env.update(good)
     env.restart_worker()
     env.wait_delivered_through(target, timeout=60)  # fixed: nothing was lost
+
+
+def _subscribe(env, client, name: str):
+    """Register a second subscription through the API, as Skolverket's client does."""
+    response = client.post(
+        "/ss12000/subscriptions",
+        json={"name": name, "target": f"{env.receiver.url}/hooks/{name}", "resourceTypes": ["Group"]},
+        headers={"Authorization": f"Bearer {env.auth.issue()}"},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["id"]
+
+
+def _received_at(env, name: str):
+    return [r for r in env.receiver.delivered() if r.path == f"/hooks/{name}"]
+
+
+def test_a_change_made_right_after_subscribing_is_announced(delivery_env, client):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    _subscribe(env, client, "second")
+    env.change(12)  # at once: the sweeper has had no chance to look at the new subscription
+    [receipt] = wait_for(lambda: _received_at(env, "second"), timeout=20, message="a webhook to /second")
+    assert receipt.body["modifiedEntities"] == ["Group"]
+
+
+def test_subscribing_while_the_sweeper_is_stopped_then_a_change_is_announced_when_it_runs(
+    delivery_env, client
+):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.sweeper.stop()  # the clock process is down (or Redis away)
+    _subscribe(env, client, "third")
+    env.change(13)
+    env.sweeper = Sweeper(env.app).start()
+    wait_for(lambda: _received_at(env, "third"), timeout=20, message="a webhook to /third")
+
+
+def test_a_delivery_id_reused_after_a_database_restore_is_still_sent(delivery_env, monkeypatch):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.sweeper.stop()
+    env.worker.stop()
+    with env.session() as session:
+        cursor_before = session.get(WebhookCursor, SUBSCRIPTION_ID).last_outbox_id
+    env.change(14)
+    target = env.max_outbox()
+    with env.app.app_context():
+        wait_for(lambda: sweep_once()["enqueued"], timeout=10, message="the delivery to be enqueued")
+    queue = Queue(WEBHOOKS_QUEUE, connection=Redis.from_url(env.redis.url), serializer=JSONSerializer)
+    [held] = queue.job_ids
+    # The job fails before claiming (the database is away); RQ keeps it, and its id, for a day.
+    with monkeypatch.context() as patch:
+        patch.setattr("dnp.jobs.webhooks.deliver_webhook", lambda *args: 1 / 0)
+        SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+    assert FailedJobRegistry(queue=queue).get_job_ids() == [held]
+    # The database is restored from before that delivery was made; Redis is kept.
+    with env.session() as session:
+        [lost] = session.exec(select(Delivery).where(Delivery.status == "pending")).all()
+        session.delete(lost)
+        session.get(WebhookCursor, SUBSCRIPTION_ID).last_outbox_id = cursor_before
+        session.commit()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT setval('delivery_id_seq', :id, false)"), {"id": lost.id})
+            session.commit()
+    env.restart_worker()
+    env.sweeper = Sweeper(env.app).start()
+    delivery = env.wait_delivered_through(target)
+    assert delivery.id == lost.id  # the same id again, and still sent
+
+
+def test_deleting_a_subscription_while_its_webhook_is_in_flight_ends_the_job_cleanly(delivery_env, client):
+    env = delivery_env
+    env.wait_delivered_through(env.max_outbox())
+    env.receiver.mode = "hang"
+    env.change(15)
+    [in_flight] = wait_for(
+        lambda: [d for d in env.deliveries() if d.status == "in_flight"], timeout=20, message="in flight"
+    )
+    response = client.delete(
+        f"/ss12000/subscriptions/{SUBSCRIPTION_ID}", headers={"Authorization": f"Bearer {env.auth.issue()}"}
+    )
+    assert response.status_code == 204
+    env.receiver.release.set()  # the receiver gives up too: the attempt ends with an error
+    line = f"delivery {in_flight.id} cancelled: its subscription was deleted while the webhook was in flight"
+    wait_for(lambda: line in env.worker.log.read_text(errors="replace"), timeout=20, message="the log line")
+    queue = Queue(WEBHOOKS_QUEUE, connection=Redis.from_url(env.redis.url), serializer=JSONSerializer)
+    wait_for(lambda: StartedJobRegistry(queue=queue).count == 0, timeout=10, message="the job to end")
+    assert FailedJobRegistry(queue=queue).count == 0  # not kept as a failed job for a day
+    assert env.deliveries() == []
