@@ -1,7 +1,7 @@
 """EPPNs compared in any letter case: grants, accounts and sessions keyed by the lower-cased EPPN
 
 Revision ID: 0007b
-Revises: 0006
+Revises: 0007a
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0007b'
-down_revision = '0006'
+down_revision = '0007a'
 branch_labels = None
 depends_on = None
 
