@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 
 from flask import Blueprint
 from flask import abort
@@ -20,6 +19,8 @@ from dnp.services.ingest import KINDS
 from dnp.services.ingest import IngestRejected
 from dnp.services.ingest import ingest_items
 from dnp.services.register_delete import delete_items
+from dnp.services.request_input import BadInput
+from dnp.services.request_input import parse_json
 
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")
 register_json_errors(bp)
@@ -47,8 +48,8 @@ def _body(kind: str) -> list:
     if not request.mimetype or request.mimetype != "application/json":
         abort(415, "Content-Type ska vara application/json.")
     try:
-        body = json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = parse_json(request.get_data(cache=False))
+    except BadInput as exc:
         abort(400, f"Felaktig JSON: {exc}")
     if not isinstance(body, dict):
         abort(400, f"Kroppen ska vara ett objekt med nyckeln {kind!r}.")
