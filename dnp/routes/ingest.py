@@ -18,9 +18,11 @@ from dnp.routes.api_errors import register_json_errors
 from dnp.services.ingest import KINDS
 from dnp.services.ingest import IngestRejected
 from dnp.services.ingest import ingest_items
+from dnp.services.ingest import unstorable_rejected
 from dnp.services.register_delete import delete_items
 from dnp.services.request_input import BadInput
 from dnp.services.request_input import parse_json
+from dnp.services.request_input import unstorable_texts
 
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")
 register_json_errors(bp)
@@ -48,9 +50,11 @@ def _body(kind: str) -> list:
     if not request.mimetype or request.mimetype != "application/json":
         abort(415, "Content-Type ska vara application/json.")
     try:
-        body = parse_json(request.get_data(cache=False))
+        body = parse_json(request.get_data(cache=False), check_text=False)
     except BadInput as exc:
         abort(400, f"Felaktig JSON: {exc}")
+    if bad := unstorable_texts(body):
+        raise unstorable_rejected(kind, body, bad)
     if not isinstance(body, dict):
         abort(400, f"Kroppen ska vara ett objekt med nyckeln {kind!r}.")
     unknown = sorted(set(body) - {kind})
@@ -79,9 +83,9 @@ def write(kind: str):
     """Create (POST), upsert (PUT) or delete (DELETE) organisations, persons, duties or groups."""
     if kind not in KINDS:
         abort(404, f"Okänd resurstyp {kind!r}; giltiga: {', '.join(KINDS)}.")
-    items = _body(kind)
     session = get_session()
     try:
+        items = _body(kind)
         if request.method == "DELETE":
             summary = delete_items(session, kind, items, g.ingest_actor)
         else:

@@ -27,6 +27,8 @@ from dnp.services.ingest_checks import ReferenceChecker
 from dnp.services.ingest_rules import ITEM_RULES
 from dnp.services.ingest_rules import text_problems
 from dnp.services.register_rows import rows_for
+from dnp.services.request_input import BadText
+from dnp.services.request_input import is_storable
 
 KINDS = ("organisations", "persons", "duties", "groups")
 ENTITY_NAMES = {"organisations": "Organisation", "persons": "Person", "duties": "Duty", "groups": "Group"}
@@ -42,6 +44,8 @@ CHILD_TABLES: dict[str, tuple[Table, str]] = {
 }
 MAX_LISTED_PROBLEMS = 1000
 CHUNK = 500
+UNSTORABLE_TEXT = "otillåtna tecken i texten: kontrolltecken NUL eller ensamt surrogattecken"
+UNSTORABLE_KEY = "otillåtna tecken i en nyckel: kontrolltecken NUL eller ensamt surrogattecken"
 
 
 @dataclass
@@ -235,3 +239,25 @@ def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str
 
     after_register_change(session, summary.changed_ids)
     return summary
+
+
+def unstorable_rejected(kind: str, body: object, bad: list[BadText]) -> IngestRejected:
+    """The rejection of a request whose text cannot be stored, one problem per place (item and field)."""
+    problems = []
+    items = body.get(kind) if isinstance(body, dict) else None
+    for place in bad:
+        index, field_path = None, place.path
+        if place.path[:1] == (kind,) and len(place.path) > 1 and isinstance(place.path[1], int):
+            index, field_path = place.path[1], place.path[2:]
+        item = items[index] if index is not None and isinstance(items, list) else None
+        item_id = item.get("id") if isinstance(item, dict) else None
+        problems.append(
+            Problem(
+                kind,
+                index,
+                item_id if isinstance(item_id, str) and is_storable(item_id) else None,
+                ".".join(str(part) for part in field_path),
+                UNSTORABLE_KEY if place.in_key else UNSTORABLE_TEXT,
+            )
+        )
+    return IngestRejected(problems[:MAX_LISTED_PROBLEMS], len(problems))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 MAX_JSON_DEPTH = 64
 # PostgreSQL's integer (the id columns): a larger id cannot exist, and would overflow in the query.
@@ -25,6 +26,18 @@ _ID = re.compile("[0-9]{1,10}")
 
 class BadInput(ValueError):
     """Input that no route accepts; the message says why (sent as a 400)."""
+
+
+@dataclass(frozen=True)
+class BadText:
+    """Where unstorable text is in a JSON document: the value's path, or the path of the key's object."""
+
+    path: tuple[str | int, ...]
+    in_key: bool = False
+
+    def pointer(self) -> str:
+        """The path as a JSON pointer, e.g. ``/persons/0/givenName``."""
+        return "".join(f"/{part}" for part in self.path) or "/"
 
 
 def is_storable(text: str) -> bool:
@@ -42,8 +55,9 @@ def _refuse_constant(name: str) -> None:
     raise BadInput(f"{name} is not JSON")
 
 
-def parse_json(raw: bytes) -> object:
-    """A request body as JSON; BadInput for anything but plain, storable JSON of bounded depth."""
+def parse_json(raw: bytes, *, check_text: bool = True) -> object:
+    """A request body as JSON; BadInput for anything but plain JSON of bounded depth, and (unless the
+    caller reports it itself, ``check_text=False``) for text that cannot be stored."""
     try:
         text = raw.decode(json.detect_encoding(raw))
     except UnicodeDecodeError:
@@ -56,27 +70,40 @@ def parse_json(raw: bytes) -> object:
         raise
     except ValueError as error:
         raise BadInput(f"the body is not valid JSON: {error}") from None
-    _check_tree(value)
+    bad = unstorable_texts(value)
+    if bad and check_text:
+        where = "a key" if bad[0].in_key else "the text"
+        raise BadInput(
+            f"{where} at {bad[0].pointer()[:200]} must not contain NUL or unpaired surrogate characters"
+        )
     return value
 
 
-def _check_tree(value: object) -> None:
-    """Depth and text of every node, without recursion (the depth is what is being checked)."""
-    pending: list[tuple[object, int, str]] = [(value, 1, "")]
+def unstorable_texts(value: object, limit: int = 1000) -> list[BadText]:
+    """Every string and key of a parsed document that cannot be stored (at most ``limit``), in document
+    order; BadInput if the document is nested deeper than ``MAX_JSON_DEPTH``. Iterative: the depth is
+    what is being checked."""
+    found: list[BadText] = []
+    pending: list[tuple[object, int, tuple]] = [(value, 1, ())]
     while pending:
         node, depth, path = pending.pop()
         if isinstance(node, str):
-            check_texts((node,), f"the value at {path[:200] or '/'}")
+            if not is_storable(node) and len(found) < limit:
+                found.append(BadText(path))
             continue
         if not isinstance(node, dict | list):
             continue
         if depth > MAX_JSON_DEPTH:
             raise BadInput(f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep")
         if isinstance(node, list):
-            pending.extend((item, depth + 1, f"{path}/{index}") for index, item in enumerate(node))
-            continue
-        check_texts(node, f"the keys at {path[:200] or '/'}")
-        pending.extend((item, depth + 1, f"{path}/{key}") for key, item in node.items())
+            children = [(item, depth + 1, (*path, index)) for index, item in enumerate(node)]
+        else:
+            if not all(is_storable(key) for key in node) and len(found) < limit:
+                found.append(BadText(path, in_key=True))
+            # A bad key is reported once, for its object; its value is not walked under that name.
+            children = [(item, depth + 1, (*path, key)) for key, item in node.items() if is_storable(key)]
+        pending.extend(reversed(children))
+    return found
 
 
 def database_id(text: str) -> int | None:
