@@ -17,7 +17,6 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
-from werkzeug.routing import ValidationError
 
 from dnp.services.request_input import MAX_DATABASE_ID
 from dnp.services.request_input import BadInput
@@ -128,11 +127,8 @@ class CheckedRequest(Request):
         super()._load_form_data()
         if not already:
             texts = [text for pair in self.form.items(multi=True) for text in pair]
-            texts += [
-                name
-                for name, upload in self.files.items(multi=True)
-                for name in (name, upload.filename or "")
-            ]
+            for name, upload in self.files.items(multi=True):
+                texts += [name, upload.filename or ""]
             _refuse_unstorable(texts, "form fields")
 
 
@@ -155,18 +151,10 @@ class IdConverter(IntegerConverter):
     """``<int:…>`` for database ids: ASCII digits up to PostgreSQL's integer maximum, so a larger id is a
     404 from the router and never an overflow in the database (every ``<int:…>`` route gets this one)."""
 
-    regex = "[0-9]{1,10}"
+    regex = "[0-9]{1,10}"  # ASCII digits only (\d takes every script's digits), no more than fit
 
-    def __init__(
-        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed=False
-    ):  # noqa: A002
-        super().__init__(map, fixed_digits, min, MAX_DATABASE_ID if max is None else max, signed)
-
-    def to_python(self, value: str) -> int:
-        """The id, or ValidationError (no route matches) when it is out of range."""
-        if len(value) > 10:
-            raise ValidationError()
-        return super().to_python(value)
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_DATABASE_ID, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def init_url_map(app: Flask) -> None:
