@@ -53,6 +53,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import ss12000
     from dnp.services import publication_listeners
 
+    web.init_url_map(app)  # before the blueprints: the rules take their converters when added
     app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(connection.bp)

@@ -6,7 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask import Request
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
@@ -14,6 +16,12 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+from dnp.services.request_input import MAX_DATABASE_ID
+from dnp.services.request_input import BadInput
+from dnp.services.request_input import check_texts
+from dnp.services.request_input import is_storable
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (
@@ -110,6 +118,50 @@ class PageSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class CheckedRequest(Request):
+    """A request whose form fields (and upload file names) are checked when the form is first read:
+    by the CSRF check or by the view, whichever comes first, so every form route is covered."""
+
+    def _load_form_data(self) -> None:
+        already = "form" in self.__dict__
+        super()._load_form_data()
+        if not already:
+            texts = [text for pair in self.form.items(multi=True) for text in pair]
+            for name, upload in self.files.items(multi=True):
+                texts += [name, upload.filename or ""]
+            _refuse_unstorable(texts, "form fields")
+
+
+def _refuse_unstorable(texts, where: str) -> None:
+    """A 400 (JSON on the APIs, the Swedish error page elsewhere) for text PostgreSQL cannot store."""
+    try:
+        check_texts(texts, where)
+    except BadInput as error:
+        abort(400, str(error))
+
+
+def _check_url() -> None:
+    """Before every view: the path (else 404) and the query string (else 400) hold only storable text."""
+    if not is_storable(request.path):
+        abort(404)  # no page or entity has such a name
+    _refuse_unstorable([text for pair in request.args.items(multi=True) for text in pair], "query arguments")
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` for database ids: ASCII digits up to PostgreSQL's integer maximum, so a larger id is a
+    404 from the router and never an overflow in the database (every ``<int:…>`` route gets this one)."""
+
+    regex = "[0-9]{1,10}"  # ASCII digits only (\d takes every script's digits), no more than fit
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_DATABASE_ID, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def init_url_map(app: Flask) -> None:
+    """Converters every route uses; called before any blueprint adds its routes."""
+    app.url_map.converters["int"] = IdConverter
+
+
 def has_endpoint(name: str) -> bool:
     """True when the app has a view called ``name`` (areas are added issue by issue)."""
     return name in current_app.view_functions
@@ -118,6 +170,8 @@ def has_endpoint(name: str) -> bool:
 def init_app(app: Flask) -> None:
     """Register response hooks, error pages and template helpers."""
     app.session_interface = PageSessionInterface()
+    app.request_class = CheckedRequest
+    app.before_request(_check_url)
     app.after_request(_security_headers)
     app.after_request(_htmx_redirects)
     app.register_error_handler(HTTPException, _http_error)

@@ -20,6 +20,7 @@ from dnp.services.audit_log import PAGE_SIZE
 from dnp.services.audit_log import AuditFilter
 from dnp.services.audit_log import known_values
 from dnp.services.audit_log import search_audit
+from dnp.services.request_input import page_number
 from dnp.web import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -101,10 +102,12 @@ def revoke(grant_id: int):
 
 
 def _date(name: str) -> date | None:
+    """A date filter; None (no filter) when it is not a date or is too far out to be a day's bound."""
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        day = date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return day if date.min < day < date.max else None
 
 
 @bp.get("/audit")
@@ -119,7 +122,7 @@ def audit():
         entity_id=request.args.get("entity_id", "").strip(),
         since=_date("since"),
         until=_date("until"),
-        page=request.args.get("page", 1, type=int) or 1,
+        page=page_number(request.args.get("page")),
     )
     events, total = search_audit(db, wanted)
     actions, types = known_values(db)

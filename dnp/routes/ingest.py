@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-import json
+import logging
 
 from flask import Blueprint
 from flask import abort
@@ -11,6 +11,7 @@ from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import request
+from sqlalchemy.exc import DBAPIError
 
 from dnp.config import ingest_tokens
 from dnp.db import get_session
@@ -18,10 +19,20 @@ from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
 from dnp.services.ingest import KINDS
 from dnp.services.ingest import IngestRejected
+from dnp.services.ingest import IngestSummary
 from dnp.services.ingest import ingest_items
+from dnp.services.ingest import is_write_race
+from dnp.services.ingest import unstorable_rejected
 from dnp.services.register_delete import delete_items
+from dnp.services.request_input import BadInput
+from dnp.services.request_input import parse_json
+from dnp.services.request_input import unstorable_texts
 
+log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")
+# A request that met a parallel write of the same rows runs again; the second run sees the other's
+# committed result, so more than one retry is only needed under a storm of writers.
+WRITE_ATTEMPTS = 3
 register_json_errors(bp)
 
 
@@ -47,9 +58,11 @@ def _body(kind: str) -> list:
     if not request.mimetype or request.mimetype != "application/json":
         abort(415, "Content-Type ska vara application/json.")
     try:
-        body = json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = parse_json(request.get_data(cache=False), check_text=False)
+    except BadInput as exc:
         abort(400, f"Felaktig JSON: {exc}")
+    if bad := unstorable_texts(body):
+        raise unstorable_rejected(kind, body, bad)
     if not isinstance(body, dict):
         abort(400, f"Kroppen ska vara ett objekt med nyckeln {kind!r}.")
     unknown = sorted(set(body) - {kind})
@@ -78,19 +91,42 @@ def write(kind: str):
     """Create (POST), upsert (PUT) or delete (DELETE) organisations, persons, duties or groups."""
     if kind not in KINDS:
         abort(404, f"Okänd resurstyp {kind!r}; giltiga: {', '.join(KINDS)}.")
-    items = _body(kind)
-    session = get_session()
     try:
-        if request.method == "DELETE":
-            summary = delete_items(session, kind, items, g.ingest_actor)
-        else:
-            mode = "create" if request.method == "POST" else "upsert"
-            summary = ingest_items(session, kind, items, g.ingest_actor, mode)
+        items = _body(kind)
     except IngestRejected as error:
-        session.rollback()
         return _rejected(error)
-    session.commit()
+    session = get_session()
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            summary = _apply(session, kind, items)
+            session.commit()
+            break
+        except IngestRejected as error:
+            session.rollback()
+            return _rejected(error)
+        except DBAPIError as error:
+            session.rollback()
+            if not is_write_race(error):
+                raise
+            # A parallel request wrote the same rows (a SIS retrying): run again, and this request is
+            # answered as if it had come second – POST 409, PUT 201 – never a 500. No values logged.
+            log.info(
+                "ingest %s %s: parallel write (%s), attempt %d",
+                request.method,
+                kind,
+                type(error).__name__,
+                attempt,
+            )
+    else:
+        return json_error(409, "Registret ändrades samtidigt av en annan begäran. Försök igen.", "conflict")
     if request.method == "DELETE":
         return jsonify(message="Accepted", deleted=summary.changed_ids[kind], notFound=summary.not_found), 202
     ids = [item["id"] for item in items]
     return jsonify(ids=ids, **summary.as_dict()), 201
+
+
+def _apply(session, kind: str, items: list) -> IngestSummary:
+    if request.method == "DELETE":
+        return delete_items(session, kind, items, g.ingest_actor)
+    mode = "create" if request.method == "POST" else "upsert"
+    return ingest_items(session, kind, items, g.ingest_actor, mode)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import abort
 from flask import request
 from flask_login import current_user
 from sqlmodel import select
@@ -16,6 +17,7 @@ from dnp.services import audit
 from dnp.services import deliveries
 from dnp.services import delivery_ops
 from dnp.services import queues
+from dnp.services.request_input import database_id
 from dnp.web import render
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
@@ -65,7 +67,9 @@ def requeue():
 def requeue_deliveries():
     """Give dead deliveries (``delivery_id``, or all) a fresh three days of attempts; audited."""
     raw = request.form.get("delivery_id", "")
-    delivery_id = int(raw) if raw.isdigit() else None
+    delivery_id = database_id(raw) if raw else None
+    if raw and delivery_id is None:
+        abort(404)  # no such delivery can exist; never read as "all"
     session = get_session()
     count = deliveries.requeue_dead(session, utcnow(), delivery_id)
     audit.record(

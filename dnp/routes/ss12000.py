@@ -24,6 +24,8 @@ from dnp.routes.api_errors import register_json_errors
 from dnp.services import feedback
 from dnp.services import subscriptions
 from dnp.services.call_log import CallLog
+from dnp.services.request_input import BadInput
+from dnp.services.request_input import parse_json
 from dnp.services.ss12000_auth import AuthError
 from dnp.services.ss12000_auth import JwtVerifier
 from dnp.services.ss12000_paging import DELETED_FILTERS
@@ -186,9 +188,9 @@ def deleted_entities():
 
 def _json_body() -> object:
     try:
-        return json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise BadQuery("the body must be JSON") from None
+        return parse_json(request.get_data(cache=False) or b"null")
+    except BadInput as error:
+        raise BadQuery(str(error)) from None
 
 
 def _caller_name() -> str:

@@ -45,8 +45,8 @@ def store_log(session: Session, body: object, caller: str) -> FeedbackLog:
     if not isinstance(body, dict):
         raise BadQuery("the body must be a JSON object")
     message = body.get("message")
-    if not isinstance(message, str) or not message:
-        raise BadQuery("message is required")
+    if not isinstance(message, str):  # "" is a message too: the spec allows it, and a report is kept
+        raise BadQuery("message is required (a string)")
     if body.get("severityLevel") not in SEVERITIES:
         raise BadQuery(f"severityLevel must be one of {', '.join(SEVERITIES)}")
     entry = FeedbackLog(

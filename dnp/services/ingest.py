@@ -12,6 +12,9 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from dnp.models import Duty
@@ -23,10 +26,13 @@ from dnp.models import RegisterGroupMembership
 from dnp.models.types import utcnow
 from dnp.services import audit
 from dnp.services import schemas
+from dnp.services.ingest_checks import KIND_SWEDISH
 from dnp.services.ingest_checks import ReferenceChecker
 from dnp.services.ingest_rules import ITEM_RULES
 from dnp.services.ingest_rules import text_problems
 from dnp.services.register_rows import rows_for
+from dnp.services.request_input import BadText
+from dnp.services.request_input import is_storable
 
 KINDS = ("organisations", "persons", "duties", "groups")
 ENTITY_NAMES = {"organisations": "Organisation", "persons": "Person", "duties": "Duty", "groups": "Group"}
@@ -41,7 +47,20 @@ CHILD_TABLES: dict[str, tuple[Table, str]] = {
     "groups": (RegisterGroupMembership.__table__, "group_id"),
 }
 MAX_LISTED_PROBLEMS = 1000
+# What a parallel write of the same rows can cause: a key taken meanwhile (unique, foreign key), a
+# deadlock or serialization failure (PostgreSQL), a lock held too long (SQLite).
+_RACE_SQLSTATES = {"23505", "23503", "40001", "40P01"}
+_RACE_SQLITE = {
+    "SQLITE_CONSTRAINT_PRIMARYKEY",
+    "SQLITE_CONSTRAINT_UNIQUE",
+    "SQLITE_CONSTRAINT_FOREIGNKEY",
+    "SQLITE_BUSY",
+    "SQLITE_BUSY_SNAPSHOT",
+    "SQLITE_LOCKED",
+}
 CHUNK = 500
+UNSTORABLE_TEXT = "otillåtna tecken i texten: kontrolltecken NUL eller ensamt surrogattecken"
+UNSTORABLE_KEY = "otillåtna tecken i en nyckel: kontrolltecken NUL eller ensamt surrogattecken"
 
 
 @dataclass
@@ -147,7 +166,7 @@ class RegisterIngest:
         for args, conflict in self.references.check(kind, valid, self.mode):
             self._problem(kind, *args, conflict=conflict)
         if self.problem_count == 0:
-            self._write(kind, [item for _, item in valid])
+            self._write(kind, valid)
 
     @staticmethod
     def _item_problems(kind: str, item: object) -> list[tuple[str, str]]:
@@ -171,12 +190,14 @@ class RegisterIngest:
             raise IngestRejected(self.problems, self.problem_count)
         return self.summary
 
-    def _write(self, kind: str, items: list[dict]) -> None:
-        if not items:
+    def _write(self, kind: str, valid: list[tuple[int, dict]]) -> None:
+        if not valid:
             return
         table = MAIN_TABLES[kind]
         now = utcnow()
-        rows = [rows_for(kind, item) for item in items]
+        # In id order, so that two requests touching the same rows lock them in the same order.
+        valid = sorted(valid, key=lambda pair: pair[1]["id"])
+        rows = [rows_for(kind, item) for _, item in valid]
         existing: dict[str, str] = {}
         for part in chunks([row["id"] for row, _ in rows]):
             existing.update(
@@ -184,6 +205,14 @@ class RegisterIngest:
                 .execute(select(table.c.id, table.c.source_hash).where(table.c.id.in_(part)))
                 .all()
             )
+        if self.mode == "create" and existing:
+            # Committed by a parallel request since the check (a SIS retrying): POST still only creates,
+            # so this request is the conflict, not an "unchanged" success.
+            message = f"{KIND_SWEDISH[kind]} finns redan (POST skapar bara nya; använd PUT)"
+            for index, item in valid:
+                if item["id"] in existing:
+                    self._problem(kind, index, item["id"], "id", message, conflict=True)
+            return
         inserts = [(row, children) for row, children in rows if row["id"] not in existing]
         updates = [
             (row, children)
@@ -235,3 +264,37 @@ def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str
 
     after_register_change(session, summary.changed_ids)
     return summary
+
+
+def unstorable_rejected(kind: str, body: object, bad: list[BadText]) -> IngestRejected:
+    """The rejection of a request whose text cannot be stored, one problem per place (item and field)."""
+    problems = []
+    items = body.get(kind) if isinstance(body, dict) else None
+    for place in bad:
+        index, field_path = None, place.path
+        if place.path[:1] == (kind,) and len(place.path) > 1 and isinstance(place.path[1], int):
+            index, field_path = place.path[1], place.path[2:]
+        item = items[index] if index is not None and isinstance(items, list) else None
+        item_id = item.get("id") if isinstance(item, dict) else None
+        problems.append(
+            Problem(
+                kind,
+                index,
+                item_id if isinstance(item_id, str) and is_storable(item_id) else None,
+                ".".join(str(part) for part in field_path),
+                UNSTORABLE_KEY if place.in_key else UNSTORABLE_TEXT,
+            )
+        )
+    return IngestRejected(problems[:MAX_LISTED_PROBLEMS], len(problems))
+
+
+def is_write_race(error: DBAPIError) -> bool:
+    """True for a database error that a parallel request writing the same rows causes: running the
+    request again sees the other one's committed result and answers as if they had come in turn."""
+    if not isinstance(error, IntegrityError | OperationalError):
+        return False
+    driver_error = error.orig
+    return (
+        getattr(driver_error, "sqlstate", None) in _RACE_SQLSTATES
+        or getattr(driver_error, "sqlite_errorname", None) in _RACE_SQLITE
+    )

@@ -49,6 +49,9 @@ LIST_FILTERS = ("meta.created.before", "meta.created.after", "meta.modified.befo
 DELETED_FILTERS = ("after", "entities")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A day's margin at either end, so that the instant can be shown in any time zone.
+EARLIEST_TIME = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
 PUBLISHED = PublishedEntity.__table__
 DELETED = DeletedEntity.__table__
 
@@ -63,7 +66,12 @@ def is_uuid(value: str) -> bool:
 
 
 def parse_time(name: str, value: str) -> datetime:
-    """An RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``), as aware UTC."""
+    """An RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``), as aware UTC.
+
+    The one parser of client-sent times (filters, ``deletedEntities?after=``, ``/log`` and
+    ``/statistics``). Instants within a day of year 1 or year 9999 are refused: they are valid RFC 3339,
+    but in UTC or in Swedish time they fall outside what a datetime can hold.
+    """
     if not _RFC3339.match(value or ""):
         raise BadQuery(f"{name} must be an RFC 3339 date-time with offset, e.g. 2026-11-28T10:30:00+01:00")
     text = value.upper().replace("Z", "+00:00")
@@ -72,9 +80,14 @@ def parse_time(name: str, value: str) -> datetime:
         digits = re.match(r"\d+", rest).group(0)
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
+        instant = datetime.fromisoformat(text).astimezone(UTC)
     except ValueError:
         raise BadQuery(f"{name} is not a valid date-time") from None
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST_TIME <= instant <= LATEST_TIME:
+        raise BadQuery(f"{name} must lie between {EARLIEST_TIME.date()} and {LATEST_TIME.date()}")
+    return instant
 
 
 @dataclass
@@ -127,12 +140,20 @@ def page_request(
         raise BadQuery("pageToken cannot be combined with filters; the token carries them")
     page = tokens.load(token, resource) if token is not None else PageRequest(resource, given, None, default)
     if args.get("limit") is not None:
-        text = args.get("limit")
-        if not re.fullmatch(r"\d{1,9}", text) or int(text) < 1:
-            raise BadQuery("limit must be a whole number of at least 1")
-        page.limit = int(text)
+        page.limit = _limit(args.get("limit"), maximum)
     page.limit = max(1, min(page.limit, maximum))
     return page
+
+
+def _limit(text: str, maximum: int) -> int:
+    """``limit`` as sent: any whole number of at least 1 (the spec sets no maximum); ours caps it."""
+    if not re.fullmatch("[0-9]+", text):
+        raise BadQuery("limit must be a whole number of at least 1")
+    digits = text.lstrip("0")
+    if not digits:
+        raise BadQuery("limit must be a whole number of at least 1")
+    # Compared as text first: a number of thousands of digits is not worth converting.
+    return maximum if len(digits) > len(str(maximum)) else min(int(digits), maximum)
 
 
 class PageReader:
