@@ -195,8 +195,9 @@ class RegisterIngest:
             return
         table = MAIN_TABLES[kind]
         now = utcnow()
-        # In id order, so that two requests touching the same rows lock them in the same order.
-        valid = sorted(valid, key=lambda pair: pair[1]["id"])
+        # Written in the order sent: an item may refer to an earlier one of its kind (a school unit to its
+        # huvudman). Two requests locking the same rows in different orders may deadlock; that is a race
+        # like any other and the request is run again (is_write_race).
         rows = [rows_for(kind, item) for _, item in valid]
         existing: dict[str, str] = {}
         for part in chunks([row["id"] for row, _ in rows]):
