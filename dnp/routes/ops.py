@@ -65,7 +65,7 @@ def requeue():
 def requeue_deliveries():
     """Give dead deliveries (``delivery_id``, or all) a fresh three days of attempts; audited."""
     raw = request.form.get("delivery_id", "")
-    delivery_id = int(raw) if raw.isdigit() else None
+    delivery_id = int(raw) if raw.isascii() and raw.isdigit() else None
     session = get_session()
     count = deliveries.requeue_dead(session, utcnow(), delivery_id)
     audit.record(

@@ -19,8 +19,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
 
 # Moa technical profile: organisation numbers look like SE + 10 digits, tags like gnapv1.
-ORGANIZATION_ID = re.compile(r"^[A-Z]{2}\d{10}$")
-TAG = re.compile(r"^[a-z0-9]{1,64}$")
+ORGANIZATION_ID = re.compile(r"[A-Z]{2}[0-9]{10}")
+TAG = re.compile(r"[a-z0-9]{1,64}")
 DEFAULT_DAYS = 730
 # cryptography prints unknown attribute types as dotted OIDs; operators read names.
 NAME_LABELS = {NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier"}
@@ -181,7 +181,7 @@ def build_moa_entry(
         raise ValueError("entity_id must be our Moa entity id, e.g. https://dnp.kommun.se")
     _check_organization_id(organization_id)
     for tag in tags:
-        if not TAG.match(tag):
+        if not TAG.fullmatch(tag):
             raise ValueError(f"Moa tags are 1-64 of a-z and 0-9, not {tag!r}")
     cert = load_certificate(cert_pem if isinstance(cert_pem, bytes) else cert_pem.encode())
     if not _is_self_signed(cert):
@@ -213,7 +213,7 @@ def build_moa_entry(
 
 
 def _check_organization_id(organization_id: str) -> None:
-    if not isinstance(organization_id, str) or not ORGANIZATION_ID.match(organization_id):
+    if not isinstance(organization_id, str) or not ORGANIZATION_ID.fullmatch(organization_id):
         raise ValueError(
             "organization_id must be a country code and 10 digits, e.g. SE2120001234, "
             f"not {organization_id!r}"

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import TextClause
 from dnp.models import DeletedEntity
 from dnp.models import PublishedEntity
 from dnp.models.types import UTCDateTime
+from dnp.services import identifiers
 
 # URL segment → stored resource type.
 RESOURCES = {
@@ -47,8 +48,10 @@ DELETED_KEYS = {
 }
 LIST_FILTERS = ("meta.created.before", "meta.created.after", "meta.modified.before", "meta.modified.after")
 DELETED_FILTERS = ("after", "entities")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Whole-value ASCII patterns (``$`` accepts a trailing newline, ``\d`` non-ASCII digits).
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 PUBLISHED = PublishedEntity.__table__
 DELETED = DeletedEntity.__table__
 
@@ -59,17 +62,17 @@ class BadQuery(ValueError):
 
 def is_uuid(value: str) -> bool:
     """True for a UUID in its usual text form."""
-    return bool(_UUID.match(value or ""))
+    return identifiers.is_uuid(value)
 
 
 def parse_time(name: str, value: str) -> datetime:
     """An RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``), as aware UTC."""
-    if not _RFC3339.match(value or ""):
+    if not _RFC3339.fullmatch(value or ""):
         raise BadQuery(f"{name} must be an RFC 3339 date-time with offset, e.g. 2026-11-28T10:30:00+01:00")
     text = value.upper().replace("Z", "+00:00")
     head, _, rest = text.partition(".")
     if rest:  # Python takes at most microseconds
-        digits = re.match(r"\d+", rest).group(0)
+        digits = re.match(r"[0-9]+", rest).group(0)
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
         return datetime.fromisoformat(text).astimezone(UTC)
@@ -128,7 +131,7 @@ def page_request(
     page = tokens.load(token, resource) if token is not None else PageRequest(resource, given, None, default)
     if args.get("limit") is not None:
         text = args.get("limit")
-        if not re.fullmatch(r"\d{1,9}", text) or int(text) < 1:
+        if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
             raise BadQuery("limit must be a whole number of at least 1")
         page.limit = int(text)
     page.limit = max(1, min(page.limit, maximum))
