@@ -39,7 +39,8 @@ def dev_login():
             users = demo_users(get_session())
             return render("auth/dev_login.html", users=users, error="Ange en EPPN.", status=422)
         return sign_in(eppn, "dev", next_path=request.form.get("next"))
-    return render("auth/dev_login.html", users=demo_users(get_session()), next=request.args.get("next", "/"))
+    next_path = safe_next(request.args.get("next"))
+    return render("auth/dev_login.html", users=demo_users(get_session()), next=next_path)
 
 
 @bp.post("/logout")

@@ -280,7 +280,17 @@ def test_refused_response_still_spends_the_token(admin, client, db):
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:x"]
+    "target",
+    [
+        "https://evil.example/x",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:x",
+        "/admin/access\n",
+        "/admin/access\r",
+        "/admin/access\r\nSet-Cookie: x=1",
+        "/\t/evil.example",
+    ],
 )
 def test_next_to_another_host_is_ignored(admin, client, db, target):
     request_id, relay = start_login(client, next_path=target)
