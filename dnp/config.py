@@ -53,6 +53,9 @@ DEFAULTS = {
     "SAML_IDP_ENTITY_ID": None,
     # PEM file of the federation's metadata signing certificate; when set the signature is required.
     "SAML_FEDERATION_CERT": None,
+    # Most sign-ins begun but not finished that are kept (each anonymous GET /saml/login adds one;
+    # the oldest are dropped beyond this, and all after 10 minutes).
+    "SAML_MAX_OPEN_REQUESTS": 10000,
     # Seconds parsed metadata is reused before it is read again.
     "SAML_METADATA_TTL": 3600,
     # Contact (a role mailbox) and organisation shown in our SP metadata.
@@ -72,6 +75,7 @@ INT_KEYS = {
     "SESSION_IDLE_MINUTES",
     "SESSION_MAX_HOURS",
     "SAML_METADATA_TTL",
+    "SAML_MAX_OPEN_REQUESTS",
 }
 
 
