@@ -253,6 +253,13 @@ def test_dev_login_with_encoded_line_breaks_in_next_redirects_home(app, client, 
     assert again.status_code == 302 and again.headers["Location"] == "/"
 
 
+def test_dev_login_refuses_an_eppn_with_hidden_characters(app, client):
+    app.config["ENV"] = "development"
+    for eppn in ("a@b.se\u200b", "a\x00@b.se", "a@b"):
+        data = {"eppn": eppn, "csrf_token": csrf_token(client)}
+        assert client.post("/auth/dev-login", data=data).status_code == 422
+
+
 @pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "https://evil.example"])
 def test_dev_login_refuses_next_to_another_host(app, client, target):
     app.config["ENV"] = "development"
