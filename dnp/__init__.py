@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from dnp import db
+from dnp import request_limits
 from dnp.config import from_environment
 from dnp.extensions import csrf
 from dnp.extensions import htmx
@@ -34,6 +35,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db.init_app(app)
+    request_limits.init_app(app)  # before CSRF, which reads the form
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)

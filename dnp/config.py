@@ -11,6 +11,10 @@ DEFAULTS = {
     "SECRET_KEY": None,
     "INGEST_TOKEN": None,
     "INGEST_MAX_BYTES": 20 * 1024 * 1024,
+    # Largest body of a page form or SAML post (a signed, encrypted SAML Response is ~100 KB), and
+    # of the certificate upload; larger gets 413 before the body is read.
+    "FORM_MAX_BYTES": 512 * 1024,
+    "UPLOAD_MAX_BYTES": 1024 * 1024,
     "SS12000_LOCATION": "http://127.0.0.1:5000/ss12000",
     "SS12000_JWKS_URL": "https://nutid-auth.sunet.se/.well-known/jwks.json",
     "SS12000_ISSUER": "https://nutid-auth.sunet.se",
@@ -49,6 +53,9 @@ DEFAULTS = {
     "SAML_IDP_ENTITY_ID": None,
     # PEM file of the federation's metadata signing certificate; when set the signature is required.
     "SAML_FEDERATION_CERT": None,
+    # Most sign-ins begun but not finished that are kept (each anonymous GET /saml/login adds one;
+    # the oldest are dropped beyond this, and all after 10 minutes).
+    "SAML_MAX_OPEN_REQUESTS": 10000,
     # Seconds parsed metadata is reused before it is read again.
     "SAML_METADATA_TTL": 3600,
     # Contact (a role mailbox) and organisation shown in our SP metadata.
@@ -60,12 +67,15 @@ DEFAULTS = {
 # Keys whose environment value must be turned into an int.
 INT_KEYS = {
     "INGEST_MAX_BYTES",
+    "FORM_MAX_BYTES",
+    "UPLOAD_MAX_BYTES",
     "SUBSCRIPTION_DAYS",
     "SS12000_PAGE_DEFAULT",
     "SS12000_PAGE_MAX",
     "SESSION_IDLE_MINUTES",
     "SESSION_MAX_HOURS",
     "SAML_METADATA_TTL",
+    "SAML_MAX_OPEN_REQUESTS",
 }
 
 

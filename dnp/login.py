@@ -68,13 +68,29 @@ def _unauthorized():
     return redirect(target)
 
 
+MAX_NEXT = 2000
+
+
 def safe_next(value: str | None) -> str:
-    """Only our own absolute paths are allowed as redirect targets."""
-    if not value:
+    """The redirect target after signing in: one of our own absolute paths, else ``/``.
+
+    Used for ``?next=`` of every login (the development form, and SAML, which keeps it server-side
+    behind the RelayState). Anything that is not plainly a local path falls back to ``/``: control
+    characters and whitespace (CR/LF would split the Location header; browsers drop tab and newline,
+    so ``/\t/evil`` becomes ``//evil``), invisible characters, ``//``, a backslash, a scheme.
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_NEXT:
+        return "/"
+    if not value.isprintable() or any(char.isspace() for char in value):
         return "/"
     value = value.rstrip("?")
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc:
         return "/"
     return value
 

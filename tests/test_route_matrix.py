@@ -42,6 +42,8 @@ CATEGORIES = {
     "settings.index": "central",
     "connection.index": "central",
     "connection.certificate": "central",
+    "connection.activate_certificate": "central",
+    "connection.discard_certificate": "central",
     "connection.test": "central",
     "connection.checklist": "central",
     "settings.protected_persons": "central",

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import false as sa_false
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
@@ -84,6 +85,8 @@ class ClientCredential(SQLModel, table=True):
     key_encrypted: str = Field(sa_column=Column(Text, nullable=False))
     source: str = Field(max_length=20)  # generated | uploaded
     active: bool = True
+    # Stored while a certificate is in use, not yet tested and activated by an administrator.
+    pending: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_by: str = Field(max_length=255)
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -14,6 +14,7 @@ from dnp.db import get_session
 from dnp.login import safe_next
 from dnp.login import sign_in
 from dnp.login import sign_out
+from dnp.services import identifiers
 from dnp.services.demo_users import demo_users
 from dnp.web import render
 
@@ -35,11 +36,12 @@ def dev_login():
         abort(404)
     if request.method == "POST":
         eppn = request.form.get("eppn", "").strip()
-        if "@" not in eppn or len(eppn) > 255:
+        if not identifiers.is_eppn(eppn) or len(eppn) > 255:
             users = demo_users(get_session())
             return render("auth/dev_login.html", users=users, error="Ange en EPPN.", status=422)
         return sign_in(eppn, "dev", next_path=request.form.get("next"))
-    return render("auth/dev_login.html", users=demo_users(get_session()), next=request.args.get("next", "/"))
+    next_path = safe_next(request.args.get("next"))
+    return render("auth/dev_login.html", users=demo_users(get_session()), next=next_path)
 
 
 @bp.post("/logout")

@@ -14,6 +14,8 @@ from dnp.models import Subscription
 from dnp.models.types import utcnow
 from dnp.services import connection
 from dnp.services.client_credentials import CredentialError
+from dnp.services.client_credentials import activate
+from dnp.services.client_credentials import discard_pending
 from dnp.services.client_credentials import generate
 from dnp.services.client_credentials import store
 from dnp.services.delivery_ops import last_delivered
@@ -26,13 +28,15 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
     session = get_session()
     config = current_app.config
     certificate = connection.current_certificate(config, session)
+    new_certificate = connection.pending_certificate(session)
     organiser = connection.huvudman(session)
     return render(
         "connection/index.html",
         block="connection_panel",
         status=status,
         certificate=certificate,
-        moa_entry=connection.moa_entry(config, session, certificate),
+        new_certificate=new_certificate,
+        moa_entry=connection.moa_entry(config, session, certificate, new_certificate),
         entity_id=connection.entity_id(config),
         organization_id=connection.organization_id(session),
         organiser=organiser,
@@ -68,7 +72,7 @@ def certificate():
             if not organisation:
                 raise CredentialError("Ange organisationens namn.")
             org_id = connection.organization_id(session) or request.form.get("organization_id", "").strip()
-            generate(
+            credential = generate(
                 session,
                 config["SECRET_KEY"],
                 current_user.eppn,
@@ -76,21 +80,53 @@ def certificate():
                 org_id,
                 connection.entity_id(config),
             )
-            message = (
-                "Ett nytt certifikat skapades. Publicera den nya Moa-posten innan det gamla slutar gälla."
-            )
+            message = "Ett nytt certifikat skapades."
         else:
             cert_pem = _pem("cert_file", "cert_pem")
             key_pem = _pem("key_file", "key_pem")
             if not cert_pem or not key_pem:
                 raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
-            store(session, config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded")
+            credential = store(
+                session, config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded"
+            )
             message = "Certifikatet och nyckeln är sparade."
+        if credential.pending:
+            message += (
+                " Det används inte än: publicera den nya Moa-posten, testa det nya certifikatet och "
+                "aktivera det. Till dess används det nuvarande."
+            )
     except (CredentialError, ValueError) as problem:
         session.rollback()
         return _page(error=str(problem), status=422)
     session.commit()
     return _page(message=message)
+
+
+@bp.post("/skolverket/certifikat/aktivera")
+@require_role("central_admin")
+def activate_certificate():
+    """Start using the new (pending) certificate instead of the current one."""
+    session = get_session()
+    # The id names the certificate the administrator saw (and tested), not whatever is pending now.
+    raw = request.form.get("credential_id", "")
+    credential_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
+    try:
+        activate(session, current_user.eppn, credential_id)
+    except CredentialError as problem:
+        session.rollback()
+        return _page(error=str(problem), status=422)
+    session.commit()
+    return _page(message="Det nya certifikatet används nu.")
+
+
+@bp.post("/skolverket/certifikat/slang")
+@require_role("central_admin")
+def discard_certificate():
+    """Drop the new (pending) certificate; the current one stays in use."""
+    session = get_session()
+    discarded = discard_pending(session, current_user.eppn)
+    session.commit()
+    return _page(message="Det nya certifikatet slängdes." if discarded else None)
 
 
 def _pem(file_field: str, text_field: str) -> bytes:
@@ -105,7 +141,8 @@ def _pem(file_field: str, text_field: str) -> bytes:
 def test():
     """Fetch a token now and say in words what happened."""
     session = get_session()
-    check = connection.test_connection(current_app.config, session, current_user.eppn)
+    new_certificate = request.form.get("certificate") == "new"
+    check = connection.test_connection(current_app.config, session, current_user.eppn, new_certificate)
     session.commit()
     return _page(message=check.message if check.ok else None, error=None if check.ok else check.message)
 

@@ -44,7 +44,7 @@ def login():
         sp, idp = saml.sp_config(current_app.config), saml.idp_info(current_app.config)
     except SamlError as error:
         return _refuse(error)
-    saml_login.purge_expired(db)
+    saml_login.purge_expired(db, max_open=int(current_app.config["SAML_MAX_OPEN_REQUESTS"]))
     url = saml_login.begin_login(db, sp, idp, safe_next(request.args.get("next")))
     db.commit()
     return redirect(url)

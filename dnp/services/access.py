@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from dnp.models import RoleGrant
 from dnp.models import UserAccount
 from dnp.models.types import utcnow
 from dnp.services import audit
+from dnp.services import identifiers
 from dnp.services.group_validation import eppn_has_name
 
 ROLE_NAMES = {
@@ -28,7 +28,6 @@ ROLE_NAMES = {
     "unit_admin": "Skolenhetsadministratör",
     "operator": "Driftansvarig",
 }
-_EPPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEEN_EVERY = timedelta(seconds=60)
 
 
@@ -96,7 +95,7 @@ def access_for(session: Session, eppn: str) -> Access:
 def grant_role(session: Session, actor: str, eppn: str, role: str, unit_ids: list[str] = ()) -> int:
     """Grant ``role`` (per unit for school-unit administrators); return how many grants are new."""
     eppn = normalise_eppn(eppn)
-    if not _EPPN.match(eppn):
+    if not identifiers.is_eppn(eppn):
         raise AccessError("Ange en giltig EPPN, t.ex. anna.andersson@skola.se.")
     if role not in ROLES:
         raise AccessError("Välj en roll.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{3})(\d)$")
-_TEMPORARY = re.compile(r"^(\d{4})(\d{2})(\d{2})T[A-Z](\d)(\d)$")
+# Whole-value ASCII patterns: ``$`` would accept a trailing newline and ``\d`` full-width digits.
+_DIGITS = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{3})([0-9])")
+_TEMPORARY = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T[A-Z]([0-9])([0-9])")
 
 
 def luhn_check_digit(nine_digits: str) -> int:
@@ -34,7 +35,7 @@ def civic_number_kind(value: str) -> str | None:
     """
     if not isinstance(value, str):
         return None
-    match = _DIGITS.match(value)
+    match = _DIGITS.fullmatch(value)
     if match:
         year, month, day, serial, check = match.groups()
         kind = "personnummer"
@@ -46,7 +47,7 @@ def civic_number_kind(value: str) -> str | None:
         if luhn_check_digit(value[2:11]) != int(check):
             return None
         return kind
-    match = _TEMPORARY.match(value)
+    match = _TEMPORARY.fullmatch(value)
     if match and _valid_date(match.group(1), match.group(2), int(match.group(3))):
         return "tillfälligt"
     return None

@@ -15,13 +15,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
 
 # Moa technical profile: organisation numbers look like SE + 10 digits, tags like gnapv1.
-ORGANIZATION_ID = re.compile(r"^[A-Z]{2}\d{10}$")
-TAG = re.compile(r"^[a-z0-9]{1,64}$")
+ORGANIZATION_ID = re.compile(r"[A-Z]{2}[0-9]{10}")
+TAG = re.compile(r"[a-z0-9]{1,64}")
 DEFAULT_DAYS = 730
+# What Moa and Sunet's auth server take for a TLS client key (see research/auth.md).
+MIN_RSA_BITS = 2048
+EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
 # cryptography prints unknown attribute types as dotted OIDs; operators read names.
 NAME_LABELS = {NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier"}
 
@@ -121,6 +125,44 @@ def load_certificate(source: bytes | str | os.PathLike) -> x509.Certificate:
     return certs[0]
 
 
+def pair_problem(cert: x509.Certificate, key: PrivateKeyTypes, now: dt.datetime | None = None) -> str | None:
+    """Why Moa or the auth server would refuse this certificate and key (Swedish), or None.
+
+    The key must belong to the certificate and be RSA of at least 2048 bits or EC P-256/P-384,
+    and the certificate must be valid now.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    public = cert.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        if public.key_size < MIN_RSA_BITS:
+            return (
+                f"RSA-nyckeln är bara {public.key_size} bitar; Moa och autentiseringsservern kräver "
+                f"minst {MIN_RSA_BITS}."
+            )
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        if public.curve.name not in EC_CURVES:
+            return f"Kurvan {public.curve.name} stöds inte; använd EC P-256 eller P-384 (eller RSA)."
+    else:
+        kind = type(public).__name__.removeprefix("_").replace("PublicKey", "")
+        return (
+            f"Nyckeltypen {kind} stöds inte av Moa och autentiseringsservern; använd RSA (minst "
+            f"{MIN_RSA_BITS} bitar) eller EC P-256/P-384."
+        )
+    info = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, info) != public.public_bytes(
+        serialization.Encoding.DER, info
+    ):
+        return "Nyckeln hör inte till certifikatet."
+    if cert.not_valid_after_utc <= now:
+        return f"Certifikatet gick ut {cert.not_valid_after_utc:%Y-%m-%d}; skapa eller beställ ett nytt."
+    if cert.not_valid_before_utc > now:
+        return (
+            f"Certifikatet gäller först från {cert.not_valid_before_utc:%Y-%m-%d %H:%M} (UTC); "
+            "ladda upp det när det har börjat gälla."
+        )
+    return None
+
+
 def spki_pin(cert: x509.Certificate) -> str:
     """RFC 7469 pin: base64 SHA-256 of the SubjectPublicKeyInfo, as Moa's ``pins`` want it."""
     der = cert.public_key().public_bytes(
@@ -169,22 +211,25 @@ def build_moa_entry(
     organization: str | None = None,
     description: str = "DNP webhook notifier",
     tags: tuple[str, ...] = ("gnapv1",),
+    also: tuple[bytes | str, ...] = (),
 ) -> dict:
     """The Moa (MATF) metadata entity that registers our self-signed client certificate.
 
     Paste ``json.dumps(entry, indent=2, ensure_ascii=False)`` into Moa's metadata upload. The
     certificate goes both into ``issuers`` (nutid matches the TLS client certificate against the
     issuer certificates) and, as an SPKI pin, into a ``clients`` entry tagged ``gnapv1``.
-    ``organization`` defaults to the certificate's O attribute.
+    ``organization`` defaults to the certificate's O attribute. ``also`` adds further self-signed
+    certificates (a new one being switched to), so both work while the switch is made.
     """
     if not isinstance(entity_id, str) or not entity_id.strip():
         raise ValueError("entity_id must be our Moa entity id, e.g. https://dnp.kommun.se")
     _check_organization_id(organization_id)
     for tag in tags:
-        if not TAG.match(tag):
+        if not TAG.fullmatch(tag):
             raise ValueError(f"Moa tags are 1-64 of a-z and 0-9, not {tag!r}")
-    cert = load_certificate(cert_pem if isinstance(cert_pem, bytes) else cert_pem.encode())
-    if not _is_self_signed(cert):
+    certs = [load_certificate(pem if isinstance(pem, bytes) else pem.encode()) for pem in (cert_pem, *also)]
+    cert = certs[0]
+    if not all(_is_self_signed(each) for each in certs):
         raise ValueError(
             "the certificate is not self-signed: nutid matches the client certificate itself against "
             "the entity's issuers, so register a self-signed certificate (or use a CA-issued one "
@@ -201,11 +246,14 @@ def build_moa_entry(
         "organization_id": organization_id,
         # Re-serialised from the parsed certificate: a pasted PEM file that also holds the private
         # key must never end up in public metadata.
-        "issuers": [{"x509certificate": cert.public_bytes(serialization.Encoding.PEM).decode("ascii")}],
+        "issuers": [
+            {"x509certificate": each.public_bytes(serialization.Encoding.PEM).decode("ascii")}
+            for each in certs
+        ],
         "clients": [
             {
                 "description": description,
-                "pins": [{"alg": "sha256", "digest": spki_pin(cert)}],
+                "pins": [{"alg": "sha256", "digest": spki_pin(each)} for each in certs],
                 "tags": list(tags),
             }
         ],
@@ -213,7 +261,7 @@ def build_moa_entry(
 
 
 def _check_organization_id(organization_id: str) -> None:
-    if not isinstance(organization_id, str) or not ORGANIZATION_ID.match(organization_id):
+    if not isinstance(organization_id, str) or not ORGANIZATION_ID.fullmatch(organization_id):
         raise ValueError(
             "organization_id must be a country code and 10 digits, e.g. SE2120001234, "
             f"not {organization_id!r}"

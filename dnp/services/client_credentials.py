@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import tempfile
 import threading
@@ -21,9 +22,11 @@ from dnp.services import audit
 from dnp.services.auth_token import TokenClient
 from dnp.services.client_certificate import generate_client_certificate
 from dnp.services.client_certificate import load_certificate
+from dnp.services.client_certificate import pair_problem
 
 _lock = threading.Lock()
-_files: dict[int, tuple[str, str]] = {}
+# Keyed by the stored content, not the row id: ids come again after a database reset or restore.
+_files: dict[str, tuple[str, str]] = {}
 _clients: dict[tuple, TokenClient] = {}
 
 
@@ -45,33 +48,83 @@ def active(session: Session) -> ClientCredential | None:
     ).first()
 
 
+def pending(session: Session) -> ClientCredential | None:
+    """A new certificate waiting to be tested and activated, if any."""
+    return session.exec(
+        select(ClientCredential)
+        .where(ClientCredential.pending.is_(True))
+        .order_by(ClientCredential.id.desc())
+    ).first()
+
+
 def store(
     session: Session, secret_key: str, actor: str, cert_pem: bytes, key_pem: bytes, source: str
 ) -> ClientCredential:
-    """Check that key and certificate belong together, then make them the active pair (audited)."""
+    """Check the pair as Moa and the auth server would, then keep it (audited).
+
+    The first certificate is used at once. While one is in use, a new one is only *pending*: the
+    working one stays until an administrator has tested the new one and activates it.
+    """
     try:
         cert = load_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as exc:
         raise CredentialError("Certifikatet eller nyckeln kunde inte läsas (PEM-format krävs).") from exc
-    public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(serialization.Encoding.DER, public) != cert.public_key().public_bytes(
-        serialization.Encoding.DER, public
-    ):
-        raise CredentialError("Nyckeln hör inte till certifikatet.")
-    for old in session.exec(select(ClientCredential).where(ClientCredential.active.is_(True))).all():
-        old.active = False
+    problem = pair_problem(cert, key)
+    if problem:
+        raise CredentialError(problem)
+    in_use = active(session) is not None
+    for old in session.exec(select(ClientCredential).where(ClientCredential.pending.is_(True))).all():
+        old.pending = False  # a newer upload replaces an untested one
         session.add(old)
     credential = ClientCredential(
         cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
         key_encrypted=_fernet(secret_key).encrypt(key_pem).decode(),
         source=source,
         created_by=actor,
+        active=not in_use,
+        pending=in_use,
     )
     session.add(credential)
     session.flush()
-    audit.record(session, actor, f"connection.certificate_{source}", "ClientCredential", str(credential.id))
+    audit.record(
+        session,
+        actor,
+        f"connection.certificate_{source}",
+        "ClientCredential",
+        str(credential.id),
+        after={"pending": in_use},
+    )
     return credential
+
+
+def activate(session: Session, actor: str, credential_id: int) -> ClientCredential:
+    """Make the pending certificate the one in use (audited); the previous one is retired."""
+    credential = session.get(ClientCredential, credential_id)
+    if credential is None or not credential.pending:
+        raise CredentialError("Det finns inget nytt certifikat att aktivera.")
+    previous = active(session)
+    for old in session.exec(select(ClientCredential).where(ClientCredential.active.is_(True))).all():
+        old.active = False
+        session.add(old)
+    credential.active, credential.pending = True, False
+    session.add(credential)
+    session.flush()
+    before = {"credential": previous.id} if previous else None
+    action = "connection.certificate_activated"
+    audit.record(session, actor, action, "ClientCredential", str(credential.id), before=before)
+    return credential
+
+
+def discard_pending(session: Session, actor: str) -> bool:
+    """Drop the pending certificate (audited); False when there was none."""
+    credential = pending(session)
+    if credential is None:
+        return False
+    credential.pending = False
+    session.add(credential)
+    audit.record(session, actor, "connection.certificate_discarded", "ClientCredential", str(credential.id))
+    return True
 
 
 def generate(
@@ -91,8 +144,14 @@ def certificate_files(config: Mapping, session: Session) -> tuple[str | None, st
     credential = active(session)
     if credential is None:
         return None, None
+    return credential_files(config, credential)
+
+
+def credential_files(config: Mapping, credential: ClientCredential) -> tuple[str, str]:
+    """PEM file paths of one stored pair, written once per process (the key readable by us only)."""
     with _lock:
-        if credential.id not in _files:
+        identity = hashlib.sha256(f"{credential.cert_pem}\n{credential.key_encrypted}".encode()).hexdigest()
+        if identity not in _files:
             folder = Path(tempfile.mkdtemp(prefix="dnp-tls-"))
             os.chmod(folder, 0o700)
             cert_path, key_path = folder / "client.pem", folder / "client.key"
@@ -100,8 +159,8 @@ def certificate_files(config: Mapping, session: Session) -> tuple[str | None, st
             descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(_fernet(config["SECRET_KEY"]).decrypt(credential.key_encrypted.encode()))
-            _files[credential.id] = (str(cert_path), str(key_path))
-        return _files[credential.id]
+            _files[identity] = (str(cert_path), str(key_path))
+        return _files[identity]
 
 
 def token_client(config: Mapping, session: Session) -> TokenClient:

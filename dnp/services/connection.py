@@ -14,6 +14,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.models import CentralSetting
+from dnp.models import ClientCredential
 from dnp.models import ConnectionCheck
 from dnp.models import Organisation
 from dnp.models import RoleGrant
@@ -28,7 +29,9 @@ from dnp.services.client_certificate import describe_certificate
 from dnp.services.client_certificate import load_certificate
 from dnp.services.client_credentials import active
 from dnp.services.client_credentials import certificate_files
+from dnp.services.client_credentials import credential_files
 from dnp.services.client_credentials import new_token_client
+from dnp.services.client_credentials import pending
 
 WARN_DAYS = 30
 
@@ -40,6 +43,7 @@ class Certificate:
     info: CertificateInfo
     pem: str
     source: str  # environment | generated | uploaded
+    credential_id: int | None = None
 
 
 def current_certificate(config: Mapping, session: Session) -> Certificate | None:
@@ -50,13 +54,22 @@ def current_certificate(config: Mapping, session: Session) -> Certificate | None
             return Certificate(describe_certificate(load_certificate(pem.encode())), pem, "environment")
         except (OSError, ValueError):
             return None
-    credential = active(session)
+    return _described(active(session))
+
+
+def pending_certificate(session: Session) -> Certificate | None:
+    """A new certificate stored but not yet in use (it waits for a test and activation)."""
+    return _described(pending(session))
+
+
+def _described(credential: ClientCredential | None) -> Certificate | None:
     if credential is None:
         return None
     return Certificate(
         describe_certificate(load_certificate(credential.cert_pem.encode())),
         credential.cert_pem,
         credential.source,
+        credential.id,
     )
 
 
@@ -79,36 +92,62 @@ def entity_id(config: Mapping) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def moa_entry(config: Mapping, session: Session, certificate: Certificate | None) -> str | None:
-    """The ready-to-paste Moa metadata entry, or None without a usable certificate/organisation id."""
+def moa_entry(
+    config: Mapping, session: Session, certificate: Certificate | None, new: Certificate | None = None
+) -> str | None:
+    """The ready-to-paste Moa metadata entry, or None without a usable certificate/organisation id.
+
+    With a ``new`` (pending) certificate the entry holds both, so the one in use keeps working
+    while the new one is registered, tested and activated.
+    """
     org_id = organization_id(session)
+    certificate, new = (certificate, new) if certificate else (new, None)
     if certificate is None or not org_id:
         return None
     try:
-        entry = build_moa_entry(entity_id(config), org_id, certificate.pem)
+        also = (new.pem,) if new else ()
+        entry = build_moa_entry(entity_id(config), org_id, certificate.pem, also=also)
     except ValueError:
         return None
     return json.dumps(entry, indent=2, ensure_ascii=False)
 
 
-def test_connection(config: Mapping, session: Session, actor: str) -> ConnectionCheck:
-    """Fetch a fresh token from the auth server and record the outcome in words (audited)."""
-    cert, key = certificate_files(config, session)
+def test_connection(
+    config: Mapping, session: Session, actor: str, new_certificate: bool = False
+) -> ConnectionCheck:
+    """Fetch a fresh token from the auth server and record the outcome in words (audited).
+
+    With ``new_certificate`` the pending certificate is tried instead of the one in use.
+    """
+    if new_certificate:
+        credential = pending(session)
+        if credential is None:
+            nothing = ConnectionCheck(ok=False, message="Det finns inget nytt certifikat att testa.")
+            return _recorded(session, actor, nothing)
+        cert, key = credential_files(config, credential)
+        prefix = "Det nya certifikatet: "
+    else:
+        cert, key = certificate_files(config, session)
+        prefix = ""
     client = new_token_client(config, cert, key)  # a fresh token, not a cached one
     try:
         client.get_token()
         check = ConnectionCheck(
-            ok=True,
-            message="Token hämtades: certifikatet är registrerat och servern svarar.",
-            checked_by=actor,
+            ok=True, message=prefix + "Token hämtades: certifikatet är registrerat och servern svarar."
         )
     except TokenError as error:
-        check = ConnectionCheck(ok=False, message=error.message_sv, checked_by=actor)
+        check = ConnectionCheck(ok=False, message=prefix + error.message_sv)
+    return _recorded(session, actor, check, new_certificate)
+
+
+def _recorded(
+    session: Session, actor: str, check: ConnectionCheck, new_certificate: bool = True
+) -> ConnectionCheck:
+    check.checked_by = actor
     session.add(check)
     session.flush()
-    audit.record(
-        session, actor, "connection.tested", "ConnectionCheck", str(check.id), after={"ok": check.ok}
-    )
+    after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use"}
+    audit.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
     return check
 
 

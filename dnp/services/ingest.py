@@ -180,8 +180,10 @@ class RegisterIngest:
                 # Our extension: a huvudman has an organisation number, not a school unit code.
                 problems = [p for p in problems if "'schoolUnitCode'" not in p[1]]
         problems += text_problems(item)
-        if not problems:
-            problems = ITEM_RULES[kind](item)
+        # Our rules run even when the schema failed, so one answer lists every problem; a rule
+        # finding at a field the schema or text check already faulted would only repeat it.
+        covered = schemas.covered_paths(problems)
+        problems += [problem for problem in ITEM_RULES[kind](item) if not _is_covered(problem[0], covered)]
         return problems
 
     def finish(self) -> IngestSummary:
@@ -254,6 +256,15 @@ class RegisterIngest:
         updated_ids = [row["id"] for row, _ in updates]
         audit.record_many(self.session, self.actor, "register.created", entity, created_ids, now)
         audit.record_many(self.session, self.actor, "register.updated", entity, updated_ids, now)
+
+
+def _is_covered(path: str, covered: set[str]) -> bool:
+    while True:
+        if path in covered:
+            return True
+        if "." not in path:
+            return False
+        path = path.rsplit(".", 1)[0]
 
 
 def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str) -> IngestSummary:

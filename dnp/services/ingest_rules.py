@@ -5,49 +5,94 @@ from __future__ import annotations
 import re
 
 from dnp.services import codes
+from dnp.services import identifiers
 from dnp.services.civic import civic_number_problem
 
+# Free text may hold tab and newline; identifiers may not (see IDENTIFIER_KEYS).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_EPPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TEXT = 500
+# Keys whose string values (or list of strings) are identifiers: ids, EPPNs, civic numbers,
+# e-mail addresses and external identifiers (``value``), codes. They are matched and sent on
+# byte for byte, so no control or invisible character is allowed in them.
+IDENTIFIER_KEYS = frozenset(
+    {
+        "id",
+        "value",
+        "eduPersonPrincipalNames",
+        "schoolUnitCode",
+        "organisationNumber",
+        "organisationCode",
+        "municipalityCode",
+        "educationCode",
+        "groupCode",
+        "signature",
+    }
+)
+_IDENTIFIER_MESSAGE = "otillåtna tecken i identifieraren (kontrolltecken som tabb eller radbrytning)"
 
 Problems = list[tuple[str, str]]
 
 
-def has_bad_text(node: object) -> bool:
-    """Fast check (no paths built) for any string with control characters or absurd length."""
-    stack = [node]
+def _strings(node: object):
+    """Every string in ``node`` with the key it sits under (lists inherit their key)."""
+    stack: list[tuple[str | None, object]] = [(None, node)]
     while stack:
-        value = stack.pop()
+        key, value = stack.pop()
         kind = type(value)
         if kind is str:
-            if len(value) > MAX_TEXT or _CONTROL.search(value):
-                return True
+            yield key, value
         elif kind is dict:
-            stack.extend(value.values())
+            stack.extend(value.items())
         elif kind is list:
-            stack.extend(value)
+            stack.extend((key, element) for element in value)
+
+
+def _bad_identifier(value: str) -> bool:
+    # Fast path: printable ASCII (the usual case) has no hidden characters.
+    if value.isascii() and value.isprintable():
+        return False
+    return identifiers.has_hidden_characters(value)
+
+
+def has_bad_text(node: object) -> bool:
+    """Fast check (no paths built) for control characters, absurd length or a bad identifier."""
+    for key, value in _strings(node):
+        if len(value) > MAX_TEXT or _CONTROL.search(value):
+            return True
+        if key in IDENTIFIER_KEYS and _bad_identifier(value):
+            return True
     return False
 
 
-def text_problems(node: object, path: str = "") -> Problems:
-    """Strings with control characters (PostgreSQL refuses NUL) or absurd lengths, with their paths."""
+def text_problems(node: object, path: str = "", key: str | None = None) -> Problems:
+    """Strings with control characters (PostgreSQL refuses NUL) or absurd lengths, with their paths.
+
+    Identifiers (``IDENTIFIER_KEYS``) are held to more: no tab, newline or invisible character.
+    """
     if not path and not has_bad_text(node):
         return []
     problems: Problems = []
     if isinstance(node, str):
-        if _CONTROL.search(node):
+        if key in IDENTIFIER_KEYS and _bad_identifier(node):
+            problems.append((path, _IDENTIFIER_MESSAGE))
+        elif _CONTROL.search(node):
             problems.append((path, "otillåtna kontrolltecken i texten"))
         if len(node) > MAX_TEXT:
             problems.append((path, f"texten är längre än {MAX_TEXT} tecken"))
     elif isinstance(node, dict):
-        for key, value in node.items():
-            problems += text_problems(value, f"{path}.{key}" if path else str(key))
+        for name, value in node.items():
+            problems += text_problems(value, f"{path}.{name}" if path else str(name), str(name))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            problems += text_problems(value, f"{path}.{index}" if path else str(index))
+            problems += text_problems(value, f"{path}.{index}" if path else str(index), key)
     return problems
+
+
+def _dicts(value: object) -> list[tuple[int, dict]]:
+    """The dict elements of a list, with their positions (the schema reports the rest)."""
+    if not isinstance(value, list):
+        return []
+    return [(index, element) for index, element in enumerate(value) if isinstance(element, dict)]
 
 
 def organisation_problems(item: dict) -> Problems:
@@ -59,10 +104,12 @@ def organisation_problems(item: dict) -> Problems:
     if not str(item.get("displayName") or "").strip():
         problems.append(("displayName", "obligatoriskt fält saknas: 'displayName'"))
     code = item.get("schoolUnitCode")
-    if kind == "Skolenhet" and not (isinstance(code, str) and re.fullmatch(r"\d{8}", code)):
+    if kind == "Skolenhet" and not (isinstance(code, str) and identifiers.SCHOOL_UNIT_CODE.fullmatch(code)):
         problems.append(("schoolUnitCode", "skolenhetskoden ska vara exakt 8 siffror"))
     number = item.get("organisationNumber")
-    if kind == "Huvudman" and not (isinstance(number, str) and re.fullmatch(r"\d{10}", number)):
+    if kind == "Huvudman" and not (
+        isinstance(number, str) and identifiers.ORGANISATION_NUMBER.fullmatch(number)
+    ):
         problems.append(("organisationNumber", "organisationsnumret ska vara 10 siffror"))
     school_types = item.get("schoolTypes", [])
     if not isinstance(school_types, list):
@@ -77,25 +124,32 @@ def organisation_problems(item: dict) -> Problems:
 def person_problems(item: dict) -> Problems:
     """Rules for a person: one EPPN, a valid civic number, known email and school types."""
     problems: Problems = []
-    eppns = item.get("eduPersonPrincipalNames") or []
+    eppns = item.get("eduPersonPrincipalNames")
+    eppns = eppns if isinstance(eppns, list) else []
     if len(eppns) > 1:
         problems.append(("eduPersonPrincipalNames", "exakt en EPPN per person tillåts"))
     for index, eppn in enumerate(eppns):
-        if isinstance(eppn, str) and not _EPPN.match(eppn):
-            problems.append((f"eduPersonPrincipalNames.{index}", "EPPN ska ha formen namn@domän.se"))
-    civic = (item.get("civicNo") or {}).get("value")
+        if isinstance(eppn, str) and not identifiers.is_eppn(eppn):
+            problems.append(
+                (
+                    f"eduPersonPrincipalNames.{index}",
+                    "EPPN ska ha formen namn@domän.se, med bara ASCII-tecken och utan mellanslag",
+                )
+            )
+    civic_no = item.get("civicNo")
+    civic = civic_no.get("value") if isinstance(civic_no, dict) else None
     if isinstance(civic, str):
         problem = civic_number_problem(civic)
         if problem:
             problems.append(("civicNo.value", problem))
-    for index, email in enumerate(item.get("emails") or []):
+    for index, email in _dicts(item.get("emails")):
         value, kind = email.get("value"), email.get("type")
-        if isinstance(value, str) and not _EMAIL.match(value):
+        if isinstance(value, str) and not identifiers.is_email(value):
             problems.append((f"emails.{index}.value", "ogiltig e-postadress"))
         if kind is not None and kind not in codes.EMAIL_TYPES:
             allowed = ", ".join(codes.EMAIL_TYPES)
             problems.append((f"emails.{index}.type", f"okänd e-posttyp {kind!r}; tillåtna: {allowed}"))
-    for index, enrolment in enumerate(item.get("enrolments") or []):
+    for index, enrolment in _dicts(item.get("enrolments")):
         school_type = enrolment.get("schoolType")
         if school_type not in codes.SCHOOL_TYPES:
             problems.append((f"enrolments.{index}.schoolType", f"okänd skolform {school_type!r}"))
@@ -119,8 +173,9 @@ def duty_problems(item: dict) -> Problems:
 def group_problems(item: dict) -> Problems:
     """Rules for a class or teaching group: every membership names a person."""
     problems: Problems = []
-    for index, membership in enumerate(item.get("groupMemberships") or []):
-        if not isinstance((membership.get("person") or {}).get("id"), str):
+    for index, membership in _dicts(item.get("groupMemberships")):
+        person = membership.get("person")
+        if not isinstance(person.get("id") if isinstance(person, dict) else None, str):
             problems.append((f"groupMemberships.{index}.person", "medlemskapet saknar person"))
     return problems
 

@@ -14,6 +14,8 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xmlparser import fromstring
 from sqlalchemy import delete
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -102,12 +104,25 @@ def complete_login(
     return SamlLogin(eppn, _display_name(attributes), pending.next_path)
 
 
-def purge_expired(session: Session, now: datetime | None = None) -> None:
-    """Forget AuthnRequests and used assertions that can no longer matter."""
+def purge_expired(session: Session, now: datetime | None = None, max_open: int | None = None) -> None:
+    """Forget AuthnRequests and used assertions that can no longer matter.
+
+    Every anonymous GET of /saml/login stores a request, so with ``max_open`` the table is also
+    capped: the oldest open requests go until there is room for one more. Under a flood an honest
+    sign-in started before it may have to be started again; the table never grows without bound.
+    """
     now = now or utcnow()
     connection = session.connection()
-    connection.execute(delete(SamlRequest).where(SamlRequest.created < now - REQUEST_TTL))
+    spent = or_(SamlRequest.created < now - REQUEST_TTL, SamlRequest.consumed.is_not(None))
+    connection.execute(delete(SamlRequest).where(spent))
     connection.execute(delete(UsedAssertion).where(UsedAssertion.expires < now))
+    if max_open is not None:
+        beyond = (
+            select(SamlRequest.token_hash)
+            .order_by(SamlRequest.created.desc(), SamlRequest.token_hash)
+            .offset(max(max_open - 1, 0))
+        )
+        connection.execute(delete(SamlRequest).where(SamlRequest.token_hash.in_(beyond)))
 
 
 def _bound_assertion(auth: OneLogin_Saml2_Auth, request_id: str, acs_url: str):

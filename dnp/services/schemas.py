@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import re
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +11,8 @@ import fastjsonschema
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing import Resource
+
+from dnp.services import identifiers
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "ss12000"
 
@@ -32,26 +34,30 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+def _uuid_format(value: object) -> bool:
+    # Formats only judge strings; the stock uuid check also takes "{…}" and a trailing newline.
+    return not isinstance(value, str) or identifiers.is_uuid(value)
+
+
+# The stock checker with a strict uuid format, shared by the full and the compiled check.
+_FORMAT_CHECKER = copy.copy(Draft202012Validator.FORMAT_CHECKER)
+_FORMAT_CHECKER.checkers = {**Draft202012Validator.FORMAT_CHECKER.checkers}
+_FORMAT_CHECKER.checks("uuid")(_uuid_format)
+
+
 @cache
 def item_validator(kind: str) -> Draft202012Validator:
     """A validator for one item of ``kind`` (e.g. one person), with formats checked."""
     name = ITEM_SCHEMAS[kind]
     schema = _registry().contents(f"/schemas/{name}")
-    return Draft202012Validator(
-        schema, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
+    return Draft202012Validator(schema, registry=_registry(), format_checker=_FORMAT_CHECKER)
 
 
 @cache
 def reference_validator() -> Draft202012Validator:
     """A validator for an object reference ``{"id": uuid}`` (DELETE bodies)."""
     schema = _registry().contents("/schemas/objectReference")
-    return Draft202012Validator(
-        schema, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
-
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+    return Draft202012Validator(schema, registry=_registry(), format_checker=_FORMAT_CHECKER)
 
 
 def _inline(node, documents: dict):
@@ -79,7 +85,7 @@ def fast_check(kind: str):
     name = "objectReference" if kind == "references" else ITEM_SCHEMAS[kind]
     schema = _inline(documents[f"/schemas/{name}"], documents)
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-    return fastjsonschema.compile(schema, formats={"uuid": _UUID.pattern})
+    return fastjsonschema.compile(schema, formats={"uuid": _uuid_format})
 
 
 def is_valid(kind: str, item: object) -> bool:
@@ -100,9 +106,24 @@ def schema_problems(validator: Draft202012Validator, item: object) -> list[tuple
     return problems
 
 
+def covered_paths(problems: list[tuple[str, str]]) -> set[str]:
+    """The field paths ``problems`` are about; a missing required field counts as its own path."""
+    covered = set()
+    for path, message in problems:
+        if message.startswith(_REQUIRED_PREFIX):
+            name = message[len(_REQUIRED_PREFIX) :].strip("'\"")
+            covered.add(f"{path}.{name}" if path else name)
+        elif path:
+            covered.add(path)
+    return covered
+
+
+_REQUIRED_PREFIX = "obligatoriskt fält saknas: "
+
+
 def _message(error) -> str:
     if error.validator == "required":
-        return f"obligatoriskt fält saknas: {error.message.split(' ')[0]}"
+        return f"{_REQUIRED_PREFIX}{error.message.split(' ')[0]}"
     if error.validator == "type":
         expected = error.validator_value
         return f"fel typ: väntade {expected}, fick {type(error.instance).__name__}"

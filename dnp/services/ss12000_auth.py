@@ -33,7 +33,7 @@ SAFE_CLAIMS = (
     "iss", "aud", "sub", "exp", "nbf", "iat", "version", "auth_source", "entity_id",
     "organization_id", "source", "requested_access", "scopes",
 )  # fmt: skip
-_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 MAX_TOKEN_LENGTH = 8192
 # Verified tokens remembered (Skolverket's client sends one token for a whole pull of many pages).
 VERIFIED_CACHE_SIZE = 256
@@ -263,7 +263,7 @@ def _bearer_token(authorization_header: str | None) -> str:
     token = token.strip()
     if not token:
         raise AuthError(401, "missing_token", "the bearer token is empty")
-    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
+    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
         raise AuthError(401, "malformed_token", "the bearer token is not a JWT")
     return token
 

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import TextClause
 from dnp.models import DeletedEntity
 from dnp.models import PublishedEntity
 from dnp.models.types import UTCDateTime
+from dnp.services import identifiers
 
 # URL segment → stored resource type.
 RESOURCES = {
@@ -47,8 +48,10 @@ DELETED_KEYS = {
 }
 LIST_FILTERS = ("meta.created.before", "meta.created.after", "meta.modified.before", "meta.modified.after")
 DELETED_FILTERS = ("after", "entities")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Whole-value ASCII patterns (``$`` accepts a trailing newline, ``\d`` non-ASCII digits).
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 # A day's margin at either end, so that the instant can be shown in any time zone.
 EARLIEST_TIME = datetime(1, 1, 2, tzinfo=UTC)
 LATEST_TIME = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
@@ -62,7 +65,7 @@ class BadQuery(ValueError):
 
 def is_uuid(value: str) -> bool:
     """True for a UUID in its usual text form."""
-    return bool(_UUID.match(value or ""))
+    return identifiers.is_uuid(value)
 
 
 def parse_time(name: str, value: str) -> datetime:
@@ -72,12 +75,12 @@ def parse_time(name: str, value: str) -> datetime:
     ``/statistics``). Instants within a day of year 1 or year 9999 are refused: they are valid RFC 3339,
     but in UTC or in Swedish time they fall outside what a datetime can hold.
     """
-    if not _RFC3339.match(value or ""):
+    if not _RFC3339.fullmatch(value or ""):
         raise BadQuery(f"{name} must be an RFC 3339 date-time with offset, e.g. 2026-11-28T10:30:00+01:00")
     text = value.upper().replace("Z", "+00:00")
     head, _, rest = text.partition(".")
     if rest:  # Python takes at most microseconds
-        digits = re.match(r"\d+", rest).group(0)
+        digits = re.match(r"[0-9]+", rest).group(0)
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
         instant = datetime.fromisoformat(text).astimezone(UTC)

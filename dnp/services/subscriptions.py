@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -26,8 +25,13 @@ class SubscriptionRejected(ValueError):
 
 
 def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
-    """(scheme, host, port, path) of a plain http(s) URL, or None for anything tricky."""
-    if any(ord(char) <= 32 or char in "\\\x7f" for char in url):
+    """(scheme, host, port, path) of a plain http(s) URL, or None for anything tricky.
+
+    Only printable ASCII is taken, and the path may hold no ``;`` (matrix parameters, which some
+    servers strip: ``…/..;/x``) and no ``%`` at all: an encoded byte (``%2e``, ``%252e`` decoded
+    twice, ``%00``) can mean a different path to the server than the one the prefix check saw.
+    """
+    if any(not 32 < ord(char) < 127 or char == "\\" for char in url):
         return None
     try:
         parts = urlsplit(url)
@@ -40,8 +44,9 @@ def _origin_and_path(url: str) -> tuple[str, str, int, str] | None:
     if parts.fragment or "@" in parts.netloc:
         return None
     path = parts.path or "/"
-    segments = unquote(path).split("/")
-    if any(segment in (".", "..") for segment in segments):
+    if ";" in path or "%" in path:
+        return None
+    if any(segment in (".", "..") for segment in path.split("/")):
         return None
     return scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme], path
 

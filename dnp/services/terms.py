@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_TERM = re.compile(r"^(VT|HT) (\d{4})$")
+_TERM = re.compile(r"(VT|HT) ([0-9]{4})")
 
 
 def term_of(day: date) -> str:
@@ -25,12 +25,12 @@ def upcoming_terms(today: date, count: int = 3) -> list[str]:
 
 def is_term(value: str) -> bool:
     """True for 'VT 2027' / 'HT 2026'."""
-    return bool(_TERM.match(value or ""))
+    return bool(_TERM.fullmatch(value or ""))
 
 
 def term_has_ended(term: str, today: date) -> bool:
     """True once the term is over (VT ends 30 June, HT 31 December)."""
-    match = _TERM.match(term)
+    match = _TERM.fullmatch(term)
     if not match:
         return False
     season, year = match.group(1), int(match.group(2))

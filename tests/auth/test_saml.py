@@ -323,7 +323,17 @@ def test_refused_response_still_spends_the_token(admin, client, db):
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:x"]
+    "target",
+    [
+        "https://evil.example/x",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:x",
+        "/admin/access\n",
+        "/admin/access\r",
+        "/admin/access\r\nSet-Cookie: x=1",
+        "/\t/evil.example",
+    ],
 )
 def test_next_to_another_host_is_ignored(admin, client, db, target):
     request_id, relay = start_login(client, next_path=target)
@@ -358,3 +368,24 @@ def test_old_requests_and_assertions_are_purged(saml_app, client, db):
     assert [r.request_id for r in db.exec(select(SamlRequest)).all()] != ["_old"]
     assert db.get(SamlRequest, "a" * 64) is None
     assert [a.assertion_id for a in db.exec(select(UsedAssertion)).all()] == ["_live"]
+
+
+def test_anonymous_login_requests_cannot_grow_the_table_without_bound(saml_app, client, db):
+    saml_app.config["SAML_MAX_OPEN_REQUESTS"] = 5
+    db.add(SamlRequest(token_hash="c" * 64, request_id="_consumed", consumed=utcnow()))
+    db.commit()
+    first_id, first_relay = start_login(client)
+    for _ in range(11):
+        start_login(client)
+    db.rollback()
+    rows = db.exec(select(SamlRequest)).all()
+    assert len(rows) == 5
+    assert db.get(SamlRequest, "c" * 64) is None  # a spent token need not be kept either
+    # The newest requests are the ones kept: the first one was dropped and can no longer be used.
+    assert first_id not in {row.request_id for row in rows}
+    _, response = post_response(saml_app, saml_idp.make_response(first_id), first_relay)
+    assert response.status_code == 400
+    latest_id, latest_relay = start_login(client)
+    grant(saml_app, EPPN, "central_admin")
+    _, response = post_response(saml_app, saml_idp.make_response(latest_id), latest_relay)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/access"

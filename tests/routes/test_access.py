@@ -289,3 +289,57 @@ def test_grants_ignore_letter_case_of_the_eppn(app, central, db, units):
     assert (
         db.exec(select(LoginSession.eppn).order_by(LoginSession.created.desc())).first() == "rektor@kommun.se"
     )
+
+
+HOSTILE_NEXT = [
+    "/admin/access\n",
+    "/admin/access\r",
+    "/admin/access\r\nSet-Cookie: x=1",
+    "/\t/evil.example",
+    "/\x00x",
+    "/a\u2028b",
+    "//evil.example",
+    "/\\evil.example",
+    "https://evil.example",
+    "javascript:alert(1)",
+    "/" + "a" * 3000,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_next_that_is_not_a_plain_local_path_falls_back_to_the_start_page(target):
+    from dnp.login import safe_next
+
+    assert safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("raw", ["%0A", "%0D", "%0D%0A", "%0D%0ASet-Cookie:%20x=1", "%09/evil.example"])
+def test_dev_login_with_encoded_line_breaks_in_next_redirects_home(app, client, raw):
+    app.config["ENV"] = "development"
+    grant(app, "a@b.se", "central_admin")
+    page = client.get(f"/auth/dev-login?next=/admin/access{raw}")
+    assert page.status_code == 200 and 'name="next" value="/"' in page.get_data(as_text=True)
+    body = f"eppn=a%40b.se&csrf_token={csrf_token(client)}&next=/admin/access{raw}"
+    response = client.post("/auth/dev-login", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "Set-Cookie: x" not in str(response.headers)
+    # Already signed in: the login page sends the person on, and still only to a local path.
+    again = client.get(f"/auth/login?next=/admin/access{raw}")
+    assert again.status_code == 302 and again.headers["Location"] == "/"
+
+
+def test_dev_login_refuses_an_eppn_with_hidden_characters(app, client):
+    app.config["ENV"] = "development"
+    for eppn in ("a@b.se\u200b", "a\x00@b.se", "a@b"):
+        data = {"eppn": eppn, "csrf_token": csrf_token(client)}
+        assert client.post("/auth/dev-login", data=data).status_code == 422
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "https://evil.example"])
+def test_dev_login_refuses_next_to_another_host(app, client, target):
+    app.config["ENV"] = "development"
+    grant(app, "a@b.se", "central_admin")
+    data = {"eppn": "a@b.se", "csrf_token": csrf_token(client), "next": target}
+    response = client.post("/auth/dev-login", data=data)
+    assert response.status_code == 302 and response.headers["Location"] == "/"

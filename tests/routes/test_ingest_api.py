@@ -380,3 +380,58 @@ def test_session_cookie_is_not_a_credential(app, client):
         session["_user_id"] = "someone"
     response = client.put("/ingest/persons", json={"persons": [factories.person()]})
     assert response.status_code == 401
+
+
+FULL_WIDTH_CIVIC = "".join(chr(0xFF10 + int(digit)) for digit in "201106060112")
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "text"),
+    [
+        ({"civicNo": {"value": "201106060112\n"}}, "civicNo.value", "kontrolltecken"),
+        ({"civicNo": {"value": FULL_WIDTH_CIVIC}}, "civicNo.value", "personnummer"),
+        ({"civicNo": {"value": "201106060112\t"}}, "civicNo.value", "kontrolltecken"),
+        ({"eduPersonPrincipalNames": ["elev@skola.se\n"]}, "eduPersonPrincipalNames.0", "kontrolltecken"),
+        ({"eduPersonPrincipalNames": ["el\tev@skola.se"]}, "eduPersonPrincipalNames.0", "kontrolltecken"),
+        ({"eduPersonPrincipalNames": ["elev@skola\u2024se"]}, "eduPersonPrincipalNames.0", "EPPN"),
+        ({"eduPersonPrincipalNames": ["el\u200bev@skola.se"]}, "eduPersonPrincipalNames.0", "kontrolltecken"),
+        ({"emails": [{"value": "a@b.se\r\n", "type": "Privat"}]}, "emails.0.value", "kontrolltecken"),
+        ({"externalIdentifiers": [{"value": "x\ny", "context": "c"}]}, "externalIdentifiers.0.value", None),
+    ],
+)
+def test_identifiers_refuse_newlines_controls_and_non_ascii_digits(client, db, unit, override, field, text):
+    _rejected(client, db, "PUT", "persons", [factories.person(unit["id"], **override)], field, text)
+
+
+def test_ids_and_codes_refuse_a_trailing_newline(client, db, unit):
+    pupil = factories.person(unit["id"])
+    pupil["id"] += "\n"
+    _rejected(client, db, "PUT", "persons", [pupil], "id", "kontrolltecken")
+    enrolments = [{"enroledAt": {"id": unit["id"] + "\n"}, "schoolType": "GR"}]
+    reference = factories.person(None, enrolments=enrolments)
+    _rejected(client, db, "PUT", "persons", [reference], "enrolments.0.enroledAt.id", "uuid")
+    code = FULL_WIDTH_CIVIC[:8]
+    wide = [factories.organisation(code)]
+    _rejected(client, db, "PUT", "organisations", wide, "schoolUnitCode", "8 siffror")
+    _rejected(
+        client, db, "PUT", "organisations", [factories.organisation("12345678\n")], "schoolUnitCode", None
+    )
+
+
+def test_schema_and_rule_problems_of_one_item_are_all_listed(client, db, unit):
+    pupil = factories.person(
+        unit["id"], enrolments=[{"enroledAt": {"id": unit["id"]}, "schoolType": "XX", "schoolYear": 9}]
+    )
+    del pupil["familyName"]
+    body = _rejected(client, db, "PUT", "persons", [pupil], "enrolments.0.schoolType", "okänd skolform")
+    assert any("familyName" in error["message"] for error in body["errors"]), body["errors"]
+    assert body["errorCount"] == 2
+
+
+def test_rules_survive_items_of_the_wrong_shape(client, db, unit):
+    pupil = factories.person(
+        unit["id"], civicNo="201106060112", emails=["a@b.se"], eduPersonPrincipalNames="x"
+    )
+    pupil["groupMemberships"] = "nope"
+    body = _rejected(client, db, "PUT", "persons", [pupil], "civicNo", "fel typ")
+    assert {"eduPersonPrincipalNames", "emails.0"} <= {error["field"] for error in body["errors"]}

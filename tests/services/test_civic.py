@@ -37,3 +37,18 @@ def test_made_numbers_are_valid():
 
 def test_non_strings_are_invalid():
     assert civic_number_kind(200901272385) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "201106060112\n",  # `$` used to accept a trailing newline
+        "20090127TF12\n",
+        "\uff12\uff10\uff11\uff11\uff10\uff16\uff10\uff16\uff10\uff11\uff11\uff12",  # full-width digits
+        "2011060601\u0661\u0662",  # Arabic-Indic digits
+        "201106060112\r",
+        "\t201106060112",
+    ],
+)
+def test_civic_numbers_match_the_whole_value_in_ascii(value):
+    assert civic_number_kind(value) is None

@@ -14,6 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed448
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
@@ -23,6 +25,7 @@ from dnp.services.client_certificate import cert_s256
 from dnp.services.client_certificate import describe_certificate
 from dnp.services.client_certificate import generate_client_certificate
 from dnp.services.client_certificate import load_certificate
+from dnp.services.client_certificate import pair_problem
 from dnp.services.client_certificate import spki_pin
 
 ORGANIZATION = "Öckerö kommun, Åre & Älvdalen"
@@ -286,3 +289,88 @@ def test_moa_entry_needs_an_organisation_name():
     assert (
         build_moa_entry(ENTITY_ID, ORGANIZATION_ID, bare, organization="Kommun")["organization"] == "Kommun"
     )
+
+
+# -- what Moa and the auth server accept ----------------------------------------------------------
+
+
+def self_signed(key, *, start: dt.datetime | None = None, days: int = 365) -> tuple[bytes, bytes]:
+    """A self-signed certificate for ``key`` (any type), valid from ``start`` for ``days``; PEM pair."""
+    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dnp")])
+    algorithm = (
+        None if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else hashes.SHA256()
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .sign(key, algorithm)
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _problem(cert_pem: bytes, key_pem: bytes) -> str | None:
+    return pair_problem(load_certificate(cert_pem), serialization.load_pem_private_key(key_pem, None))
+
+
+def test_usable_pairs_have_no_problem(generated):
+    assert _problem(generated.cert_pem, generated.key_pem) is None
+    assert _problem(*self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048))) is None
+    assert _problem(*self_signed(ec.generate_private_key(ec.SECP384R1()))) is None
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: self_signed(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "1024 bitar"),  # noqa: S505
+        (lambda: self_signed(ed25519_key()), "Ed25519 stöds inte"),
+        (lambda: self_signed(ed448_key()), "Ed448 stöds inte"),
+        (lambda: self_signed(ec.generate_private_key(ec.SECP521R1())), "secp521r1 stöds inte"),
+        (
+            lambda: self_signed(
+                ec.generate_private_key(ec.SECP256R1()),
+                start=dt.datetime.now(dt.UTC) - dt.timedelta(days=30),
+                days=10,
+            ),
+            "gick ut",
+        ),
+        (
+            lambda: self_signed(
+                ec.generate_private_key(ec.SECP256R1()), start=dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+            ),
+            "gäller först från",
+        ),
+    ],
+)
+def test_unusable_pairs_are_refused_with_the_reason(make, words):
+    assert words in (_problem(*make()) or "")
+
+
+def test_a_key_of_another_certificate_is_refused(generated):
+    other = generate_client_certificate(organization="B", organization_id=ORGANIZATION_ID, common_name="b")
+    assert _problem(generated.cert_pem, other.key_pem) == "Nyckeln hör inte till certifikatet."
+
+
+def ed25519_key():
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def ed448_key():
+    return ed448.Ed448PrivateKey.generate()
+
+
+def test_moa_entry_during_a_switch_holds_both_certificates(generated):
+    new = generate_client_certificate(organization="Ny", organization_id=ORGANIZATION_ID, common_name="ny")
+    entry = build_moa_entry(ENTITY_ID, ORGANIZATION_ID, generated.cert_pem, also=(new.cert_pem,))
+    pins = [pin["digest"] for pin in entry["clients"][0]["pins"]]
+    assert pins == [spki_pin(load_certificate(generated.cert_pem)), spki_pin(load_certificate(new.cert_pem))]
+    assert len(entry["issuers"]) == 2
+    assert entry["organization"] == ORGANIZATION

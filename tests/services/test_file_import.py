@@ -94,3 +94,14 @@ def test_import_leaves_the_planner_fresh_statistics(runner, app, tmp_path):
     result = runner.invoke(args=["dnp", "import", str(_file(tmp_path, _register(size=6)))])
     assert result.exit_code == 0, result.output
     assert planner_rows(engine, "person") == 7  # six pupils and the teacher, without waiting for autovacuum
+
+
+def test_identifiers_with_newlines_or_full_width_digits_are_refused(runner, db, tmp_path):
+    body = _register(size=2)
+    body["persons"][0]["civicNo"] = {"value": "201106060112\n"}
+    body["persons"][1]["civicNo"] = {"value": "".join(chr(0xFF10 + int(d)) for d in "201106060112")}
+    result = runner.invoke(args=["dnp", "import", str(_file(tmp_path, body))])
+    assert result.exit_code == 1
+    assert "persons[0]" in result.output and "kontrolltecken" in result.output
+    assert "persons[1]" in result.output and "ogiltigt personnummer" in result.output
+    assert db.exec(select(func.count()).select_from(Person)).one() == 0

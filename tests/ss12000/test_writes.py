@@ -119,6 +119,10 @@ def test_renewing_an_expired_subscription_starts_from_the_renewal(api, db, renew
         {"name": "x", "target": TARGET, "resourceTypes": ["Pupil"]},
         {"name": "x", "target": TARGET, "resourceTypes": [{"resource": "Syllabus"}]},
         {"name": "x", "target": "https://evil.example/webhooks", "resourceTypes": ["Person"]},
+        {"name": "x", "target": TARGET + "/..;/x", "resourceTypes": ["Person"]},
+        {"name": "x", "target": TARGET + "/%252e%252e/x", "resourceTypes": ["Person"]},
+        {"name": "x", "target": TARGET + "/\u2025/x", "resourceTypes": ["Person"]},
+        {"name": "x", "target": TARGET + "%00", "resourceTypes": ["Person"]},
         [],
     ],
 )
@@ -150,6 +154,16 @@ def test_bad_subscriptions_are_400(api, body, db):
         ("https://api.skolverket.se\\@evil.example/", False),
         ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/ 1", False),
         ("https://api.skolverket.se:99999/provtjanst/ss12000/klient/v1/webhooks/1", False),
+        # Encodings and separators that may mean another path to the receiving server.
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/..;/x", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/1;jsessionid=2", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/%252e%252e/x", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/\u2025/x", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/%00", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/%41", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/1\t", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/1?x=\u00e5", False),
+        ("https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/a-1_b.c~d", True),
     ],
 )
 def test_target_must_start_with_an_allowed_prefix(target, allowed):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 
 from dnp.models import AuditEvent
@@ -20,6 +24,8 @@ from tests.conftest import grant
 from tests.conftest import login
 from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.routes.test_ingest_api import send
+from tests.services.test_client_certificate import ed25519_key
+from tests.services.test_client_certificate import self_signed
 
 CENTRAL = "central@kommun.se"
 
@@ -98,8 +104,9 @@ def test_connection_test_in_words(app, central, db, auth_server, tmp_path):  # n
     assert "Token hämtades" in passed
     bad = auth_server.make_client_cert(tmp_path, registered=False)
     _upload(central, bad.cert_path.read_text(), bad.key_path.read_text())
-    failed = _post(central, "/test")
+    failed = _post(central, "/test", certificate="new")
     assert "Fungerar inte" in failed.get_data(as_text=True)
+    assert "Det nya certifikatet" in failed.get_data(as_text=True)
     checklist = central.get("/installningar/forberedelser").get_data(as_text=True)
     assert "Klientcertifikat finns och är giltigt" in checklist
     assert checklist.count("Att göra") >= 3
@@ -137,3 +144,102 @@ def test_an_expiring_certificate_is_announced_on_central_pages_only(app, central
         grant(app, "unit@kommun.se", "operator")
         login(other, app, "unit@kommun.se")
         assert "cert-banner" not in other.get("/ops").get_data(as_text=True)
+
+
+def _usable_pair():
+    made = generate_client_certificate(organization="A", organization_id="SE2120001234", common_name="a")
+    return made.cert_pem, made.key_pem
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: self_signed(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "1024 bitar"),  # noqa: S505
+        (lambda: self_signed(ed25519_key()), "Ed25519 stöds inte"),
+        (
+            lambda: self_signed(
+                ec.generate_private_key(ec.SECP256R1()),
+                start=dt.datetime.now(dt.UTC) - dt.timedelta(days=30),
+                days=10,
+            ),
+            "gick ut",
+        ),
+        (
+            lambda: self_signed(
+                ec.generate_private_key(ec.SECP256R1()), start=dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+            ),
+            "gäller först från",
+        ),
+    ],
+)
+def test_upload_refuses_what_moa_would_refuse_and_keeps_the_working_one(central, db, make, words):
+    working = _upload(central, *_usable_pair())
+    assert working.status_code == 200
+    in_use = db.exec(select(ClientCredential)).one()
+    response = _upload(central, *make())
+    assert response.status_code == 422
+    assert words in response.get_data(as_text=True)
+    db.expire_all()
+    assert [(c.id, c.active, c.pending) for c in db.exec(select(ClientCredential)).all()] == [
+        (in_use.id, True, False)
+    ]
+
+
+def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, auth_server, tmp_path):  # noqa: F811
+    app.config.update(
+        AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
+    )
+    first = auth_server.make_client_cert(tmp_path, registered=True)
+    assert _upload(central, first.cert_path.read_text(), first.key_path.read_text()).status_code == 200
+    working = db.exec(select(ClientCredential)).one()
+    assert working.active and not working.pending
+
+    second = auth_server.make_client_cert(tmp_path, registered=True, name="second")
+    uploaded = _upload(central, second.cert_path.read_text(), second.key_path.read_text())
+    page = uploaded.get_data(as_text=True)
+    assert uploaded.status_code == 200 and "Det används inte än" in page
+    assert "Nytt certifikat, inte aktiverat än" in page
+    db.expire_all()
+    new = db.exec(select(ClientCredential).where(ClientCredential.pending.is_(True))).one()
+    assert not new.active and db.get(ClientCredential, working.id).active
+    # The Moa entry carries both, so the working certificate stays registered during the switch.
+    entry = json.loads(
+        re.search(r'<pre class="moa" id="moa-entry" tabindex="0">(.*?)</pre>', page, re.S)
+        .group(1)
+        .replace("&#34;", '"')
+    )
+    assert len(entry["clients"][0]["pins"]) == 2
+    # Deliveries still use the working certificate.
+    from dnp.services.client_credentials import certificate_files
+
+    cert_path, _ = certificate_files(app.config, db)
+    assert Path(cert_path).read_text() == working.cert_pem
+
+    tested = _post(central, "/test", certificate="new").get_data(as_text=True)
+    assert "Det nya certifikatet: Token hämtades" in tested
+    activated = _post(central, "/certifikat/aktivera", credential_id=str(new.id))
+    assert activated.status_code == 200 and "Det nya certifikatet används nu" in activated.get_data(
+        as_text=True
+    )
+    db.expire_all()
+    assert db.get(ClientCredential, new.id).active and not db.get(ClientCredential, new.id).pending
+    assert not db.get(ClientCredential, working.id).active
+    audit = db.exec(select(AuditEvent).where(AuditEvent.action == "connection.certificate_activated")).one()
+    assert audit.actor == CENTRAL and audit.entity_id == str(new.id)
+    assert audit.before == {"credential": working.id}
+    assert "Token hämtades" in _post(central, "/test").get_data(as_text=True)
+    # Nothing pending any more: activating again is refused in words.
+    again = _post(central, "/certifikat/aktivera", credential_id=str(new.id))
+    assert again.status_code == 422 and "inget nytt certifikat" in again.get_data(as_text=True)
+
+
+def test_a_pending_certificate_can_be_discarded(central, db):
+    _upload(central, *_usable_pair())
+    _upload(central, *_usable_pair())
+    assert db.exec(select(ClientCredential).where(ClientCredential.pending.is_(True))).one()
+    response = _post(central, "/certifikat/slang")
+    assert "slängdes" in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.exec(select(ClientCredential).where(ClientCredential.pending.is_(True))).first() is None
+    assert len(db.exec(select(ClientCredential).where(ClientCredential.active.is_(True))).all()) == 1
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "connection.certificate_discarded")).one()
