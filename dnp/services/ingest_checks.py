@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Table
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -58,13 +59,15 @@ class ReferenceChecker:
         self.eppn_owner: dict[str, str] = {}
         self.unit_code_owner: dict[str, str] = {}
 
-    def _existing(self, kind: str, ids: set[str], column: str = "id") -> dict[str, str]:
+    def _existing(self, kind: str, ids: set[str], column: str = "id", fold: bool = False) -> dict[str, str]:
         table = TABLES[kind]
+        # EPPNs are compared in any letter case (their scope is a domain): lower(eppn) is indexed.
+        stored = func.lower(table.c[column]) if fold else table.c[column]
         found: dict[str, str] = {}
         values = sorted(ids)
         for start in range(0, len(values), CHUNK):
             part = values[start : start + CHUNK]
-            query = select(table.c[column], table.c.id).where(table.c[column].in_(part))
+            query = select(stored, table.c.id).where(stored.in_(part))
             found.update(self.session.connection().execute(query).all())
         return found
 
@@ -83,7 +86,7 @@ class ReferenceChecker:
                 findings.append(((index, existing_id, "id", message), True))
         if kind == "persons":
             findings += self._check_unique(
-                items, "eduPersonPrincipalNames", "eppn", self.eppn_owner, "persons"
+                items, "eduPersonPrincipalNames", "eppn", self.eppn_owner, "persons", fold=True
             )
         if kind == "organisations":
             findings += self._check_unique(
@@ -93,22 +96,23 @@ class ReferenceChecker:
         return findings
 
     def _check_unique(
-        self, items, field: str, column: str, owners: dict[str, str], kind: str
+        self, items, field: str, column: str, owners: dict[str, str], kind: str, fold: bool = False
     ) -> list[Finding]:
         findings: list[Finding] = []
-        values: dict[str, tuple[int, str]] = {}
+        values: dict[str, tuple[int, str, str]] = {}
         for index, item in items:
             raw = item.get(field)
             value = raw[0] if isinstance(raw, list) and raw else raw
             if not isinstance(value, str) or not value:
                 continue
-            owner = owners.setdefault(value, item["id"])
+            key = value.lower() if fold else value
+            owner = owners.setdefault(key, item["id"])
             if owner != item["id"]:
                 findings.append(((index, item["id"], field, _IN_INPUT.format(value=value)), False))
-            values[value] = (index, item["id"])
-        stored = self._existing(kind, set(values), column)
-        for value, holder in stored.items():
-            index, item_id = values[value]
+            values[key] = (index, item["id"], value)
+        stored = self._existing(kind, set(values), column, fold)
+        for key, holder in stored.items():
+            index, item_id, value = values[key]
             # A holder that is itself in the input with another value is moving away: fine.
             if holder != item_id and holder not in self.seen[kind]:
                 findings.append(((index, item_id, field, _IN_REGISTER.format(value=value)), True))

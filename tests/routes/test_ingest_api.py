@@ -282,6 +282,21 @@ def test_duplicate_ids_and_eppns(client, db, unit):
     assert body["code"] == "conflict"
 
 
+def test_eppns_that_differ_only_in_letter_case_are_the_same_eppn(client, db, unit):
+    # The scope is a domain and sign-in folds case: two such EPPNs would be one login for two persons.
+    pupil = factories.person(unit["id"], eduPersonPrincipalNames=["Anna.B@Skola.Example.se"])
+    twin = factories.person(unit["id"], eduPersonPrincipalNames=["anna.b@skola.example.SE"])
+    _rejected(client, db, "PUT", "persons", [pupil, twin], "eduPersonPrincipalNames", "i indata")
+    assert send(client, "PUT", "persons", [pupil]).status_code == 201
+    body = _rejected(
+        client, db, "POST", "persons", [twin], "eduPersonPrincipalNames", "i registret", status=409
+    )
+    assert "anna.b@skola.example.SE" in json.dumps(body)  # the value as sent, not folded
+    # The holder itself may change the letter case of its own EPPN.
+    recased = {**pupil, "eduPersonPrincipalNames": ["anna.b@skola.example.se"]}
+    assert send(client, "PUT", "persons", [recased]).status_code == 201
+
+
 def test_school_unit_code_rules(client, db, unit):
     _rejected(
         client, db, "PUT", "organisations", [factories.organisation("1234")], "schoolUnitCode", "8 siffror"
