@@ -74,7 +74,8 @@ class Receiver:
     """Skolverket's webhook endpoint, over real TLS on 127.0.0.1, with switchable behaviour.
 
     ``mode``: ``ok`` (204), ``fail`` (500 for ``failures`` times, then ok), ``hang`` (no answer
-    until released), ``redirect`` (302 elsewhere), ``unauthorized_once`` (401 then ok).
+    until released), ``hold`` (204 once released), ``redirect`` (302 elsewhere), ``unauthorized_once``
+    (401 then ok).
     """
 
     server_pem: Path
@@ -124,6 +125,9 @@ class Receiver:
     def _status(self) -> int | None:
         if self.mode == "hang":
             return None
+        if self.mode == "hold":
+            self.release.wait(120)
+            return 204
         if self.mode == "redirect":
             return 302
         if self.mode == "unauthorized_once":
