@@ -15,6 +15,8 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 
+from dnp.wording import counted
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -123,3 +125,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["counted"] = counted

@@ -1,7 +1,8 @@
 """Run the fake nutid auth server by hand, to try the SS 12000 API locally with curl.
 
-    .venv/bin/python -m tests.fakes.serve_nutid
+    .venv/bin/python -m tests.fakes.serve_nutid [LOCATION]
 
+LOCATION defaults to ``DNP_SS12000_LOCATION`` as DNP reads it (its default follows ``PORT``).
 Prints the ``DNP_*`` settings to start DNP with and a bearer token (valid for 10 hours) that
 Skolverket's SS 12000 client would hold; stops on Ctrl-C. Never for production: its keys are thrown
 away when it stops.
@@ -14,13 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from dnp.config import from_environment
 from tests.fakes.auth_server import API_LOCATION
 from tests.fakes.auth_server import FakeAuthServer
 
 
 def main() -> None:
     """Start the fake, print how to use it, wait."""
-    location = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5000/ss12000"
+    location = sys.argv[1] if len(sys.argv) > 1 else from_environment()["SS12000_LOCATION"]
     with tempfile.TemporaryDirectory() as tmp, FakeAuthServer(Path(tmp)) as server:
         print("Start DNP with:")
         print(f"  export DNP_SS12000_JWKS_URL={server.jwks_url}")
