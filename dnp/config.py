@@ -77,9 +77,6 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict:
     """Return the configuration mapping built from defaults and ``DNP_*`` variables."""
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
-    if environ.get("PORT"):
-        # The address `PORT=8000 make run` serves (the default assumes port 5000); production sets its own.
-        config["SS12000_LOCATION"] = f"http://127.0.0.1:{int(environ['PORT'])}/ss12000"
     for key, value in environ.items():
         if not key.startswith("DNP_"):
             continue

@@ -306,16 +306,16 @@ def claim_test_redis(environ, worker_number: int, label: str) -> tuple[str, obje
 
 def serve_redis_during(url: str, command: list[str]) -> int:
     """Run ``command`` with Redis answering at ``url``: the one there, or one of ours, stopped after."""
-    if redis_answers(url):
-        return subprocess.call(command)
-    parts = urlsplit(url)
-    if parts.scheme != "redis" or (parts.hostname or "") not in LOCAL_HOSTS:
-        print(f"Redis svarar inte på {url}; starta den eller ändra DNP_REDIS_URL.", file=sys.stderr)
-        return 1
-    server = RedisServer(port=parts.port or 6379, host=parts.hostname or "127.0.0.1").start()
-    print(f"Startade Redis ({redis_server_binary()}) på {url}; den stoppas när DNP stoppas.", file=sys.stderr)
+    server = None
+    if not redis_answers(url):
+        parts = urlsplit(url)
+        if parts.scheme != "redis" or (parts.hostname or "") not in LOCAL_HOSTS:
+            print(f"Redis svarar inte på {url}; starta den eller ändra DNP_REDIS_URL.", file=sys.stderr)
+            return 1
+        server = RedisServer(port=parts.port or 6379, host=parts.hostname or "127.0.0.1").start()
+        print(f"Startade Redis ({redis_server_binary()}) på {url}; stoppas med DNP.", file=sys.stderr)
     process = subprocess.Popen(command)
-    # Ctrl-C reaches the command (same terminal process group), which shuts its processes down; then the
+    # Ctrl-C reaches the command (same terminal process group), which shuts its processes down; then our
     # server goes. A handler, not SIG_IGN: an ignored signal would stay ignored in the command too.
     # A SIGTERM sent to this process alone is passed on, so that stopping it stops everything.
     signal.signal(signal.SIGINT, lambda *_: None)
@@ -323,7 +323,8 @@ def serve_redis_during(url: str, command: list[str]) -> int:
     try:
         return process.wait()
     finally:
-        server.close()
+        if server:
+            server.close()
 
 
 def main(argv: list[str]) -> int:

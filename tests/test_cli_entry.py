@@ -78,3 +78,21 @@ def test_the_import_command_prints_progress_lines_when_output_is_not_a_terminal(
     result = runner.invoke(args=["dnp", "import", str(path)])  # the runner's output is no terminal
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Importerar …\n") and "Importerar: klart.\n" in result.output
+
+
+def test_port_moves_the_ss12000_location_of_make_run_and_of_the_fake_nutid():
+    from tests.fakes.serve_nutid import default_location
+
+    assert default_location({"PORT": "8000"}) == "http://127.0.0.1:8000/ss12000"
+    assert default_location({}) == "http://127.0.0.1:5000/ss12000"
+    assert default_location({"PORT": "8000", "DNP_SS12000_LOCATION": "https://x/ss"}) == "https://x/ss"
+    root = Path(__file__).resolve().parents[1]
+    plan = subprocess.run(
+        ["make", "-n", "-o", ".venv/bin/.installed", "run", "PORT=8000"],
+        cwd=root,
+        env={key: value for key, value in os.environ.items() if not key.startswith("DNP_")},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "PORT=8000 DNP_SS12000_LOCATION=http://127.0.0.1:8000/ss12000" in plan
