@@ -37,15 +37,6 @@ def test_a_command_without_production_settings_says_what_to_set_not_a_traceback(
     assert "Traceback" not in result.stderr
 
 
-def test_deliveries_status_prints_counts_as_numbers(tmp_path):
-    database = f"sqlite:///{tmp_path / 'dnp.sqlite3'}"
-    assert run_dnp("migrate", DNP_ENV="development", DNP_DATABASE_URL=database).returncode == 0
-    result = run_dnp("deliveries", "status", DNP_ENV="development", DNP_DATABASE_URL=database)
-    assert result.returncode == 0, result.stderr
-    backlog = json.loads(result.stdout.splitlines()[0])
-    assert backlog["dead"] == 0 and backlog["pending"] == 0 and backlog["oldest_pending"] is None
-
-
 def test_counts_agree_with_their_number():
     assert counted(1, "ny behörighet", "nya behörigheter") == "1 ny behörighet"
     assert counted(2, "ny behörighet", "nya behörigheter") == "2 nya behörigheter"
