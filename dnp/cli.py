@@ -1,4 +1,4 @@
-"""Command-line tools: ``flask --app app dnp …``."""
+"""Command-line tools: ``dnp …`` (the venv's entry point), the same as ``flask --app app dnp …``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import sys
+import time
 
 import click
 from flask import current_app
@@ -19,8 +20,43 @@ from dnp.services.demo_data import register_is_empty
 from dnp.services.demo_data import write_demo_file
 from dnp.services.file_import import import_stream
 from dnp.services.ingest import IngestRejected
+from dnp.wording import counted
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
+
+
+class LineProgress:
+    """Progress as a line now and then, for output that is not a terminal (logs, CI, ``| tee``).
+
+    click's bar draws only on a terminal, so a long import would otherwise print nothing until it ends.
+    """
+
+    def __init__(self, length: int, label: str, every: float = 10.0, clock=time.monotonic):
+        self.length, self.label, self.pos = length, label, 0
+        self.every, self.clock = every, clock
+        self.last_shown = clock()
+
+    def __enter__(self) -> LineProgress:
+        click.echo(f"{self.label} …")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            click.echo(f"{self.label}: klart.")
+
+    def update(self, steps: int) -> None:
+        """Advance by ``steps``; print where it is when ``every`` seconds have passed since the last line."""
+        self.pos += steps
+        if self.clock() - self.last_shown >= self.every:
+            self.last_shown = self.clock()
+            click.echo(f"{self.label}: {100 * self.pos // max(self.length, 1)} %")
+
+
+def progress_bar(length: int, label: str):
+    """click's progress bar on a terminal, periodic progress lines otherwise."""
+    if sys.stdout.isatty():
+        return click.progressbar(length=length, label=label)
+    return LineProgress(length, label)
 
 
 def _actor(kind: str) -> str:
@@ -42,7 +78,7 @@ def import_command(path: str):
     """Import a register file holding organisations, persons, duties and groups (ingest shapes)."""
     session = get_session()
     size = os.path.getsize(path)
-    with open(path, "rb") as stream, click.progressbar(length=size * 4, label="Importerar") as bar:
+    with open(path, "rb") as stream, progress_bar(size * 4, "Importerar") as bar:
         done = {"position": 0}
         order = ("organisations", "persons", "duties", "groups")
 
@@ -76,13 +112,13 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
     if write_file:
         with open(write_file, "w", encoding="utf-8") as stream:
             count = write_demo_file(stream, seed, scale)
-        click.echo(f"Skrev {count} personer till {write_file}.")
+        click.echo(f"Skrev {counted(count, 'person', 'personer')} till {write_file}.")
         return
     session = get_session()
     if if_empty and not register_is_empty(session):
         click.echo("Registret har redan data; demodata lades inte in.")
         return
-    with click.progressbar(length=1, label="Skapar demodata") as bar:
+    with progress_bar(1, "Skapar demodata") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = total
@@ -123,7 +159,10 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
     except AccessError as error:
         raise click.ClickException(str(error)) from error
     session.commit()
-    click.echo(f"{added} ny behörighet för {eppn}." if added else f"{eppn} hade redan behörigheten.")
+    if added:
+        click.echo(f"{counted(added, 'ny behörighet', 'nya behörigheter')} för {eppn}.")
+    else:
+        click.echo(f"{eppn} hade redan behörigheten.")
 
 
 @dnp_cli.command("publish")
@@ -166,9 +205,7 @@ def deliveries_status():
 
     session = get_session()
     backlog = delivery_ops.backlog(session)
-    click.echo(
-        json.dumps({key: str(value) if value is not None else None for key, value in vars(backlog).items()})
-    )
+    click.echo(json.dumps(vars(backlog), default=lambda value: value.isoformat()))  # counts stay numbers
     for row in delivery_ops.troubled(session):
         d = row.delivery
         fields = (
@@ -204,7 +241,7 @@ def deliveries_requeue(delivery_id: int | None, everything: bool):
         after={"count": count},
     )
     session.commit()
-    click.echo(f"{count} leveranser skickas igen.")
+    click.echo(f"{counted(count, 'leverans', 'leveranser')} skickas igen.")
 
 
 @dnp_cli.group("catalog")
@@ -222,4 +259,26 @@ def catalog_refresh():
     session.commit()
     if problem:
         click.echo(f"Skolverkets API kunde inte användas ({problem}); demokatalogen används.", err=True)
-    click.echo(f"{count} provaktiviteter ({'Skolverket' if source == 'skolverket' else 'demokatalog'}).")
+    origin = "Skolverket" if source == "skolverket" else "demokatalog"
+    click.echo(f"{counted(count, 'provaktivitet', 'provaktiviteter')} ({origin}).")
+
+
+def _app_for_command_line():
+    """The app for ``dnp …``, with a hint instead of a traceback when its settings are missing."""
+    from dnp import create_app
+
+    try:
+        return create_app()
+    except RuntimeError as error:
+        raise click.ClickException(
+            f"{error}. Lokalt (som efter make run): export DNP_ENV=development; "
+            "i drift: sätt DNP_SECRET_KEY, DNP_DATABASE_URL och DNP_SAML_*."
+        ) from error
+
+
+def main() -> None:
+    """``dnp``: the administration commands without Flask's wrapper; the app is built only to run one."""
+    from flask.cli import ScriptInfo
+
+    group = click.Group("dnp", commands=dnp_cli.commands, help=dnp_cli.help)
+    group.main(prog_name="dnp", obj=ScriptInfo(create_app=_app_for_command_line, set_debug_flag=False))

@@ -22,6 +22,7 @@ from dnp.services.request_input import MAX_DATABASE_ID
 from dnp.services.request_input import BadInput
 from dnp.services.request_input import check_texts
 from dnp.services.request_input import is_storable
+from dnp.wording import counted
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (
@@ -177,3 +178,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["counted"] = counted

@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 from sqlmodel import SQLModel
 
 import dnp.models  # noqa: F401
 from dnp import create_app
 from dnp.migrate import upgrade
+from tests.local_servers import claim_test_redis
+from tests.local_servers import start_test_servers
 
 BACKEND = os.environ.get("DNP_TEST_DATABASE", "sqlite")
-POSTGRES_URL = os.environ.get("DNP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 INGEST_TOKEN = "test-ingest-token-0123456789"
 pytest_plugins = ["tests.groups_fixtures"]
+_created_databases: list[str] = []  # this process's PostgreSQL databases, dropped when it ends
+
+
+def pytest_configure(config):
+    """In the controlling process only: make Redis (and PostgreSQL) answer, starting our own if needed.
+
+    xdist workers start later and inherit the URLs through the environment, so a run starts one of each.
+    """
+    if not hasattr(config, "workerinput"):
+        config.dnp_local_servers = start_test_servers(os.environ, postgres=BACKEND == "postgres")
+
+
+def pytest_unconfigure(config):
+    """Stop the servers this run started."""
+    for server in getattr(config, "dnp_local_servers", []):
+        server.close()
+
+
+def pytest_sessionfinish(session):
+    """Drop this process's PostgreSQL databases."""
+    if _created_databases:
+        admin = create_engine(os.environ["DNP_TEST_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in _created_databases:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        _created_databases.clear()
 
 
 def _worker_number(worker_id: str) -> int:
@@ -30,15 +57,16 @@ def _worker_number(worker_id: str) -> int:
 def fresh_database(tmp_path_factory, worker_id, suffix: str = "", revision: str = "head") -> str:
     """Create and migrate (to ``revision``) an empty database for this process; ``suffix`` names another."""
     if BACKEND == "postgres":
-        # Named after the checkout too, so that two checkouts can test side by side.
-        checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
-        name = f"dnp_test_{checkout}_{_worker_number(worker_id)}{suffix}"
-        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        # Named after the run (and the process in it), so that runs side by side never meet.
+        name = f"dnp_test_{os.environ['DNP_TEST_RUN_ID']}_{_worker_number(worker_id)}{suffix}"
+        admin_url = make_url(os.environ["DNP_TEST_POSTGRES_URL"])
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
-        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        _created_databases.append(name)
+        url = admin_url.set(database=name).render_as_string(hide_password=False)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / f'dnp{suffix}.sqlite3'}"
     upgrade(url, revision)
@@ -52,10 +80,11 @@ def database_url(tmp_path_factory, worker_id) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(worker_id) -> str:
-    """A Redis database of its own for this test process (real server)."""
-    base = int(os.environ.get("DNP_TEST_REDIS_DB_BASE", "8"))
-    return f"redis://127.0.0.1:6379/{base + _worker_number(worker_id)}"
+def redis_url(worker_id):
+    """A Redis database of this test process's own (real server; see ``tests.local_servers``)."""
+    url, holder = claim_test_redis(os.environ, _worker_number(worker_id), worker_id)
+    yield url
+    holder.close()
 
 
 def _empty_tables(engine) -> None:

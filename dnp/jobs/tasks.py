@@ -9,6 +9,7 @@ from dnp.db import get_session
 from dnp.jobs import app_context
 from dnp.models import BackgroundTask
 from dnp.models.types import utcnow
+from dnp.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,13 @@ def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) ->
         session.commit()
         if source == "demo":
             return (
-                f"Skolverket gick inte att nå ({problem}). Demokatalogen med {count} provaktiviteter används."
+                f"Skolverket gick inte att nå ({problem}). Demokatalogen med "
+                f"{counted(count, 'provaktivitet', 'provaktiviteter')} används."
             )
-        return f"Klart: {count} provaktiviteter hämtade från Skolverket."
+        return f"Klart: {counted(count, 'provaktivitet', 'provaktiviteter')} hämtade från Skolverket."
     if task.kind == "bulk_create":
         from dnp.services.bulk_groups import create_per_class
 
         created = create_per_class(session, task.created_by, parameters, progress)
-        return f"Klart: {created} provgrupper skapades."
+        return f"Klart: {counted(created, 'provgrupp', 'provgrupper')} skapades."
     raise ValueError(task.kind)

@@ -22,6 +22,7 @@ from dnp.services.audit_log import known_values
 from dnp.services.audit_log import search_audit
 from dnp.services.request_input import page_number
 from dnp.web import render
+from dnp.wording import counted
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -80,7 +81,9 @@ def grant():
         return _access_page(db, status=422, error=str(error), form=form)
     db.commit()
     message = (
-        f"{added} ny behörighet gavs till {form['eppn'].strip()}." if added else "Behörigheten fanns redan."
+        f"{counted(added, 'ny behörighet', 'nya behörigheter')} gavs till {form['eppn'].strip()}."
+        if added
+        else "Behörigheten fanns redan."
     )
     return _access_page(db, message=message)
 

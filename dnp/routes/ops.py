@@ -19,6 +19,7 @@ from dnp.services import delivery_ops
 from dnp.services import queues
 from dnp.services.request_input import database_id
 from dnp.web import render
+from dnp.wording import counted
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 STALE_HEARTBEAT_SECONDS = 90
@@ -76,4 +77,4 @@ def requeue_deliveries():
         session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
     )
     session.commit()
-    return _page(message=f"{count} leveranser skickas igen.")
+    return _page(message=f"{counted(count, 'leverans', 'leveranser')} skickas igen.")

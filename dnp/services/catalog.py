@@ -15,6 +15,7 @@ from dnp.models import TestActivity
 from dnp.models import skolverket_id
 from dnp.models.types import utcnow
 from dnp.services import codes
+from dnp.wording import counted
 
 log = logging.getLogger(__name__)
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "demo" / "activities.json"
@@ -101,7 +102,7 @@ def refresh_catalog(
         log.warning("catalog: %s; using the demo catalog", error)
         activities, source, problem = demo_activities(), "demo", str(error)
     if progress:
-        progress(f"Sparar {len(activities)} provaktiviteter …")
+        progress(f"Sparar {counted(len(activities), 'provaktivitet', 'provaktiviteter')} …")
     return store_activities(session, activities, source), source, problem
 
 

@@ -32,6 +32,7 @@ from dnp.services.client_credentials import certificate_files
 from dnp.services.client_credentials import credential_files
 from dnp.services.client_credentials import new_token_client
 from dnp.services.client_credentials import pending
+from dnp.wording import counted
 
 WARN_DAYS = 30
 
@@ -165,7 +166,8 @@ def certificate_warning(config: Mapping, session: Session) -> str | None:
     if days < 0:
         return "Klientcertifikatet för Skolverket-anslutningen har gått ut: ändringar når inte Skolverket."
     if days <= WARN_DAYS:
-        return f"Klientcertifikatet för Skolverket-anslutningen går ut om {days} dagar. Förnya det i tid."
+        left = counted(days, "dag", "dagar")
+        return f"Klientcertifikatet för Skolverket-anslutningen går ut om {left}. Förnya det i tid."
     return None
 
 
@@ -213,7 +215,7 @@ def checklist(config: Mapping, session: Session) -> list[Step]:
         Step(
             "Skolverket prenumererar på ändringar",
             subscriptions > 0,
-            f"{subscriptions} aktiva prenumerationer",
+            counted(subscriptions, "aktiv prenumeration", "aktiva prenumerationer"),
             "Be Skolverket starta hämtningen; deras klient prenumererar själv via SS 12000-API:t.",
             "connection.index",
         ),
@@ -227,14 +229,14 @@ def checklist(config: Mapping, session: Session) -> list[Step]:
         Step(
             "Skolenhetsadministratörer har behörighet",
             unit_admins > 0,
-            f"{unit_admins} behörigheter",
+            counted(unit_admins, "behörighet", "behörigheter"),
             "Ge skolenheternas administratörer behörighet.",
             "admin.access_page",
         ),
         Step(
             "Minst en provgrupp är klar att skicka",
             ready > 0,
-            f"{ready} klara grupper",
+            counted(ready, "klar grupp", "klara grupper"),
             "Skolenheterna bygger provgrupper och markerar dem som klara.",
             "groups.index",
         ),

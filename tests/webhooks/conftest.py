@@ -22,6 +22,7 @@ from tests.webhooks.harness import PrivateRedis
 from tests.webhooks.harness import Receiver
 from tests.webhooks.harness import Sweeper
 from tests.webhooks.harness import WorkerProcess
+from tests.webhooks.harness import passes_through_our_code
 from tests.webhooks.harness import wait_for
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
@@ -152,8 +153,8 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
     receiver.stop()
     redis.stop()
     log = (tmp_path / "worker.log").read_text(errors="replace")
-    # A traceback through our code (dnp/...) is a bug, unless it is Redis going away under a running
-    # job (the Redis-outage test stops it on purpose; RQ then logs the ConnectionError it hit).
+    # A traceback through our code is a bug, unless it is Redis going away under a running job (the
+    # Redis-outage test stops it on purpose; RQ then logs the ConnectionError it hit).
     for block in log.split("Traceback (most recent call last):")[1:]:
-        ours = any("dnp/" in line for line in block.splitlines() if line.lstrip().startswith("File "))
+        ours = passes_through_our_code(block)
         assert not ours or "redis.exceptions.ConnectionError" in block, block[:4000]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,14 +18,26 @@ from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import dnp
+from tests.local_servers import RedisServer
+
 ROOT = Path(__file__).resolve().parents[2]
+OUR_PACKAGE = Path(dnp.__file__).resolve().parent
+FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def passes_through_our_code(traceback: str) -> bool:
+    """Whether a logged traceback has a frame in a module of the ``dnp`` package being tested.
+
+    Decided by the frame's file lying under the package's own directory, not by its path's spelling: in a
+    checkout in a folder named ``dnp`` every library path holds ``dnp/`` too.
+    """
+    for line in traceback.splitlines():
+        if match := FRAME.match(line):
+            path = Path(match["path"])
+            if path.is_absolute() and path.resolve().is_relative_to(OUR_PACKAGE):
+                return True
+    return False
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
@@ -39,55 +51,11 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
-class PrivateRedis:
-    """A redis-server of the test's own, so it can be stopped without disturbing anyone."""
+class PrivateRedis(RedisServer):
+    """A Redis server of the test's own, so it can be stopped without disturbing anyone."""
 
     def __init__(self, directory: Path):
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        """Its URL."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> PrivateRedis:
-        """Start (again) on the same port."""
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        import redis
-
-        wait_for(lambda: _pings(redis.Redis(port=self.port)), message="redis to start")
-        return self
-
-    def stop(self) -> None:
-        """Stop it (everything in it is lost, as in an outage without persistence)."""
-        if self.process:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-def _pings(client) -> bool:
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
+        super().__init__(directory=directory)
 
 
 @dataclass
@@ -106,7 +74,8 @@ class Receiver:
     """Skolverket's webhook endpoint, over real TLS on 127.0.0.1, with switchable behaviour.
 
     ``mode``: ``ok`` (204), ``fail`` (500 for ``failures`` times, then ok), ``hang`` (no answer
-    until released), ``redirect`` (302 elsewhere), ``unauthorized_once`` (401 then ok).
+    until released), ``hold`` (204 once released), ``redirect`` (302 elsewhere), ``unauthorized_once``
+    (401 then ok).
     """
 
     server_pem: Path
@@ -156,6 +125,9 @@ class Receiver:
     def _status(self) -> int | None:
         if self.mode == "hang":
             return None
+        if self.mode == "hold":
+            self.release.wait(120)
+            return 204
         if self.mode == "redirect":
             return 302
         if self.mode == "unauthorized_once":
