@@ -305,6 +305,7 @@ def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None
             pending.resources = sorted(set(pending.resources) | set(dead.resources))
             pending.deletions = pending.deletions or dead.deletions
             pending.first_outbox_id = min(pending.first_outbox_id, dead.first_outbox_id)
+            pending.last_outbox_id = max(pending.last_outbox_id, dead.last_outbox_id)  # PostgreSQL: any order
             pending.first_change_at = min(pending.first_change_at, dead.first_change_at)
             pending.next_attempt_at, pending.trying_since = now, now
             dead.status, dead.last_error = "cancelled", f"Slogs ihop med leverans {pending.id}."
