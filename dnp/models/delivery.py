@@ -27,7 +27,10 @@ def new_job_key() -> str:
 
 
 class Delivery(SQLModel, table=True):
-    """One webhook to one subscription, covering the outbox rows (first_outbox_id, last_outbox_id].
+    """One webhook to one subscription, announcing outbox rows with ids in (first_outbox_id, last_outbox_id].
+
+    On PostgreSQL ids are not in commit order, so the range may also hold rows an earlier or later
+    delivery announces (re-stamping them once more is harmless).
 
     Per subscription at most one is ``pending`` (later changes merge into it) and one
     ``in_flight``; a pending one waits while another is in flight, so they go out in order.
@@ -65,7 +68,12 @@ class Delivery(SQLModel, table=True):
 
 
 class WebhookCursor(SQLModel, table=True):
-    """How far into the outbox a subscription's changes have been gathered into deliveries."""
+    """How far into the outbox a subscription's changes have been gathered: an ``outbox_reader.Position``.
+
+    On SQLite the id of the last row; on PostgreSQL the snapshot of the last gather (which rows'
+    transactions were complete), ``last_outbox_id`` then only telling the newest row seen. A
+    PostgreSQL cursor without a snapshot (from before migration 0007e) still counts by id.
+    """
 
     __tablename__ = "webhook_cursor"
 
@@ -73,6 +81,7 @@ class WebhookCursor(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("subscription.id", ondelete="CASCADE"), primary_key=True)
     )
     last_outbox_id: int = 0
+    snapshot: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ClientCredential(SQLModel, table=True):

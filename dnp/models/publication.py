@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger
 from sqlalchemy import Column
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -13,6 +14,7 @@ from sqlmodel import SQLModel
 
 from dnp.models.types import JSONType
 from dnp.models.types import UTCDateTime
+from dnp.models.types import current_transaction_id
 from dnp.models.types import utcnow
 
 # SS 12000 resource types as the API and the outbox name them.
@@ -60,6 +62,12 @@ class Outbox(SQLModel, table=True):
     entity_id: str = Field(max_length=36)
     change: str = Field(max_length=10)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # PostgreSQL: the writing transaction, set by the database (``outbox_reader`` reads by it, as ids
+    # become visible out of order). NULL on SQLite, and on rows written before migration 0007e.
+    txid: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, server_default=current_transaction_id(), nullable=True, index=True),
+    )
 
 
 class Subscription(SQLModel, table=True):

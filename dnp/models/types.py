@@ -6,8 +6,11 @@ from datetime import UTC
 from datetime import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -41,3 +44,25 @@ def utcnow() -> datetime:
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class current_transaction_id(FunctionElement):  # noqa: N801 - used like a SQL function
+    """The id of the writing transaction as a number (PostgreSQL's ``xid8``); NULL on SQLite.
+
+    PostgreSQL hands out sequence values in one order and makes rows visible in another (commit
+    order); the outbox reader needs the writer's transaction to know which rows can still appear.
+    SQLite serialises writers, so its ids are in commit order and it needs none.
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(current_transaction_id, "postgresql")
+def _current_transaction_id_postgresql(element, compiler, **kw) -> str:
+    return "(pg_current_xact_id()::text::bigint)"
+
+
+@compiles(current_transaction_id)
+def _current_transaction_id_other(element, compiler, **kw) -> str:
+    return "NULL"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -19,7 +20,9 @@ from dnp.models import Outbox
 from dnp.models import Subscription
 from dnp.models import WebhookCursor
 from dnp.models.delivery import new_job_key
+from dnp.services import outbox_reader
 
+log = logging.getLogger(__name__)
 # Skolverket's order of resource types in a webhook body.
 RESOURCE_ORDER = ("Organisation", "Person", "Group", "Duty", "Activity")
 # Seconds to wait after the n-th failed attempt; after the last, hourly, until the give-up age.
@@ -64,38 +67,43 @@ def body_for(delivery: Delivery) -> dict:
     }
 
 
-def outbox_end(session: Session) -> int:
-    """The id of the newest outbox row (0 while the outbox is empty)."""
-    return session.exec(select(func.max(Outbox.id))).one() or 0
-
-
-def _start_since(session: Session, subscription: Subscription) -> int:
-    """A cursor that announces every outbox row written since the subscription was made.
+def _start_since(session: Session, subscription: Subscription) -> outbox_reader.Position:
+    """A position that announces every outbox row written since the subscription was made.
 
     For subscriptions stored before cursors were recorded with them (or stored without the service):
     a few rows from the very moment of creation may be announced twice, which costs one extra pull,
     while a skipped one would be lost.
     """
     before = session.exec(select(func.max(Outbox.id)).where(Outbox.created_at < subscription.created)).one()
-    return before or 0
+    return outbox_reader.Position(before or 0)
+
+
+def _position(cursor: WebhookCursor) -> outbox_reader.Position:
+    return outbox_reader.Position(cursor.last_outbox_id, cursor.snapshot)
+
+
+def _store(cursor: WebhookCursor, position: outbox_reader.Position) -> None:
+    cursor.last_outbox_id, cursor.snapshot = position.last_id, position.snapshot
 
 
 def open_cursor(session: Session, subscription: Subscription, *, restart: bool) -> WebhookCursor:
     """Record where a subscription's announcements start, in the transaction that creates or renews it.
 
     ``restart`` (a new subscription, or one renewed after it had expired): start at the outbox's end
-    now, so everything committed after this transaction is announced and nothing before it is
-    replayed. Otherwise (a live subscription renewed) the cursor stays where it is: a renewal neither
-    skips nor replays a change. A live subscription without a cursor gets one covering its whole life.
+    as this transaction sees it (on PostgreSQL its snapshot), so every change whose transaction was
+    not complete by then is announced – every change committed after the 201, and perhaps one
+    committed an instant before it – and nothing complete before is replayed. Otherwise (a live
+    subscription renewed) the cursor stays where it is: a renewal neither skips nor replays a change.
+    A live subscription without a cursor gets one covering its whole life.
     """
     cursor = session.exec(
         select(WebhookCursor).where(WebhookCursor.subscription_id == subscription.id).with_for_update()
     ).first()
     if cursor is None:
-        start = outbox_end(session) if restart else _start_since(session, subscription)
-        cursor = WebhookCursor(subscription_id=subscription.id, last_outbox_id=start)
+        cursor = WebhookCursor(subscription_id=subscription.id)
+        _store(cursor, outbox_reader.end(session) if restart else _start_since(session, subscription))
     elif restart:
-        cursor.last_outbox_id = outbox_end(session)
+        _store(cursor, outbox_reader.end(session))
     session.add(cursor)
     return cursor
 
@@ -103,9 +111,9 @@ def open_cursor(session: Session, subscription: Subscription, *, restart: bool) 
 def gather(session: Session, now: datetime, timing: Timing) -> int:
     """Fold new outbox rows into each live subscription's pending delivery; returns deliveries touched.
 
-    The cursor rows are locked (PostgreSQL) so two sweepers never gather the same rows twice.
+    The cursor rows are locked (PostgreSQL) so two sweepers never gather the same rows twice; the
+    end of each read is taken after the lock, so it is never older than the cursor it follows.
     """
-    top = outbox_end(session)
     touched = 0
     subscriptions = session.exec(select(Subscription).where(Subscription.expires > now)).all()
     for subscription in subscriptions:
@@ -115,32 +123,44 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
         if cursor is None:
             # Cursors are recorded with the subscription; one stored otherwise must not lose its
             # first changes either, so it starts where it was created, not at this sweep.
-            start = _start_since(session, subscription)
-            cursor = WebhookCursor(subscription_id=subscription.id, last_outbox_id=start)
+            cursor = WebhookCursor(subscription_id=subscription.id)
+            _store(cursor, _start_since(session, subscription))
             session.add(cursor)
-        if cursor.last_outbox_id >= top:
-            continue
-        rows = session.exec(
-            select(Outbox.resource, Outbox.change, func.min(Outbox.created_at))
-            .where(
-                Outbox.id > cursor.last_outbox_id,
-                Outbox.id <= top,
-                Outbox.resource.in_(subscription.resource_types),
+        since, until = _position(cursor), outbox_reader.end(session)
+        groups = session.exec(
+            select(
+                Outbox.resource,
+                Outbox.change,
+                func.min(Outbox.id),
+                func.max(Outbox.id),
+                func.min(Outbox.created_at),
             )
+            .where(outbox_reader.between(since, until))
             .group_by(Outbox.resource, Outbox.change)
         ).all()
+        restored = outbox_reader.went_back(since, until)
+        if restored:
+            log.warning(
+                "subscription %s: outbox transaction ids went back (restored?); read by id", subscription.id
+            )
+        by_id = since.snapshot is None and until.snapshot is not None  # from before migration 0007e
+        if not groups and not restored and not by_id:
+            continue  # nothing in between: the next read from the same cursor covers the same rows
+        rows = [group for group in groups if group[0] in subscription.resource_types]
         if rows:
             touched += 1
-            _merge(session, subscription.id, cursor.last_outbox_id, top, rows, timing)
-        cursor.last_outbox_id = top
+            _merge(session, subscription.id, rows, timing)
+        _store(cursor, until)
         session.add(cursor)
     return touched
 
 
-def _merge(session: Session, subscription_id: str, first: int, last: int, rows, timing: Timing) -> None:
-    resources = {resource for resource, change, _ in rows if change != "deleted"}
-    deletions = any(change == "deleted" for _, change, _ in rows)
-    earliest = min(at for _, _, at in rows)
+def _merge(session: Session, subscription_id: str, rows, timing: Timing) -> None:
+    resources = {resource for resource, change, *_ in rows if change != "deleted"}
+    deletions = any(change == "deleted" for _, change, *_ in rows)
+    first = min(lowest for _, _, lowest, _, _ in rows) - 1
+    last = max(highest for _, _, _, highest, _ in rows)
+    earliest = min(at for *_, at in rows)
     pending = session.exec(
         select(Delivery).where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
     ).first()
@@ -148,13 +168,16 @@ def _merge(session: Session, subscription_id: str, first: int, last: int, rows, 
         pending = Delivery(
             subscription_id=subscription_id,
             first_outbox_id=first,
+            last_outbox_id=last,
             first_change_at=earliest,
             trying_since=earliest,
             next_attempt_at=earliest + timedelta(seconds=timing.coalesce_seconds),
         )
     pending.resources = sorted(set(pending.resources) | resources)
     pending.deletions = pending.deletions or deletions
-    pending.last_outbox_id = last
+    # On PostgreSQL a later gather may bring lower ids (transactions commit out of id order).
+    pending.first_outbox_id = min(pending.first_outbox_id, first)
+    pending.last_outbox_id = max(pending.last_outbox_id, last)
     session.add(pending)
 
 
@@ -282,6 +305,7 @@ def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None
             pending.resources = sorted(set(pending.resources) | set(dead.resources))
             pending.deletions = pending.deletions or dead.deletions
             pending.first_outbox_id = min(pending.first_outbox_id, dead.first_outbox_id)
+            pending.last_outbox_id = max(pending.last_outbox_id, dead.last_outbox_id)  # PostgreSQL: any order
             pending.first_change_at = min(pending.first_change_at, dead.first_change_at)
             pending.next_attempt_at, pending.trying_since = now, now
             dead.status, dead.last_error = "cancelled", f"Slogs ihop med leverans {pending.id}."

@@ -11,9 +11,10 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.models import Delivery
-from dnp.models import Outbox
 from dnp.models import Subscription
 from dnp.models import WebhookCursor
+from dnp.models.types import utcnow
+from dnp.services import outbox_reader
 
 
 @dataclass
@@ -39,9 +40,18 @@ class DeliveryRow:
 
 
 def backlog(session: Session) -> Backlog:
-    """Outbox rows not yet gathered, and deliveries by state."""
-    top = session.exec(select(func.max(Outbox.id))).one() or 0
-    lowest = session.exec(select(func.min(WebhookCursor.last_outbox_id))).one()
+    """Outbox rows not yet gathered (for the live subscription furthest behind), and deliveries by state."""
+    end = outbox_reader.end(session)
+    cursors = session.exec(
+        select(WebhookCursor.last_outbox_id, WebhookCursor.snapshot)
+        .join(Subscription, Subscription.id == WebhookCursor.subscription_id)
+        .where(Subscription.expires > utcnow())
+    ).all()
+    waiting = 0
+    for last_id, snapshot in cursors:
+        since = outbox_reader.Position(last_id, snapshot)
+        behind = session.exec(select(func.count()).where(outbox_reader.between(since, end))).one()
+        waiting = max(waiting, behind)
     counts = dict(session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     failing = session.exec(
         select(func.count()).where(Delivery.status == "pending", Delivery.attempts > 0)
@@ -50,7 +60,7 @@ def backlog(session: Session) -> Backlog:
         select(func.min(Delivery.first_change_at)).where(Delivery.status == "pending")
     ).one()
     return Backlog(
-        outbox_waiting=max(0, top - lowest) if lowest is not None else 0,
+        outbox_waiting=waiting,
         pending=counts.get("pending", 0),
         in_flight=counts.get("in_flight", 0),
         failing=failing,

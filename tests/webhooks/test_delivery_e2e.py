@@ -328,7 +328,8 @@ def test_a_delivery_id_reused_after_a_database_restore_is_still_sent(delivery_en
     env.sweeper.stop()
     env.worker.stop()
     with env.session() as session:
-        cursor_before = session.get(WebhookCursor, SUBSCRIPTION_ID).last_outbox_id
+        cursor = session.get(WebhookCursor, SUBSCRIPTION_ID)
+        cursor_before = (cursor.last_outbox_id, cursor.snapshot)
     env.change(14)
     target = env.max_outbox()
     with env.app.app_context():
@@ -344,7 +345,8 @@ def test_a_delivery_id_reused_after_a_database_restore_is_still_sent(delivery_en
     with env.session() as session:
         [lost] = session.exec(select(Delivery).where(Delivery.status == "pending")).all()
         session.delete(lost)
-        session.get(WebhookCursor, SUBSCRIPTION_ID).last_outbox_id = cursor_before
+        cursor = session.get(WebhookCursor, SUBSCRIPTION_ID)
+        cursor.last_outbox_id, cursor.snapshot = cursor_before
         session.commit()
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT setval('delivery_id_seq', :id, false)"), {"id": lost.id})
