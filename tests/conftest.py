@@ -33,6 +33,16 @@ def pytest_configure(config):
         config.dnp_local_servers = start_test_servers(os.environ, postgres=BACKEND == "postgres")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Leave PostgreSQL-only tests out of a SQLite run (deselected, as the e2e tests are, not skipped)."""
+    if BACKEND == "postgres":
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgres_only")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres_only")]
+
+
 def pytest_unconfigure(config):
     """Stop the servers this run started."""
     for server in getattr(config, "dnp_local_servers", []):

@@ -1,7 +1,7 @@
 """outbox rows carry their transaction; webhook cursors may hold a snapshot
 
 Revision ID: 0007e
-Revises: 0007b
+Revises: 0007d
 Create Date: 2026-12-02
 
 On PostgreSQL ids become visible in commit order, not in id order, so a cursor of ids can pass a row
@@ -19,7 +19,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0007e'
-down_revision = '0007b'
+down_revision = '0007d'
 branch_labels = None
 depends_on = None
 

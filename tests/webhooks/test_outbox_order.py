@@ -25,13 +25,11 @@ from dnp.services import subscriptions
 from dnp.services import test_groups
 from dnp.services.access import Access
 from dnp.services.ingest import ingest_items
-from tests.conftest import BACKEND
 from tests.fakes.auth_server import API_LOCATION
 from tests.groups_fixtures import MA9
 
-pytestmark = pytest.mark.skipif(
-    BACKEND != "postgres", reason="SQLite serialises writers: two write transactions cannot be open at once"
-)
+# SQLite serialises writers (two write transactions cannot be open at once): PostgreSQL pass only.
+pytestmark = pytest.mark.postgres_only
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
 TARGET = "https://hook.example/webhooks/skolverket"
