@@ -34,12 +34,12 @@ from sqlmodel import select  # noqa: E402
 
 from dnp import create_app  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
-from dnp.models import Duty  # noqa: E402
-from dnp.models import Enrolment  # noqa: E402
-from dnp.models import Organisation  # noqa: E402
-from dnp.models import RegisterGroup  # noqa: E402
-from dnp.models import TestGroup  # noqa: E402
-from dnp.models import skolverket_id  # noqa: E402
+from dnp.groups.models import TestGroup  # noqa: E402
+from dnp.register.models import Duty  # noqa: E402
+from dnp.register.models import Enrolment  # noqa: E402
+from dnp.register.models import Organisation  # noqa: E402
+from dnp.register.models import RegisterGroup  # noqa: E402
+from dnp.register.models import skolverket_id  # noqa: E402
 from dnp.services import access  # noqa: E402
 from dnp.services import test_groups  # noqa: E402
 from dnp.services.catalog import ensure_catalog  # noqa: E402

@@ -21,13 +21,13 @@ from playwright.sync_api import expect  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
+from dnp.auth.models import RoleGrant  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
+from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.migrate import upgrade  # noqa: E402
-from dnp.models import Organisation  # noqa: E402
-from dnp.models import RegisterGroup  # noqa: E402
-from dnp.models import RoleGrant  # noqa: E402
-from dnp.models import TestGroup  # noqa: E402
-from dnp.models import skolverket_id  # noqa: E402
+from dnp.register.models import Organisation  # noqa: E402
+from dnp.register.models import RegisterGroup  # noqa: E402
+from dnp.register.models import skolverket_id  # noqa: E402
 from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
 from dnp.services.demo_users import NO_ROLE  # noqa: E402
 from dnp.services.group_facts import validate  # noqa: E402

@@ -53,13 +53,13 @@ def make_everything_ready(url: str) -> tuple[int, float]:
 
     from dnp.db import make_engine
     from dnp.db import refresh_statistics
-    from dnp.models import Duty
-    from dnp.models import RegisterGroup
-    from dnp.models import RegisterGroupMembership
-    from dnp.models import TestGroup
-    from dnp.models import TestGroupMember
-    from dnp.models import TestOccasion
-    from dnp.models import skolverket_id
+    from dnp.groups.models import TestGroup
+    from dnp.groups.models import TestGroupMember
+    from dnp.groups.models import TestOccasion
+    from dnp.register.models import Duty
+    from dnp.register.models import RegisterGroup
+    from dnp.register.models import RegisterGroupMembership
+    from dnp.register.models import skolverket_id
     from dnp.services.catalog import ensure_catalog
     from dnp.services.publication_listeners import rebuild
 
@@ -283,7 +283,7 @@ def delta_pull(url: str, base: str, token: str) -> list[float]:
     from sqlmodel import Session
 
     from dnp.db import make_engine
-    from dnp.models import PublishedEntity
+    from dnp.publication.models import PublishedEntity
     from dnp.services.ingest import ingest_items
     from dnp.services.publication_listeners import init
 

@@ -24,14 +24,14 @@ from sqlmodel import Session  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from dnp import create_app  # noqa: E402
+from dnp.delivery.models import Subscription  # noqa: E402
+from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.migrate import upgrade  # noqa: E402
-from dnp.models import Subscription  # noqa: E402
-from dnp.models import TestGroup  # noqa: E402
-from dnp.models.types import utcnow  # noqa: E402
 from dnp.services import test_groups  # noqa: E402
 from dnp.services.access import Access  # noqa: E402
 from dnp.services.demo_data import load_demo  # noqa: E402
 from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
+from dnp.types import utcnow  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
 from tests.webhooks.harness import PrivateRedis  # noqa: E402
 from tests.webhooks.harness import Receiver  # noqa: E402

@@ -143,7 +143,7 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
     """Grant a role to an EPPN (bootstrap the first central administrator with this)."""
     from sqlmodel import select
 
-    from dnp.models import Organisation
+    from dnp.register.models import Organisation
     from dnp.services.access import AccessError
     from dnp.services.access import grant_role
 
@@ -224,9 +224,9 @@ def deliveries_status():
 @click.option("--all", "everything", is_flag=True, help="Every dead delivery.")
 def deliveries_requeue(delivery_id: int | None, everything: bool):
     """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
-    from dnp.models.types import utcnow
     from dnp.services import audit
     from dnp.services import deliveries
+    from dnp.types import utcnow
 
     if delivery_id is None and not everything:
         raise click.UsageError("Ange ett leverans-id eller --all.")

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import dnp.models  # noqa: F401  (registers every table on the metadata)
+import dnp.tables  # noqa: F401  (registers every table on the metadata)
 from dnp.config import from_environment
 from dnp.db import make_engine
 

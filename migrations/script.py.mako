@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dnp.models.types
+import dnp.types
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

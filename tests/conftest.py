@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 from sqlmodel import SQLModel
 
-import dnp.models  # noqa: F401
+import dnp.tables  # noqa: F401  (registers every table on the metadata)
 from dnp import create_app
 from dnp.migrate import upgrade
 from tests.local_servers import claim_test_redis

@@ -6,7 +6,7 @@ import itertools
 import uuid
 from datetime import date
 
-from dnp.models import skolverket_id
+from dnp.register.models import skolverket_id
 from dnp.services.civic import make_civic_number
 
 _counter = itertools.count(1)

@@ -2,8 +2,8 @@
 
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import RoleGrant
+from dnp.audit.models import AuditEvent
+from dnp.auth.models import RoleGrant
 from tests import factories
 from tests.routes.test_ingest_api import send
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from dnp.models import RoleGrant
+from dnp.auth.models import RoleGrant
 from dnp.services import test_groups
 from dnp.services.access import Access
 from dnp.services.background_tasks import start_task

@@ -13,7 +13,7 @@ from dnp.demo.names import BOYS
 from dnp.demo.names import FAMILY
 from dnp.demo.names import GIRLS
 from dnp.demo.names import PLACES
-from dnp.models import skolverket_id
+from dnp.register.models import skolverket_id
 from dnp.services.civic import luhn_check_digit
 
 DOMAIN = "exempelkommun.se"

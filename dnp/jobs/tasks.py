@@ -6,9 +6,9 @@ import json
 import logging
 
 from dnp.db import get_session
+from dnp.groups.models import BackgroundTask
 from dnp.jobs import app_context
-from dnp.models import BackgroundTask
-from dnp.models.types import utcnow
+from dnp.types import utcnow
 from dnp.wording import counted
 
 log = logging.getLogger(__name__)

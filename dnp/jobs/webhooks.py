@@ -10,15 +10,15 @@ from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from dnp.db import get_session
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
 from dnp.jobs import app_context
-from dnp.models import Delivery
-from dnp.models import Subscription
-from dnp.models.types import utcnow
 from dnp.services import deliveries
 from dnp.services.client_credentials import token_client
 from dnp.services.restamp import restamp
 from dnp.services.subscriptions import target_allowed
 from dnp.services.webhook_sender import post_webhook
+from dnp.types import utcnow
 
 log = logging.getLogger(__name__)
 

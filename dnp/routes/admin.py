@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from dnp.db import get_session
 from dnp.login import require_role
-from dnp.models import Organisation
+from dnp.register.models import Organisation
 from dnp.services import access
 from dnp.services.audit_log import ACTION_NAMES
 from dnp.services.audit_log import ENTITY_NAMES

@@ -9,9 +9,8 @@ from flask_login import current_user
 from sqlmodel import select
 
 from dnp.db import get_session
+from dnp.delivery.models import Subscription
 from dnp.login import require_role
-from dnp.models import Subscription
-from dnp.models.types import utcnow
 from dnp.services import connection
 from dnp.services.client_credentials import CredentialError
 from dnp.services.client_credentials import activate
@@ -19,6 +18,7 @@ from dnp.services.client_credentials import discard_pending
 from dnp.services.client_credentials import generate
 from dnp.services.client_credentials import store
 from dnp.services.delivery_ops import last_delivered
+from dnp.types import utcnow
 from dnp.web import render
 
 bp = Blueprint("connection", __name__, url_prefix="/installningar")

@@ -9,15 +9,15 @@ from flask_login import current_user
 from sqlmodel import select
 
 from dnp.db import get_session
+from dnp.groups.models import BackgroundTask
 from dnp.jobs import redis_connection
 from dnp.login import require_role
-from dnp.models import BackgroundTask
-from dnp.models.types import utcnow
 from dnp.services import audit
 from dnp.services import deliveries
 from dnp.services import delivery_ops
 from dnp.services import queues
 from dnp.services.request_input import database_id
+from dnp.types import utcnow
 from dnp.web import render
 from dnp.wording import counted
 

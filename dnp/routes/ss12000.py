@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from dnp.db import get_engine
 from dnp.db import get_session
-from dnp.models import PublishedEntity
+from dnp.publication.models import PublishedEntity
 from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
 from dnp.services import feedback

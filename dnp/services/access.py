@@ -12,16 +12,16 @@ from sqlalchemy import or_
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import ROLES
-from dnp.models import LoginSession
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RoleGrant
-from dnp.models import UserAccount
-from dnp.models.types import utcnow
+from dnp.auth.models import ROLES
+from dnp.auth.models import LoginSession
+from dnp.auth.models import RoleGrant
+from dnp.auth.models import UserAccount
+from dnp.register.models import Organisation
+from dnp.register.models import Person
 from dnp.services import audit
 from dnp.services import identifiers
 from dnp.services.group_validation import eppn_has_name
+from dnp.types import utcnow
 
 ROLE_NAMES = {
     "central_admin": "Central administratör",

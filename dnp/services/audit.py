@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from dnp.models import AuditEvent
-from dnp.models.types import utcnow
+from dnp.audit.models import AuditEvent
+from dnp.types import utcnow
 
 
 def record(

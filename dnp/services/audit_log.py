@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import AuditEvent
+from dnp.audit.models import AuditEvent
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAGE_SIZE = 50

@@ -6,7 +6,7 @@ import json
 
 from sqlmodel import Session
 
-from dnp.models import BackgroundTask
+from dnp.groups.models import BackgroundTask
 from dnp.services import audit
 
 

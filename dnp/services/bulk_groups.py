@@ -8,13 +8,13 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Enrolment
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import TestGroupSource
-from dnp.models import TestOccasion
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupSource
+from dnp.groups.models import TestOccasion
+from dnp.register.models import Enrolment
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from dnp.services.access import access_for
 from dnp.services.test_groups import create_group
 

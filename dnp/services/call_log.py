@@ -20,8 +20,8 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from dnp.models import ApiCall
-from dnp.models.types import utcnow
+from dnp.ss12000.models import ApiCall
+from dnp.types import utcnow
 
 log = logging.getLogger(__name__)
 API_CALL_DAYS = 90

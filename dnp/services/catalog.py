@@ -11,10 +11,10 @@ import httpx
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import TestActivity
-from dnp.models import skolverket_id
-from dnp.models.types import utcnow
+from dnp.groups.models import TestActivity
+from dnp.register.models import skolverket_id
 from dnp.services import codes
+from dnp.types import utcnow
 from dnp.wording import counted
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import ClientCredential
+from dnp.connection.models import ClientCredential
 from dnp.services import audit
 from dnp.services.auth_token import TokenClient
 from dnp.services.client_certificate import generate_client_certificate

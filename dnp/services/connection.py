@@ -13,14 +13,13 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import CentralSetting
-from dnp.models import ClientCredential
-from dnp.models import ConnectionCheck
-from dnp.models import Organisation
-from dnp.models import RoleGrant
-from dnp.models import Subscription
-from dnp.models import TestGroup
-from dnp.models.types import utcnow
+from dnp.auth.models import RoleGrant
+from dnp.connection.models import ClientCredential
+from dnp.connection.models import ConnectionCheck
+from dnp.delivery.models import Subscription
+from dnp.groups.models import TestGroup
+from dnp.publication.models import CentralSetting
+from dnp.register.models import Organisation
 from dnp.services import audit
 from dnp.services.auth_token import TokenError
 from dnp.services.client_certificate import CertificateInfo
@@ -32,6 +31,7 @@ from dnp.services.client_credentials import certificate_files
 from dnp.services.client_credentials import credential_files
 from dnp.services.client_credentials import new_token_client
 from dnp.services.client_credentials import pending
+from dnp.types import utcnow
 from dnp.wording import counted
 
 WARN_DAYS = 30

@@ -15,11 +15,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Delivery
-from dnp.models import Outbox
-from dnp.models import Subscription
-from dnp.models import WebhookCursor
-from dnp.models.delivery import new_job_key
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.delivery.models import WebhookCursor
+from dnp.delivery.models import new_job_key
+from dnp.publication.models import Outbox
 from dnp.services import outbox_reader
 
 log = logging.getLogger(__name__)

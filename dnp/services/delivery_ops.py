@@ -10,11 +10,11 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Delivery
-from dnp.models import Subscription
-from dnp.models import WebhookCursor
-from dnp.models.types import utcnow
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.delivery.models import WebhookCursor
 from dnp.services import outbox_reader
+from dnp.types import utcnow
 
 
 @dataclass

@@ -13,12 +13,11 @@ from sqlmodel import Session
 
 from dnp.demo.generator import DOMAIN
 from dnp.demo.generator import DemoMunicipality
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RegisterGroupMembership
-from dnp.models import skolverket_id
-from dnp.models.types import utcnow
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroupMembership
+from dnp.register.models import skolverket_id
 from dnp.services import audit
 from dnp.services.demo_groups import create_demo_groups
 from dnp.services.demo_users import grant_demo_roles
@@ -26,6 +25,7 @@ from dnp.services.ingest import IngestSummary
 from dnp.services.ingest import RegisterIngest
 from dnp.services.register_rows import enrolment_rows
 from dnp.services.register_rows import person_row
+from dnp.types import utcnow
 
 Progress = Callable[[int, int], None]
 

@@ -7,11 +7,11 @@ import contextlib
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Duty
-from dnp.models import Organisation
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import skolverket_id
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.register.models import Duty
+from dnp.register.models import Organisation
+from dnp.register.models import skolverket_id
 from dnp.services.access import Access
 from dnp.services.bulk_groups import classes_of_year
 from dnp.services.catalog import ensure_catalog
@@ -59,7 +59,7 @@ def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
 def _plans(session: Session, unit: Organisation) -> list[tuple[TestActivity, list[str], str]]:
     plans = []
     if "GY" in unit.school_types:
-        from dnp.models import RegisterGroup
+        from dnp.register.models import RegisterGroup
 
         for course in GY_TESTS:
             activity = session.get(TestActivity, skolverket_id(course))

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth.models import RoleGrant
 from dnp.demo.generator import DOMAIN
-from dnp.models import Duty
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RoleGrant
+from dnp.register.models import Duty
+from dnp.register.models import Organisation
+from dnp.register.models import Person
 from dnp.services import access
 
 CENTRAL_ADMIN = f"central.admin@{DOMAIN}"

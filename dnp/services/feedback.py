@@ -9,12 +9,12 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import ApiCall
-from dnp.models import FeedbackLog
-from dnp.models import FeedbackStatistics
-from dnp.models import PublishedEntity
+from dnp.publication.models import PublishedEntity
 from dnp.services.ss12000_paging import BadQuery
 from dnp.services.ss12000_paging import parse_time
+from dnp.ss12000.models import ApiCall
+from dnp.ss12000.models import FeedbackLog
+from dnp.ss12000.models import FeedbackStatistics
 
 SEVERITIES = ("Info", "Warning", "Error")
 MAX_MESSAGE = 10_000

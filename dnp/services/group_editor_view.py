@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Organisation
-from dnp.models import RegisterGroup
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import TestGroupSource
-from dnp.models import TestOccasion
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupSource
+from dnp.groups.models import TestOccasion
+from dnp.register.models import Organisation
+from dnp.register.models import RegisterGroup
 from dnp.services.access import person_label
 from dnp.services.access import shown_eppn
 from dnp.services.group_facts import class_names

@@ -11,15 +11,15 @@ from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import TestOccasion
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestOccasion
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from dnp.services.access import Access
 from dnp.services.access import person_label
 from dnp.services.access import person_sort_key
@@ -101,7 +101,7 @@ def unit_overview(session: Session, unit_id: str) -> list[OccasionSummary]:
 
 def central_totals(session: Session) -> list[dict]:
     """Per school unit: groups by status and pupils in ready groups."""
-    from dnp.models import TestGroupMember
+    from dnp.groups.models import TestGroupMember
 
     units = session.exec(
         select(Organisation)

@@ -17,13 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
-from dnp.models.types import utcnow
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from dnp.services import audit
 from dnp.services import schemas
 from dnp.services.ingest_checks import KIND_SWEDISH
@@ -33,6 +32,7 @@ from dnp.services.ingest_rules import text_problems
 from dnp.services.register_rows import rows_for
 from dnp.services.request_input import BadText
 from dnp.services.request_input import is_storable
+from dnp.types import utcnow
 
 KINDS = ("organisations", "persons", "duties", "groups")
 ENTITY_NAMES = {"organisations": "Organisation", "persons": "Person", "duties": "Duty", "groups": "Group"}

@@ -7,10 +7,10 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import Duty
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RegisterGroup
+from dnp.register.models import Duty
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroup
 
 TABLES: dict[str, Table] = {
     "organisations": Organisation.__table__,

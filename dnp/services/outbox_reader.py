@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Outbox
+from dnp.publication.models import Outbox
 
 
 @dataclass(frozen=True)

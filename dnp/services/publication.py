@@ -16,20 +16,20 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import PublishedEntity
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
-from dnp.models import TestOccasion
-from dnp.models.testing import ACTIVITY_NAMESPACE
-from dnp.models.types import utcnow
+from dnp.groups.models import ACTIVITY_NAMESPACE
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.groups.models import TestOccasion
+from dnp.publication.models import PublishedEntity
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
 from dnp.services import publication_render as render
 from dnp.services import publication_store as store
 from dnp.services.publication_settings import protected_mode
+from dnp.types import utcnow
 
 CHUNK = 500
 

@@ -11,9 +11,9 @@ import logging
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import Duty
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.register.models import Duty
 from dnp.services import publication_hooks
 from dnp.services import publication_store as store
 from dnp.services.publication import Publisher

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
 from dnp.services import codes
 
 # Central setting "protected_persons": how persons whose securityMarking is not "Ingen" are sent.

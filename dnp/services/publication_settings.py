@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import CentralSetting
-from dnp.models import Person
-from dnp.models import PublishedEntity
-from dnp.models.types import utcnow
+from dnp.publication.models import CentralSetting
+from dnp.publication.models import PublishedEntity
+from dnp.register.models import Person
 from dnp.services import audit
 from dnp.services.publication_render import ALIAS
 from dnp.services.publication_render import MARKED
 from dnp.services.publication_render import PROTECTED_MODES
+from dnp.types import utcnow
 
 PROTECTED_KEY = "protected_persons"
 # Skolverket pseudonymises unless the organiser has attested its own method: marking is the safe default.

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlmodel import Session
 
-from dnp.models import DeletedEntity
-from dnp.models import Outbox
-from dnp.models import PublishedEntity
+from dnp.publication.models import DeletedEntity
+from dnp.publication.models import Outbox
+from dnp.publication.models import PublishedEntity
 from dnp.services import publication_render as render
 
 CHUNK = 500

@@ -7,11 +7,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from dnp.services import audit
 from dnp.services import publication_hooks
 from dnp.services import schemas

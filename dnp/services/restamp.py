@@ -9,9 +9,9 @@ from sqlalchemy import update
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import DeletedEntity
-from dnp.models import Delivery
-from dnp.models import Outbox
+from dnp.delivery.models import Delivery
+from dnp.publication.models import DeletedEntity
+from dnp.publication.models import Outbox
 from dnp.services import publication_store
 
 CHUNK = 500

@@ -20,15 +20,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from dnp.models import SamlRequest
-from dnp.models import UsedAssertion
-from dnp.models.types import utcnow
+from dnp.auth.models import SamlRequest
+from dnp.auth.models import UsedAssertion
 from dnp.services.saml import EPPN
 from dnp.services.saml import SamlError
 from dnp.services.saml import SpConfig
 from dnp.services.saml import request_data
 from dnp.services.saml import settings
 from dnp.services.saml_metadata import IdpInfo
+from dnp.types import utcnow
 
 REQUEST_TTL = timedelta(minutes=10)
 # Kept past the assertion's own NotOnOrAfter by more than the toolkit's 300 s clock drift.

@@ -16,7 +16,7 @@ import xmlsec
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.xmlparser import fromstring
 
-from dnp.models.types import utcnow
+from dnp.types import utcnow
 
 log = logging.getLogger(__name__)
 

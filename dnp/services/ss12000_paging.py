@@ -25,10 +25,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
-from dnp.models import DeletedEntity
-from dnp.models import PublishedEntity
-from dnp.models.types import UTCDateTime
+from dnp.publication.models import DeletedEntity
+from dnp.publication.models import PublishedEntity
 from dnp.services import identifiers
+from dnp.types import UTCDateTime
 
 # URL segment → stored resource type.
 RESOURCES = {

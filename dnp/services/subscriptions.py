@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import Subscription
-from dnp.models.types import utcnow
+from dnp.delivery.models import Subscription
 from dnp.services import audit
 from dnp.services import deliveries
 from dnp.services.publication_render import stamp
+from dnp.types import utcnow
 
 RESOURCE_TYPES = ("Activity", "Duty", "Group", "Person", "Organisation")
 DEFAULT_PORTS = {"http": 80, "https": 443}

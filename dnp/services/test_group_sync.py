@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
-from dnp.models import TestGroupSource
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.groups.models import TestGroupSource
 from dnp.services import audit
 from dnp.services import publication_hooks
 from dnp.services.test_groups import source_pupils

@@ -8,23 +8,23 @@ from sqlalchemy import delete
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
-from dnp.models import TestGroupSource
-from dnp.models import TestOccasion
-from dnp.models.types import utcnow
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.groups.models import TestGroupSource
+from dnp.groups.models import TestOccasion
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from dnp.services import audit
 from dnp.services import publication_hooks
 from dnp.services.access import Access
 from dnp.services.group_facts import validate
 from dnp.services.terms import is_term
+from dnp.types import utcnow
 
 MAX_NAME = 120
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dnp.models.types
+import dnp.types
 
 
 revision = '0002'
@@ -23,9 +23,9 @@ def upgrade() -> None:
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('eppn', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('login_session', schema=None) as batch_op:
@@ -34,8 +34,8 @@ def upgrade() -> None:
     op.create_table('user_account',
     sa.Column('eppn', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('display_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('first_login', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_login', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('eppn')
     )
     op.create_table('role_grant',
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('school_unit_id', sa.String(length=36), nullable=True),
     sa.Column('granted_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('granted_at', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('granted_at', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['school_unit_id'], ['organisation.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('eppn', 'role', 'school_unit_id', name='uq_role_grant')

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dnp.models.types
+import dnp.types
 
 
 revision = '0003'
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('message', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('parameters', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('test_activity',
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('school_year', sa.Integer(), nullable=True),
     sa.Column('comment', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('fetched_at', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fetched_at', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('test_activity', schema=None) as batch_op:
@@ -49,9 +49,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.String(length=36), nullable=False),
     sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
-    sa.Column('closed_at', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['activity_id'], ['test_activity.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('activity_id', 'term', name='uq_occasion_activity_term')
@@ -67,10 +67,10 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('follows_register', sa.Boolean(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('modified', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ready_at', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('withdrawn_at', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('modified', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ready_at', dnp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['occasion_id'], ['test_occasion.id'], ),
     sa.ForeignKeyConstraint(['school_unit_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('origin', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('excluded', sa.Boolean(), nullable=False),
     sa.Column('added_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('added_at', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_at', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['test_group_id'], ['test_group.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('test_group_id', 'person_id', 'role')

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dnp.models.types
+import dnp.types
 
 
 revision = '0004'
@@ -23,8 +23,8 @@ def upgrade() -> None:
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('request_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('next_path', sa.Text(), nullable=False),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('consumed', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('consumed', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('saml_request', schema=None) as batch_op:
@@ -32,7 +32,7 @@ def upgrade() -> None:
 
     op.create_table('saml_used_assertion',
     sa.Column('assertion_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('expires', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('assertion_id')
     )
     with op.batch_alter_table('saml_used_assertion', schema=None) as batch_op:

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dnp.models.types
+import dnp.types
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
@@ -27,12 +27,12 @@ def upgrade() -> None:
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('connection_check',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ok', sa.Boolean(), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('checked_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
@@ -49,17 +49,17 @@ def upgrade() -> None:
     sa.Column('deletions', sa.Boolean(), nullable=False),
     sa.Column('first_outbox_id', sa.Integer(), nullable=False),
     sa.Column('last_outbox_id', sa.Integer(), nullable=False),
-    sa.Column('first_change_at', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('trying_since', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('next_attempt_at', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_change_at', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('trying_since', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', dnp.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('in_flight_since', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('in_flight_since', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.Column('last_status', sa.Integer(), nullable=True),
-    sa.Column('restamped_at', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created', dnp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', dnp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('restamped_at', dnp.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created', dnp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', dnp.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['subscription_id'], ['subscription.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

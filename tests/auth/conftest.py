@@ -10,7 +10,7 @@ from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from sqlmodel import select
 
-from dnp.models import LoginSession
+from dnp.auth.models import LoginSession
 from dnp.services import saml_metadata
 from tests.auth import saml_idp
 

@@ -13,12 +13,12 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import LoginSession
-from dnp.models import SamlRequest
-from dnp.models import UsedAssertion
-from dnp.models import UserAccount
-from dnp.models.types import utcnow
+from dnp.audit.models import AuditEvent
+from dnp.auth.models import LoginSession
+from dnp.auth.models import SamlRequest
+from dnp.auth.models import UsedAssertion
+from dnp.auth.models import UserAccount
+from dnp.types import utcnow
 from tests.auth import saml_idp
 from tests.auth.conftest import assert_refused
 from tests.auth.conftest import post_response

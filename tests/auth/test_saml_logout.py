@@ -11,7 +11,7 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from sqlmodel import select
 
-from dnp.models import LoginSession
+from dnp.auth.models import LoginSession
 from tests.auth import saml_idp
 from tests.conftest import grant
 from tests.conftest import login

@@ -13,12 +13,12 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from sqlmodel import select
 
 from dnp import create_app
-from dnp.models import SamlRequest
-from dnp.models.types import utcnow
+from dnp.auth.models import SamlRequest
 from dnp.services import saml
 from dnp.services import saml_metadata
 from dnp.services.saml_metadata import MetadataError
 from dnp.services.saml_metadata import read_idp
+from dnp.types import utcnow
 from tests.auth import saml_idp
 from tests.auth.conftest import assert_refused
 from tests.auth.conftest import post_response

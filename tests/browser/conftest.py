@@ -9,11 +9,11 @@ from playwright.sync_api import expect
 from playwright.sync_api import sync_playwright
 from sqlmodel import select
 
+from dnp.auth.models import RoleGrant
 from dnp.demo.generator import DemoMunicipality
-from dnp.models import Organisation
-from dnp.models import RoleGrant
-from dnp.models import TestGroup
-from dnp.models import skolverket_id
+from dnp.groups.models import TestGroup
+from dnp.register.models import Organisation
+from dnp.register.models import skolverket_id
 from tests.browser.live import DEMO_SEED
 from tests.browser.live import launch_chromium
 from tests.browser.live import load_small_demo

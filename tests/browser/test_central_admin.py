@@ -9,12 +9,12 @@ from playwright.sync_api import expect
 from sqlalchemy import func
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import BackgroundTask
-from dnp.models import Duty
-from dnp.models import Person
-from dnp.models import RoleGrant
-from dnp.models import TestActivity
+from dnp.audit.models import AuditEvent
+from dnp.auth.models import RoleGrant
+from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TestActivity
+from dnp.register.models import Duty
+from dnp.register.models import Person
 from dnp.services.access import person_label
 from dnp.services.audit_log import ACTION_NAMES
 from dnp.services.demo_users import CENTRAL_ADMIN

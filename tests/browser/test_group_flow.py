@@ -11,16 +11,16 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import Duty
-from dnp.models import Person
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
-from dnp.models import TestActivity
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
-from dnp.models import TestGroupSource
-from dnp.models import TestOccasion
+from dnp.audit.models import AuditEvent
+from dnp.groups.models import TestActivity
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.groups.models import TestGroupSource
+from dnp.groups.models import TestOccasion
+from dnp.register.models import Duty
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from dnp.services.access import person_label
 from dnp.services.terms import upcoming_terms
 from tests.browser.live import sign_in

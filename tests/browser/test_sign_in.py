@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from dnp.models import LoginSession
+from dnp.auth.models import LoginSession
 from dnp.services.demo_users import NO_ROLE
 from tests.browser.live import sign_in
 

@@ -7,13 +7,13 @@ from playwright.sync_api import expect
 from sqlalchemy import func
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import RegisterGroup
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
-from dnp.models import TestGroupSource
+from dnp.audit.models import AuditEvent
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.groups.models import TestGroupSource
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import RegisterGroup
 from tests.browser.live import csrf_token
 from tests.browser.live import sign_in
 

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from dnp.models import Person
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
+from dnp.register.models import Person
 from dnp.services.access import person_label
 from dnp.services.demo_users import CENTRAL_ADMIN
 from tests.browser.conftest import TABLET

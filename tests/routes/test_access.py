@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import LoginSession
-from dnp.models import RoleGrant
+from dnp.audit.models import AuditEvent
+from dnp.auth.models import LoginSession
+from dnp.auth.models import RoleGrant
 from tests import factories
 from tests.conftest import csrf_token
 from tests.conftest import grant
@@ -233,7 +233,7 @@ def _protected(unit_id: str, **overrides) -> dict:
 
 
 def test_people_search_never_finds_a_protected_person_by_a_name_eppn_or_the_idp_name(app, central, db, units):
-    from dnp.models import UserAccount
+    from dnp.auth.models import UserAccount
 
     named = _protected(units[0]["id"], eduPersonPrincipalNames=["kanariezq.aafagelzq@elev.example.se"])
     plain = _protected(
@@ -259,7 +259,7 @@ def test_people_search_never_finds_a_protected_person_by_a_name_eppn_or_the_idp_
 
 
 def test_behorigheter_shows_the_alias_never_the_idp_name_of_a_protected_person(app, central, db, units):
-    from dnp.models import UserAccount
+    from dnp.auth.models import UserAccount
 
     plain = _protected(
         units[0]["id"], eduPersonPrincipalNames=["Q7781@Elev.Example.se"], givenName="Hemligzq"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from dnp.models import BackgroundTask
-from dnp.models import TestGroup
-from dnp.models import TestGroupMember
+from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupMember
 from tests import factories
 from tests.conftest import csrf_token
 from tests.conftest import grant

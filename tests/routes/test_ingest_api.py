@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import Duty
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import RegisterGroup
-from dnp.models import RegisterGroupMembership
+from dnp.audit.models import AuditEvent
+from dnp.register.models import Duty
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroup
+from dnp.register.models import RegisterGroupMembership
 from tests import factories
 from tests.conftest import INGEST_TOKEN
 

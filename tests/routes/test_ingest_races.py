@@ -13,9 +13,9 @@ from sqlalchemy import event
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import Enrolment
-from dnp.models import Person
+from dnp.audit.models import AuditEvent
+from dnp.register.models import Enrolment
+from dnp.register.models import Person
 from dnp.services.ingest import RegisterIngest
 from tests import factories
 from tests.routes.test_ingest_api import send

@@ -13,9 +13,9 @@ from sqlmodel import select
 from werkzeug.routing import IntegerConverter
 from werkzeug.routing import UnicodeConverter
 
-from dnp.models import AuditEvent
-from dnp.models import Person
-from dnp.models import RoleGrant
+from dnp.audit.models import AuditEvent
+from dnp.auth.models import RoleGrant
+from dnp.register.models import Person
 from tests import factories
 from tests.conftest import csrf_token
 from tests.conftest import grant

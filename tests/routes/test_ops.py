@@ -9,7 +9,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlmodel import select
 
-from dnp.models import AuditEvent
+from dnp.audit.models import AuditEvent
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login

@@ -10,8 +10,8 @@ from http.server import ThreadingHTTPServer
 import pytest
 from sqlmodel import select
 
-from dnp.models import TestActivity
-from dnp.models import skolverket_id
+from dnp.groups.models import TestActivity
+from dnp.register.models import skolverket_id
 from dnp.services.catalog import CatalogError
 from dnp.services.catalog import parse_activities
 from dnp.services.catalog import refresh_catalog

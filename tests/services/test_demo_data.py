@@ -9,10 +9,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from dnp.demo.generator import DemoMunicipality
-from dnp.models import Enrolment
-from dnp.models import Organisation
-from dnp.models import Person
-from dnp.models import skolverket_id
+from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
+from dnp.register.models import Person
+from dnp.register.models import skolverket_id
 from dnp.services import schemas
 from dnp.services.civic import civic_number_kind
 from dnp.services.demo_data import write_demo_file

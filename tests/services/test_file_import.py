@@ -8,10 +8,10 @@ from sqlalchemy import func
 from sqlalchemy import text
 from sqlmodel import select
 
+from dnp.audit.models import AuditEvent
 from dnp.db import refresh_statistics
-from dnp.models import AuditEvent
-from dnp.models import Person
-from dnp.models import RegisterGroupMembership
+from dnp.register.models import Person
+from dnp.register.models import RegisterGroupMembership
 from tests import factories
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import TestGroupMember
+from dnp.audit.models import AuditEvent
+from dnp.groups.models import TestGroupMember
 from dnp.services import test_groups
 from dnp.services.access import Access
 from dnp.services.group_facts import validate

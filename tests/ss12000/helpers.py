@@ -8,9 +8,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
-from dnp.models import Outbox
-from dnp.models import PublishedEntity
-from dnp.models import TestGroup
+from dnp.groups.models import TestGroup
+from dnp.publication.models import Outbox
+from dnp.publication.models import PublishedEntity
 from dnp.services import test_groups
 from dnp.services.access import Access
 from tests.groups_fixtures import MA9

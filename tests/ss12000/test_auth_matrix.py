@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import select
 
-from dnp.models import ApiCall
+from dnp.ss12000.models import ApiCall
 from tests.fakes.auth_server import API_LOCATION
 from tests.ss12000.conftest import configure
 from tests.ss12000.helpers import make_group

@@ -7,12 +7,12 @@ import json
 import pytest
 from sqlmodel import select
 
-from dnp.models import FeedbackLog
-from dnp.models import FeedbackStatistics
-from dnp.models import Subscription
+from dnp.delivery.models import Subscription
 from dnp.services.ss12000_paging import DELETED_FILTERS
 from dnp.services.ss12000_paging import LIST_FILTERS
 from dnp.services.ss12000_paging import RESOURCES
+from dnp.ss12000.models import FeedbackLog
+from dnp.ss12000.models import FeedbackStatistics
 
 TARGET = "https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/4711"
 # Valid RFC 3339, but the instant in UTC (or in Swedish time) is outside what datetime can hold.

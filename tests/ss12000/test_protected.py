@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import Outbox
+from dnp.audit.models import AuditEvent
+from dnp.publication.models import Outbox
 from dnp.services.civic import make_civic_number
 from dnp.services.publication_settings import set_protected_mode
 from tests import factories

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dnp.models import skolverket_id
+from dnp.register.models import skolverket_id
 from dnp.services import publication_store
 from dnp.services.publication import activity_id_for
 from tests import factories
@@ -148,8 +148,8 @@ def test_register_changes_republish_person_duty_and_unit(app, api, world):
 
 
 def test_restamping_moves_modified_without_announcing_a_change(app, api, world):
-    from dnp.models.types import utcnow
     from dnp.services.publication_store import restamp
+    from dnp.types import utcnow
     from tests.ss12000.helpers import session_for
 
     group_id = make_group(app, world.unit["id"], [world.class_a["id"]])

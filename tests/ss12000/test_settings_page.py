@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from dnp.models import AuditEvent
+from dnp.audit.models import AuditEvent
 from dnp.services.publication_settings import protected_mode
 from tests.conftest import csrf_token
 from tests.conftest import grant

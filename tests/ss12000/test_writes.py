@@ -9,15 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from dnp.models import Delivery
-from dnp.models import FeedbackLog
-from dnp.models import FeedbackStatistics
-from dnp.models import Outbox
-from dnp.models import Subscription
-from dnp.models import WebhookCursor
-from dnp.models.types import utcnow
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.delivery.models import WebhookCursor
+from dnp.publication.models import Outbox
 from dnp.services import deliveries
 from dnp.services.subscriptions import target_allowed
+from dnp.ss12000.models import FeedbackLog
+from dnp.ss12000.models import FeedbackStatistics
+from dnp.types import utcnow
 
 TARGET = "https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/4711"
 ALLOWED = (

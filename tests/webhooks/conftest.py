@@ -9,12 +9,12 @@ import pytest
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Delivery
-from dnp.models import Outbox
-from dnp.models import Subscription
-from dnp.models.types import utcnow
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.publication.models import Outbox
 from dnp.services import test_groups
 from dnp.services.access import Access
+from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
 from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.groups_fixtures import MA9

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import ClientCredential
+from dnp.audit.models import AuditEvent
+from dnp.connection.models import ClientCredential
 from dnp.services.client_certificate import generate_client_certificate
 from tests.conftest import csrf_token
 from tests.conftest import grant

@@ -8,14 +8,14 @@ import pytest
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import DeletedEntity
-from dnp.models import Delivery
-from dnp.models import Outbox
-from dnp.models import PublishedEntity
-from dnp.models import Subscription
-from dnp.models.types import utcnow
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.publication.models import DeletedEntity
+from dnp.publication.models import Outbox
+from dnp.publication.models import PublishedEntity
 from dnp.services import deliveries
 from dnp.services.restamp import restamp
+from dnp.types import utcnow
 
 TIMING = deliveries.Timing(coalesce_seconds=5)
 
@@ -207,8 +207,8 @@ def test_sweeper_requeues_tasks_that_never_reached_redis(app, db):
     from rq import Queue
     from rq.serializers import JSONSerializer
 
+    from dnp.groups.models import BackgroundTask
     from dnp.jobs.sweeper import sweep_once
-    from dnp.models import BackgroundTask
 
     connection = Redis.from_url(app.config["REDIS_URL"])
     connection.flushdb()

@@ -21,11 +21,11 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import text
 from sqlmodel import select
 
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.delivery.models import WebhookCursor
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs.sweeper import sweep_once
-from dnp.models import Delivery
-from dnp.models import Subscription
-from dnp.models import WebhookCursor
 from tests.webhooks.conftest import SUBSCRIPTION_ID
 from tests.webhooks.harness import Sweeper
 from tests.webhooks.harness import wait_for

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from dnp.models import AuditEvent
-from dnp.models import Delivery
-from dnp.models import Subscription
-from dnp.models.types import utcnow
+from dnp.audit.models import AuditEvent
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
+from dnp.types import utcnow
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login

@@ -19,13 +19,13 @@ from sqlmodel import Session
 from sqlmodel import select
 
 import dnp.jobs.webhooks
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import Subscription
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs.sweeper import sweep_once
-from dnp.models import Delivery
-from dnp.models import Subscription
-from dnp.models.types import utcnow
 from dnp.services import deliveries
 from dnp.services.webhook_sender import SendResult
+from dnp.types import utcnow
 
 SUBSCRIPTION_ID = "00000000-0000-4000-8000-00000000000a"
 

@@ -14,10 +14,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.models import Delivery
-from dnp.models import Outbox
-from dnp.models import WebhookCursor
-from dnp.models.types import utcnow
+from dnp.delivery.models import Delivery
+from dnp.delivery.models import WebhookCursor
+from dnp.publication.models import Outbox
 from dnp.services import deliveries
 from dnp.services import delivery_ops
 from dnp.services import outbox_reader
@@ -25,6 +24,7 @@ from dnp.services import subscriptions
 from dnp.services import test_groups
 from dnp.services.access import Access
 from dnp.services.ingest import ingest_items
+from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
 from tests.groups_fixtures import MA9
 

@@ -15,11 +15,11 @@ from sqlmodel import select
 
 from dnp import jobs
 from dnp.db import get_session
+from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TestActivity
 from dnp.login import require_role
 from dnp.login import require_unit
-from dnp.models import BackgroundTask
-from dnp.models import Organisation
-from dnp.models import TestActivity
+from dnp.register.models import Organisation
 from dnp.routes.groups import bp
 from dnp.services import group_overview as overview
 from dnp.services import test_groups

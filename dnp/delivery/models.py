@@ -1,4 +1,4 @@
-"""Webhook delivery state: the truth lives here; RQ only runs the jobs."""
+"""Webhooks: subscriptions and the state of each delivery (the truth lives here; RQ only runs jobs)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
-from sqlalchemy import false as sa_false
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import JSONType
-from dnp.models.types import UTCDateTime
-from dnp.models.types import utcnow
+from dnp.types import JSONType
+from dnp.types import UTCDateTime
+from dnp.types import utcnow
 
 DELIVERY_STATUSES = ("pending", "in_flight", "delivered", "dead", "cancelled")
 
@@ -24,6 +23,18 @@ DELIVERY_STATUSES = ("pending", "in_flight", "delivered", "dead", "cancelled")
 def new_job_key() -> str:
     """A random part of a delivery's RQ job ids, so they never repeat across database restores."""
     return secrets.token_hex(8)
+
+class Subscription(SQLModel, table=True):
+    """A webhook subscription that Skolverket's client registered through ``POST /subscriptions``."""
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(max_length=255)
+    target: str = Field(max_length=2000, unique=True)
+    resource_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+    expires: datetime = Field(sa_type=UTCDateTime)
+    caller: str = Field(default="", max_length=255)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    modified: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Delivery(SQLModel, table=True):
@@ -83,30 +94,3 @@ class WebhookCursor(SQLModel, table=True):
     last_outbox_id: int = 0
     snapshot: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
-
-class ClientCredential(SQLModel, table=True):
-    """Our client certificate for mutual TLS (the key is encrypted with a key derived from the secret key)."""
-
-    __tablename__ = "client_credential"
-
-    id: int | None = Field(default=None, primary_key=True)
-    cert_pem: str = Field(sa_column=Column(Text, nullable=False))
-    key_encrypted: str = Field(sa_column=Column(Text, nullable=False))
-    source: str = Field(max_length=20)  # generated | uploaded
-    active: bool = True
-    # Stored while a certificate is in use, not yet tested and activated by an administrator.
-    pending: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
-    created_by: str = Field(max_length=255)
-    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class ConnectionCheck(SQLModel, table=True):
-    """The outcome of fetching our token (the settings page's "test connection", and deliveries)."""
-
-    __tablename__ = "connection_check"
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    ok: bool
-    message: str = Field(sa_column=Column(Text, nullable=False))
-    checked_by: str = Field(default="", max_length=255)

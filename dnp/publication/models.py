@@ -12,10 +12,9 @@ from sqlalchemy import Text
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import JSONType
-from dnp.models.types import UTCDateTime
-from dnp.models.types import current_transaction_id
-from dnp.models.types import utcnow
+from dnp.types import UTCDateTime
+from dnp.types import current_transaction_id
+from dnp.types import utcnow
 
 # SS 12000 resource types as the API and the outbox name them.
 RESOURCES = ("Organisation", "Person", "Group", "Duty", "Activity")
@@ -69,18 +68,6 @@ class Outbox(SQLModel, table=True):
         sa_column=Column(BigInteger, server_default=current_transaction_id(), nullable=True, index=True),
     )
 
-
-class Subscription(SQLModel, table=True):
-    """A webhook subscription that Skolverket's client registered through ``POST /subscriptions``."""
-
-    id: str = Field(sa_column=Column(String(36), primary_key=True))
-    name: str = Field(max_length=255)
-    target: str = Field(max_length=2000, unique=True)
-    resource_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
-    expires: datetime = Field(sa_type=UTCDateTime)
-    caller: str = Field(default="", max_length=255)
-    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    modified: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class CentralSetting(SQLModel, table=True):

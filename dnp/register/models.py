@@ -13,9 +13,9 @@ from sqlalchemy import func
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import JSONType
-from dnp.models.types import UTCDateTime
-from dnp.models.types import utcnow
+from dnp.types import JSONType
+from dnp.types import UTCDateTime
+from dnp.types import utcnow
 
 
 def skolverket_id(code: str) -> str:

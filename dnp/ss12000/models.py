@@ -9,8 +9,8 @@ from sqlalchemy import Text
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import UTCDateTime
-from dnp.models.types import utcnow
+from dnp.types import UTCDateTime
+from dnp.types import utcnow
 
 
 class ApiCall(SQLModel, table=True):

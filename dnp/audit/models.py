@@ -9,9 +9,9 @@ from sqlalchemy import Index
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import JSONType
-from dnp.models.types import UTCDateTime
-from dnp.models.types import utcnow
+from dnp.types import JSONType
+from dnp.types import UTCDateTime
+from dnp.types import utcnow
 
 
 class AuditEvent(SQLModel, table=True):

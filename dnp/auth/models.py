@@ -1,4 +1,4 @@
-"""Who may do what: role grants by EPPN and server-side login sessions."""
+"""Who may do what: role grants by EPPN, server-side login sessions and SAML sign-in state."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import UTCDateTime
-from dnp.models.types import utcnow
+from dnp.types import UTCDateTime
+from dnp.types import utcnow
 
 ROLES = ("central_admin", "unit_admin", "operator")
 
@@ -56,3 +57,25 @@ class LoginSession(SQLModel, table=True):
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SamlRequest(SQLModel, table=True):
+    """An AuthnRequest we sent, found again by the one-time RelayState token the IdP posts back."""
+
+    __tablename__ = "saml_request"
+
+    # SHA-256 of the RelayState token: a copy of the table does not hand out live tokens.
+    token_hash: str = Field(primary_key=True, max_length=64)
+    request_id: str = Field(max_length=128)
+    next_path: str = Field(default="/", sa_type=Text)
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    consumed: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UsedAssertion(SQLModel, table=True):
+    """An assertion that has signed someone in; the primary key refuses a replay."""
+
+    __tablename__ = "saml_used_assertion"
+
+    assertion_id: str = Field(primary_key=True, max_length=255)
+    expires: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -13,8 +13,8 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 from sqlmodel import SQLModel
 
-from dnp.models.types import UTCDateTime
-from dnp.models.types import utcnow
+from dnp.types import UTCDateTime
+from dnp.types import utcnow
 
 GROUP_STATUSES = ("draft", "ready", "withdrawn")
 MEMBER_ROLES = ("pupil", "staff")

@@ -1,0 +1,1 @@
+"""Who may do what: users, role grants, login sessions and SAML sign-in."""

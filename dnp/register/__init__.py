@@ -1,0 +1,1 @@
+"""The register: what the municipality's systems push (organisations, persons, groups, duties)."""
