@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from dnp.common.wording import counted
 from dnp.db import get_engine
 from dnp.db import get_session
 from dnp.db import refresh_statistics
@@ -20,7 +21,6 @@ from dnp.services.demo_data import register_is_empty
 from dnp.services.demo_data import write_demo_file
 from dnp.services.file_import import import_stream
 from dnp.services.ingest import IngestRejected
-from dnp.wording import counted
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
 
@@ -224,7 +224,7 @@ def deliveries_status():
 @click.option("--all", "everything", is_flag=True, help="Every dead delivery.")
 def deliveries_requeue(delivery_id: int | None, everything: bool):
     """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
-    from dnp.services import audit
+    from dnp.audit import trail
     from dnp.services import deliveries
     from dnp.types import utcnow
 
@@ -232,7 +232,7 @@ def deliveries_requeue(delivery_id: int | None, everything: bool):
         raise click.UsageError("Ange ett leverans-id eller --all.")
     session = get_session()
     count = deliveries.requeue_dead(session, utcnow(), None if everything else delivery_id)
-    audit.record(
+    trail.record(
         session,
         _actor("deliveries"),
         "ops.deliveries_requeued",

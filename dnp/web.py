@@ -18,11 +18,11 @@ from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from dnp.services.request_input import MAX_DATABASE_ID
-from dnp.services.request_input import BadInput
-from dnp.services.request_input import check_texts
-from dnp.services.request_input import is_storable
-from dnp.wording import counted
+from dnp.common.request_input import MAX_DATABASE_ID
+from dnp.common.request_input import BadInput
+from dnp.common.request_input import check_texts
+from dnp.common.request_input import is_storable
+from dnp.common.wording import counted
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (

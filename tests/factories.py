@@ -6,8 +6,8 @@ import itertools
 import uuid
 from datetime import date
 
+from dnp.common.civic import make_civic_number
 from dnp.register.models import skolverket_id
-from dnp.services.civic import make_civic_number
 
 _counter = itertools.count(1)
 

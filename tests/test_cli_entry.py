@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from dnp.cli import LineProgress
-from dnp.wording import counted
+from dnp.common.wording import counted
 from tests import factories
 from tests.routes.test_ingest_api import send
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
 
+from dnp.common.civic import luhn_check_digit
 from dnp.demo.names import BOYS
 from dnp.demo.names import FAMILY
 from dnp.demo.names import GIRLS
 from dnp.demo.names import PLACES
 from dnp.register.models import skolverket_id
-from dnp.services.civic import luhn_check_digit
 
 DOMAIN = "exempelkommun.se"
 ORGANISATION_NUMBER = "2120009999"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
+from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import app_context
 from dnp.types import utcnow
-from dnp.wording import counted
 
 log = logging.getLogger(__name__)
 

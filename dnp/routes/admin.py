@@ -10,19 +10,19 @@ from flask import request
 from flask_login import current_user
 from sqlmodel import select
 
+from dnp.audit.search import ACTION_NAMES
+from dnp.audit.search import ENTITY_NAMES
+from dnp.audit.search import PAGE_SIZE
+from dnp.audit.search import AuditFilter
+from dnp.audit.search import known_values
+from dnp.audit.search import search_audit
+from dnp.common.request_input import page_number
+from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.login import require_role
 from dnp.register.models import Organisation
 from dnp.services import access
-from dnp.services.audit_log import ACTION_NAMES
-from dnp.services.audit_log import ENTITY_NAMES
-from dnp.services.audit_log import PAGE_SIZE
-from dnp.services.audit_log import AuditFilter
-from dnp.services.audit_log import known_values
-from dnp.services.audit_log import search_audit
-from dnp.services.request_input import page_number
 from dnp.web import render
-from dnp.wording import counted
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -10,11 +10,11 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dnp.common import identifiers
 from dnp.db import get_session
 from dnp.login import safe_next
 from dnp.login import sign_in
 from dnp.login import sign_out
-from dnp.services import identifiers
 from dnp.services.demo_users import demo_users
 from dnp.web import render
 

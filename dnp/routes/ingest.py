@@ -13,6 +13,9 @@ from flask import jsonify
 from flask import request
 from sqlalchemy.exc import DBAPIError
 
+from dnp.common.request_input import BadInput
+from dnp.common.request_input import parse_json
+from dnp.common.request_input import unstorable_texts
 from dnp.config import ingest_tokens
 from dnp.db import get_session
 from dnp.routes.api_errors import json_error
@@ -24,9 +27,6 @@ from dnp.services.ingest import ingest_items
 from dnp.services.ingest import is_write_race
 from dnp.services.ingest import unstorable_rejected
 from dnp.services.register_delete import delete_items
-from dnp.services.request_input import BadInput
-from dnp.services.request_input import parse_json
-from dnp.services.request_input import unstorable_texts
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")

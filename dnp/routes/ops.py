@@ -8,18 +8,18 @@ from flask import request
 from flask_login import current_user
 from sqlmodel import select
 
+from dnp.audit import trail
+from dnp.common.request_input import database_id
+from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import redis_connection
 from dnp.login import require_role
-from dnp.services import audit
 from dnp.services import deliveries
 from dnp.services import delivery_ops
 from dnp.services import queues
-from dnp.services.request_input import database_id
 from dnp.types import utcnow
 from dnp.web import render
-from dnp.wording import counted
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 STALE_HEARTBEAT_SECONDS = 90
@@ -58,7 +58,7 @@ def requeue():
     job_id = request.form.get("job_id") or None
     count = queues.requeue_failed(redis_connection(), job_id)
     session = get_session()
-    audit.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    trail.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
     session.commit()
     return _page(message=f"{count} jobb lades tillbaka i kön.")
 
@@ -73,7 +73,7 @@ def requeue_deliveries():
         abort(404)  # no such delivery can exist; never read as "all"
     session = get_session()
     count = deliveries.requeue_dead(session, utcnow(), delivery_id)
-    audit.record(
+    trail.record(
         session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
     )
     session.commit()

@@ -16,6 +16,8 @@ from flask import request
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 
+from dnp.common.request_input import BadInput
+from dnp.common.request_input import parse_json
 from dnp.db import get_engine
 from dnp.db import get_session
 from dnp.publication.models import PublishedEntity
@@ -24,8 +26,6 @@ from dnp.routes.api_errors import register_json_errors
 from dnp.services import feedback
 from dnp.services import subscriptions
 from dnp.services.call_log import CallLog
-from dnp.services.request_input import BadInput
-from dnp.services.request_input import parse_json
 from dnp.services.ss12000_auth import AuthError
 from dnp.services.ss12000_auth import JwtVerifier
 from dnp.services.ss12000_paging import DELETED_FILTERS

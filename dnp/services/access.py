@@ -12,14 +12,14 @@ from sqlalchemy import or_
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
 from dnp.auth.models import ROLES
 from dnp.auth.models import LoginSession
 from dnp.auth.models import RoleGrant
 from dnp.auth.models import UserAccount
+from dnp.common import identifiers
 from dnp.register.models import Organisation
 from dnp.register.models import Person
-from dnp.services import audit
-from dnp.services import identifiers
 from dnp.services.group_validation import eppn_has_name
 from dnp.types import utcnow
 
@@ -125,7 +125,7 @@ def grant_role(session: Session, actor: str, eppn: str, role: str, unit_ids: lis
         session.add(grant)
         session.flush()
         after = {"eppn": eppn, "role": role, "school_unit_id": unit_id}
-        audit.record(session, actor, "access.granted", "RoleGrant", str(grant.id), after=after)
+        trail.record(session, actor, "access.granted", "RoleGrant", str(grant.id), after=after)
         added += 1
     return added
 
@@ -139,7 +139,7 @@ def revoke_grant(session: Session, actor: str, grant_id: int) -> RoleGrant:
         raise AccessError("Du kan inte ta bort din egen roll som central administratör.")
     before = {"eppn": grant.eppn, "role": grant.role, "school_unit_id": grant.school_unit_id}
     session.delete(grant)
-    audit.record(session, actor, "access.revoked", "RoleGrant", str(grant_id), before=before)
+    trail.record(session, actor, "access.revoked", "RoleGrant", str(grant_id), before=before)
     return grant
 
 
@@ -272,7 +272,7 @@ def start_session(session: Session, eppn: str, method: str, display_name: str = 
     session.add(account)
     session_id = secrets.token_urlsafe(32)
     session.add(LoginSession(id=session_id, eppn=eppn, method=method, created=now, last_seen=now))
-    audit.record(session, eppn, "auth.login", "LoginSession", session_id[:8], after={"method": method})
+    trail.record(session, eppn, "auth.login", "LoginSession", session_id[:8], after={"method": method})
     return session_id
 
 
@@ -302,4 +302,4 @@ def end_session(session: Session, session_id: str) -> None:
     if record is not None and record.ended is None:
         record.ended = utcnow()
         session.add(record)
-        audit.record(session, record.eppn, "auth.logout", "LoginSession", session_id[:8])
+        trail.record(session, record.eppn, "auth.logout", "LoginSession", session_id[:8])

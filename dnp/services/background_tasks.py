@@ -6,8 +6,8 @@ import json
 
 from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.groups.models import BackgroundTask
-from dnp.services import audit
 
 
 def start_task(session: Session, actor: str, kind: str, parameters: dict | None = None) -> BackgroundTask:
@@ -17,5 +17,5 @@ def start_task(session: Session, actor: str, kind: str, parameters: dict | None 
     )
     session.add(task)
     session.flush()
-    audit.record(session, actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters)
+    trail.record(session, actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters)
     return task

@@ -11,11 +11,11 @@ import httpx
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.common import codes
+from dnp.common.wording import counted
 from dnp.groups.models import TestActivity
 from dnp.register.models import skolverket_id
-from dnp.services import codes
 from dnp.types import utcnow
-from dnp.wording import counted
 
 log = logging.getLogger(__name__)
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "demo" / "activities.json"

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
 from dnp.connection.models import ClientCredential
-from dnp.services import audit
 from dnp.services.auth_token import TokenClient
 from dnp.services.client_certificate import generate_client_certificate
 from dnp.services.client_certificate import load_certificate
@@ -87,7 +87,7 @@ def store(
     )
     session.add(credential)
     session.flush()
-    audit.record(
+    trail.record(
         session,
         actor,
         f"connection.certificate_{source}",
@@ -112,7 +112,7 @@ def activate(session: Session, actor: str, credential_id: int) -> ClientCredenti
     session.flush()
     before = {"credential": previous.id} if previous else None
     action = "connection.certificate_activated"
-    audit.record(session, actor, action, "ClientCredential", str(credential.id), before=before)
+    trail.record(session, actor, action, "ClientCredential", str(credential.id), before=before)
     return credential
 
 
@@ -123,7 +123,7 @@ def discard_pending(session: Session, actor: str) -> bool:
         return False
     credential.pending = False
     session.add(credential)
-    audit.record(session, actor, "connection.certificate_discarded", "ClientCredential", str(credential.id))
+    trail.record(session, actor, "connection.certificate_discarded", "ClientCredential", str(credential.id))
     return True
 
 

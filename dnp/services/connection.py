@@ -13,14 +13,15 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
 from dnp.auth.models import RoleGrant
+from dnp.common.wording import counted
 from dnp.connection.models import ClientCredential
 from dnp.connection.models import ConnectionCheck
 from dnp.delivery.models import Subscription
 from dnp.groups.models import TestGroup
 from dnp.publication.models import CentralSetting
 from dnp.register.models import Organisation
-from dnp.services import audit
 from dnp.services.auth_token import TokenError
 from dnp.services.client_certificate import CertificateInfo
 from dnp.services.client_certificate import build_moa_entry
@@ -32,7 +33,6 @@ from dnp.services.client_credentials import credential_files
 from dnp.services.client_credentials import new_token_client
 from dnp.services.client_credentials import pending
 from dnp.types import utcnow
-from dnp.wording import counted
 
 WARN_DAYS = 30
 
@@ -148,7 +148,7 @@ def _recorded(
     session.add(check)
     session.flush()
     after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use"}
-    audit.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
+    trail.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
     return check
 
 

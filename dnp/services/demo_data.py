@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.demo.generator import DOMAIN
 from dnp.demo.generator import DemoMunicipality
 from dnp.register.models import Enrolment
@@ -18,7 +19,6 @@ from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroupMembership
 from dnp.register.models import skolverket_id
-from dnp.services import audit
 from dnp.services.demo_groups import create_demo_groups
 from dnp.services.demo_users import grant_demo_roles
 from dnp.services.ingest import IngestSummary
@@ -109,7 +109,7 @@ def _add_broken_records(session: Session, municipality: DemoMunicipality, actor:
         connection.execute(
             insert(RegisterGroupMembership.__table__), [{"group_id": class_id, "person_id": item["id"]}]
         )
-        audit.record(session, actor, "register.created", "Person", item["id"])
+        trail.record(session, actor, "register.created", "Person", item["id"])
 
 
 def write_demo_file(stream: TextIO, seed: int, scale: str) -> int:

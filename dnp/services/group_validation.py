@@ -8,8 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from dataclasses import field
 
-from dnp.services import codes
-from dnp.services.civic import civic_number_kind
+from dnp.common import codes
+from dnp.common.civic import civic_number_kind
 
 
 @dataclass

@@ -17,21 +17,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from dnp.audit import trail
+from dnp.common.request_input import BadText
+from dnp.common.request_input import is_storable
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services import audit
 from dnp.services import schemas
 from dnp.services.ingest_checks import KIND_SWEDISH
 from dnp.services.ingest_checks import ReferenceChecker
 from dnp.services.ingest_rules import ITEM_RULES
 from dnp.services.ingest_rules import text_problems
 from dnp.services.register_rows import rows_for
-from dnp.services.request_input import BadText
-from dnp.services.request_input import is_storable
 from dnp.types import utcnow
 
 KINDS = ("organisations", "persons", "duties", "groups")
@@ -254,8 +254,8 @@ class RegisterIngest:
         entity = ENTITY_NAMES[kind]
         created_ids = [row["id"] for row, _ in inserts]
         updated_ids = [row["id"] for row, _ in updates]
-        audit.record_many(self.session, self.actor, "register.created", entity, created_ids, now)
-        audit.record_many(self.session, self.actor, "register.updated", entity, updated_ids, now)
+        trail.record_many(self.session, self.actor, "register.created", entity, created_ids, now)
+        trail.record_many(self.session, self.actor, "register.updated", entity, updated_ids, now)
 
 
 def _is_covered(path: str, covered: set[str]) -> bool:

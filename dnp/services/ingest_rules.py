@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from dnp.services import codes
-from dnp.services import identifiers
-from dnp.services.civic import civic_number_problem
+from dnp.common import codes
+from dnp.common import identifiers
+from dnp.common.civic import civic_number_problem
 
 # Free text may hold tab and newline; identifiers may not (see IDENTIFIER_KEYS).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 
+from dnp.common import codes
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
-from dnp.services import codes
 
 # Central setting "protected_persons": how persons whose securityMarking is not "Ingen" are sent.
 ALIAS = "alias"  # alias names, pseudonymous civic number, securityMarking "Ingen"

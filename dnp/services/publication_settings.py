@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.publication.models import CentralSetting
 from dnp.publication.models import PublishedEntity
 from dnp.register.models import Person
-from dnp.services import audit
 from dnp.services.publication_render import ALIAS
 from dnp.services.publication_render import MARKED
 from dnp.services.publication_render import PROTECTED_MODES
@@ -45,7 +45,7 @@ def set_protected_mode(session: Session, actor: str, mode: str) -> dict:
     row.value, row.changed_by, row.changed_at = mode, actor, utcnow()
     session.add(row)
     session.flush()
-    audit.record(
+    trail.record(
         session, actor, "setting.changed", "CentralSetting", PROTECTED_KEY, {"value": before}, {"value": mode}
     )
     from dnp.services.publication import Publisher

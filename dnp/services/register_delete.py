@@ -7,12 +7,12 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services import audit
 from dnp.services import publication_hooks
 from dnp.services import schemas
 from dnp.services.ingest import ENTITY_NAMES
@@ -81,7 +81,7 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
             memberships = RegisterGroupMembership.__table__
             connection.execute(delete(memberships).where(memberships.c.group_id.in_(part)))
         connection.execute(delete(table).where(table.c.id.in_(part)))
-    audit.record_many(session, actor, "register.deleted", ENTITY_NAMES[kind], present)
+    trail.record_many(session, actor, "register.deleted", ENTITY_NAMES[kind], present)
     summary = IngestSummary()
     summary.deleted[kind] = len(present)
     summary.changed_ids[kind] = present

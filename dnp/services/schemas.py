@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing import Resource
 
-from dnp.services import identifiers
+from dnp.common import identifiers
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "ss12000"
 

@@ -25,9 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
+from dnp.common import identifiers
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import PublishedEntity
-from dnp.services import identifiers
 from dnp.types import UTCDateTime
 
 # URL segment → stored resource type.

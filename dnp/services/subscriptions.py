@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.delivery.models import Subscription
-from dnp.services import audit
 from dnp.services import deliveries
 from dnp.services.publication_render import stamp
 from dnp.types import utcnow
@@ -120,7 +120,7 @@ def create(session: Session, body: object, caller: str, allowed: str, days: int)
     # In this transaction, so nothing committed after the 201 goes unannounced (rule 4).
     deliveries.open_cursor(session, subscription, restart=restart)
     after = {"target": target, "resourceTypes": types}
-    audit.record(
+    trail.record(
         session, f"ss12000:{caller}", "subscription.created", "Subscription", subscription.id, after=after
     )
     return subscription
@@ -139,7 +139,7 @@ def renew(session: Session, subscription_id: str, caller: str, days: int) -> Sub
     subscription.expires, subscription.modified = now + timedelta(days=days), now
     session.add(subscription)
     deliveries.open_cursor(session, subscription, restart=restart)
-    audit.record(session, f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id)
+    trail.record(session, f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id)
     return subscription
 
 
@@ -148,4 +148,4 @@ def remove(session: Session, subscription_id: str, caller: str) -> None:
     subscription = session.get(Subscription, subscription_id)
     if subscription is not None:
         session.delete(subscription)
-        audit.record(session, f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id)
+        trail.record(session, f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id)

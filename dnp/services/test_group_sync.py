@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
-from dnp.services import audit
 from dnp.services import publication_hooks
 from dnp.services.test_groups import source_pupils
 
@@ -39,13 +39,13 @@ def sync_group(session: Session, group: TestGroup) -> tuple[int, int]:
                 test_group_id=group.id, person_id=person_id, origin="register", added_by=REGISTER_ACTOR
             )
         )
-        audit.record(
+        trail.record(
             session, REGISTER_ACTOR, "group.pupil_joined", "TestGroup", group.id, after={"person": person_id}
         )
     for member in left:
         session.delete(member)
         if not member.excluded:
-            audit.record(
+            trail.record(
                 session,
                 REGISTER_ACTOR,
                 "group.pupil_left",
@@ -91,7 +91,7 @@ def remove_deleted_persons(session: Session, person_ids: list[str]) -> None:
         for member in members:
             session.delete(member)
             groups.add(member.test_group_id)
-            audit.record(
+            trail.record(
                 session,
                 REGISTER_ACTOR,
                 f"group.{member.role}_left",

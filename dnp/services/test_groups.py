@@ -8,6 +8,7 @@ from sqlalchemy import delete
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
@@ -19,7 +20,6 @@ from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services import audit
 from dnp.services import publication_hooks
 from dnp.services.access import Access
 from dnp.services.group_facts import validate
@@ -139,7 +139,7 @@ def create_group(
             TestGroupMember(test_group_id=group.id, person_id=person_id, origin="register", added_by=actor)
         )
     after = {"name": group.display_name, "activity": activity.display_name, "term": term, "sources": sources}
-    audit.record(session, actor, "group.created", "TestGroup", group.id, after=after)
+    trail.record(session, actor, "group.created", "TestGroup", group.id, after=after)
     _changed(session, group)
     return group
 
@@ -151,7 +151,7 @@ def rename(session: Session, actor: str, group: TestGroup, name: str) -> None:
         return
     before = {"name": group.display_name}
     group.display_name = name
-    audit.record(session, actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name})
+    trail.record(session, actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name})
     _changed(session, group)
 
 
@@ -176,7 +176,7 @@ def add_pupil(session: Session, actor: str, group: TestGroup, person_id: str) ->
     member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
     member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
     session.add(member)
-    audit.record(session, actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id})
+    trail.record(session, actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id})
     _changed(session, group)
 
 
@@ -195,7 +195,7 @@ def add_class(session: Session, actor: str, group: TestGroup, register_group_id:
         session.add(member)
         added += 1
     after = {"class": register_group_id, "added": added}
-    audit.record(session, actor, "group.class_added", "TestGroup", group.id, after=after)
+    trail.record(session, actor, "group.class_added", "TestGroup", group.id, after=after)
     _changed(session, group)
     return added
 
@@ -210,7 +210,7 @@ def add_staff(session: Session, actor: str, group: TestGroup, person_id: str) ->
     if _member(session, group, person_id, "staff") is not None:
         return
     session.add(TestGroupMember(test_group_id=group.id, person_id=person_id, role="staff", added_by=actor))
-    audit.record(session, actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id})
+    trail.record(session, actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id})
     _changed(session, group)
 
 
@@ -224,7 +224,7 @@ def remove_member(session: Session, actor: str, group: TestGroup, person_id: str
         session.add(member)
     else:
         session.delete(member)
-    audit.record(session, actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id})
+    trail.record(session, actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id})
     _changed(session, group)
 
 
@@ -239,7 +239,7 @@ def set_following(session: Session, actor: str, group: TestGroup, follow: bool) 
         return
     before = {"follows_register": group.follows_register}
     group.follows_register = follow
-    audit.record(
+    trail.record(
         session,
         actor,
         "group.following",
@@ -264,7 +264,7 @@ def mark_ready(session: Session, actor: str, group: TestGroup) -> None:
         raise GroupError(f"Gruppen har {len(errors)} fel som måste rättas innan den kan markeras klar.")
     before = {"status": group.status}
     group.status, group.ready_at, group.withdrawn_at = "ready", utcnow(), None
-    audit.record(
+    trail.record(
         session, actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}
     )
     _changed(session, group)
@@ -275,7 +275,7 @@ def withdraw(session: Session, actor: str, group: TestGroup) -> None:
     if group.status != "ready":
         raise GroupError("Bara grupper som är klara kan dras tillbaka.")
     group.status, group.withdrawn_at = "withdrawn", utcnow()
-    audit.record(
+    trail.record(
         session,
         actor,
         "group.withdrawn",
@@ -291,7 +291,7 @@ def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
     """Delete a group that never left (draft); ready groups must be withdrawn instead."""
     if group.status == "ready":
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
-    audit.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
+    trail.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
     # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
     for table in (TestGroupMember.__table__, TestGroupSource.__table__):
         session.execute(delete(table).where(table.c.test_group_id == group.id))
@@ -340,7 +340,7 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
         withdraw(session, actor, group)
     occasion.closed_at, occasion.closed_by = utcnow(), actor
     session.add(occasion)
-    audit.record(
+    trail.record(
         session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
     )
     return len(groups)

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from dnp.services.civic import civic_number_kind
-from dnp.services.civic import make_civic_number
+from dnp.common.civic import civic_number_kind
+from dnp.common.civic import make_civic_number
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dnp.services import identifiers
+from dnp.common import identifiers
 from dnp.services import ss12000_paging
 from dnp.services import terms
 from dnp.services.access import AccessError

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.common.civic import make_civic_number
 from dnp.publication.models import Outbox
-from dnp.services.civic import make_civic_number
 from dnp.services.publication_settings import set_protected_mode
 from tests import factories
 from tests.routes.test_ingest_api import send

@@ -1,0 +1,1 @@
+"""Helpers every area shares: SS 12000 code lists, civic numbers, identifier and text checks, wording."""
