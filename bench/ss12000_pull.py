@@ -284,7 +284,7 @@ def delta_pull(url: str, base: str, token: str) -> list[float]:
 
     from dnp.db import make_engine
     from dnp.publication.models import PublishedEntity
-    from dnp.services.ingest import ingest_items
+    from dnp.register.ingest import ingest_items
     from dnp.services.publication_listeners import init
 
     init()

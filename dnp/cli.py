@@ -16,11 +16,11 @@ from dnp.common.wording import counted
 from dnp.db import get_engine
 from dnp.db import get_session
 from dnp.db import refresh_statistics
+from dnp.register.file_import import import_stream
+from dnp.register.ingest import IngestRejected
 from dnp.services.demo_data import load_demo
 from dnp.services.demo_data import register_is_empty
 from dnp.services.demo_data import write_demo_file
-from dnp.services.file_import import import_stream
-from dnp.services.ingest import IngestRejected
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
 

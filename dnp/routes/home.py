@@ -8,7 +8,7 @@ from flask import url_for
 from flask_login import current_user
 
 from dnp.db import get_session
-from dnp.services.register_stats import register_counts
+from dnp.register.stats import register_counts
 from dnp.web import has_endpoint
 from dnp.web import render
 

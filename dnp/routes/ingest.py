@@ -18,15 +18,15 @@ from dnp.common.request_input import parse_json
 from dnp.common.request_input import unstorable_texts
 from dnp.config import ingest_tokens
 from dnp.db import get_session
+from dnp.register.delete import delete_items
+from dnp.register.ingest import KINDS
+from dnp.register.ingest import IngestRejected
+from dnp.register.ingest import IngestSummary
+from dnp.register.ingest import ingest_items
+from dnp.register.ingest import is_write_race
+from dnp.register.ingest import unstorable_rejected
 from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
-from dnp.services.ingest import KINDS
-from dnp.services.ingest import IngestRejected
-from dnp.services.ingest import IngestSummary
-from dnp.services.ingest import ingest_items
-from dnp.services.ingest import is_write_race
-from dnp.services.ingest import unstorable_rejected
-from dnp.services.register_delete import delete_items
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")

@@ -14,17 +14,17 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.demo.generator import DOMAIN
 from dnp.demo.generator import DemoMunicipality
+from dnp.register.ingest import IngestSummary
+from dnp.register.ingest import RegisterIngest
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroupMembership
 from dnp.register.models import skolverket_id
+from dnp.register.rows import enrolment_rows
+from dnp.register.rows import person_row
 from dnp.services.demo_groups import create_demo_groups
 from dnp.services.demo_users import grant_demo_roles
-from dnp.services.ingest import IngestSummary
-from dnp.services.ingest import RegisterIngest
-from dnp.services.register_rows import enrolment_rows
-from dnp.services.register_rows import person_row
 from dnp.types import utcnow
 
 Progress = Callable[[int, int], None]

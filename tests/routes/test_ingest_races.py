@@ -14,9 +14,9 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.register.ingest import RegisterIngest
 from dnp.register.models import Enrolment
 from dnp.register.models import Person
-from dnp.services.ingest import RegisterIngest
 from tests import factories
 from tests.routes.test_ingest_api import send
 

@@ -10,11 +10,11 @@ from sqlmodel import select
 
 from dnp.common.civic import civic_number_kind
 from dnp.demo.generator import DemoMunicipality
+from dnp.register import schemas
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import skolverket_id
-from dnp.services import schemas
 from dnp.services.demo_data import write_demo_file
 
 

@@ -51,7 +51,7 @@ def test_import_twice_changes_nothing_the_second_time(runner, db, tmp_path):
 
 
 def test_problems_in_a_later_batch_roll_back_everything(runner, db, tmp_path, monkeypatch):
-    monkeypatch.setattr("dnp.services.file_import.BATCH", 2)
+    monkeypatch.setattr("dnp.register.file_import.BATCH", 2)
     body = _register(size=7)
     body["persons"][5]["civicNo"] = {"value": "12345"}
     body["duties"][0]["dutyRole"] = "Trollkarl"

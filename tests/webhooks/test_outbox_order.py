@@ -17,13 +17,13 @@ from sqlmodel import select
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import WebhookCursor
 from dnp.publication.models import Outbox
+from dnp.register.ingest import ingest_items
 from dnp.services import deliveries
 from dnp.services import delivery_ops
 from dnp.services import outbox_reader
 from dnp.services import subscriptions
 from dnp.services import test_groups
 from dnp.services.access import Access
-from dnp.services.ingest import ingest_items
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
 from tests.groups_fixtures import MA9

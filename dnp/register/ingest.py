@@ -20,18 +20,18 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.common.request_input import BadText
 from dnp.common.request_input import is_storable
+from dnp.register import schemas
+from dnp.register.checks import KIND_SWEDISH
+from dnp.register.checks import ReferenceChecker
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services import schemas
-from dnp.services.ingest_checks import KIND_SWEDISH
-from dnp.services.ingest_checks import ReferenceChecker
-from dnp.services.ingest_rules import ITEM_RULES
-from dnp.services.ingest_rules import text_problems
-from dnp.services.register_rows import rows_for
+from dnp.register.rows import rows_for
+from dnp.register.rules import ITEM_RULES
+from dnp.register.rules import text_problems
 from dnp.types import utcnow
 
 KINDS = ("organisations", "persons", "duties", "groups")
