@@ -34,6 +34,8 @@ from sqlmodel import select  # noqa: E402
 
 from dnp import create_app  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
+from dnp.groups import changes  # noqa: E402
+from dnp.groups.catalog import ensure_catalog  # noqa: E402
 from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.register.models import Duty  # noqa: E402
 from dnp.register.models import Enrolment  # noqa: E402
@@ -41,8 +43,6 @@ from dnp.register.models import Organisation  # noqa: E402
 from dnp.register.models import RegisterGroup  # noqa: E402
 from dnp.register.models import skolverket_id  # noqa: E402
 from dnp.services import access  # noqa: E402
-from dnp.services import test_groups  # noqa: E402
-from dnp.services.catalog import ensure_catalog  # noqa: E402
 from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -111,14 +111,14 @@ def _groups(session: Session, unit_id: str) -> dict[str, str]:
         plans += [(skolverket_id("MA åk 6"), [c]) for c in year6[:8]]  # 8 groups
         plans += [(skolverket_id("EN åk 9"), year9)]  # the whole year in one group
         for index, (activity_id, sources) in enumerate(plans):
-            group = test_groups.create_group(
+            group = changes.create_group(
                 session, CENTRAL_ADMIN, rights, unit_id, activity_id, TERM, "", [c.id for c in sources]
             )
             for teacher in teachers[index * 2 : index * 2 + 2]:
-                test_groups.add_staff(session, CENTRAL_ADMIN, group, teacher)
+                changes.add_staff(session, CENTRAL_ADMIN, group, teacher)
             if index % 3:  # two in three are ready, the rest drafts
-                with contextlib.suppress(test_groups.GroupError):
-                    test_groups.mark_ready(session, CENTRAL_ADMIN, group)
+                with contextlib.suppress(changes.GroupError):
+                    changes.mark_ready(session, CENTRAL_ADMIN, group)
         access.grant_role(session, "bench", CENTRAL_ADMIN, "central_admin")
         session.commit()
     groups = session.exec(select(TestGroup).where(TestGroup.school_unit_id == unit_id)).all()

@@ -53,6 +53,7 @@ def make_everything_ready(url: str) -> tuple[int, float]:
 
     from dnp.db import make_engine
     from dnp.db import refresh_statistics
+    from dnp.groups.catalog import ensure_catalog
     from dnp.groups.models import TestGroup
     from dnp.groups.models import TestGroupMember
     from dnp.groups.models import TestOccasion
@@ -60,7 +61,6 @@ def make_everything_ready(url: str) -> tuple[int, float]:
     from dnp.register.models import RegisterGroup
     from dnp.register.models import RegisterGroupMembership
     from dnp.register.models import skolverket_id
-    from dnp.services.catalog import ensure_catalog
     from dnp.services.publication_listeners import rebuild
 
     engine = make_engine(url)

@@ -25,9 +25,9 @@ from sqlmodel import select  # noqa: E402
 
 from dnp import create_app  # noqa: E402
 from dnp.delivery.models import Subscription  # noqa: E402
+from dnp.groups import changes  # noqa: E402
 from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.migrate import upgrade  # noqa: E402
-from dnp.services import test_groups  # noqa: E402
 from dnp.services.access import Access  # noqa: E402
 from dnp.services.demo_data import load_demo  # noqa: E402
 from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
     def change(number: int) -> float:
         with Session(engine) as session:
             group = session.get(TestGroup, group_id)
-            test_groups.rename(session, rights.eppn, group, f"Bench {number}")
+            changes.rename(session, rights.eppn, group, f"Bench {number}")
             session.commit()
         return time.time()
 

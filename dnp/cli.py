@@ -252,7 +252,7 @@ def catalog_cli():
 @catalog_cli.command("refresh")
 def catalog_refresh():
     """Fetch the catalog now (falls back to the bundled demo catalog when the API cannot be reached)."""
-    from dnp.services.catalog import refresh_catalog
+    from dnp.groups.catalog import refresh_catalog
 
     session = get_session()
     count, source, problem = refresh_catalog(session, current_app.config["OPEN_DATA_URL"])

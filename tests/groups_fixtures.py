@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import Session
 
+from dnp.groups.catalog import ensure_catalog
 from dnp.register.models import skolverket_id
-from dnp.services.catalog import ensure_catalog
 from tests import factories
 from tests.routes.test_ingest_api import send
 

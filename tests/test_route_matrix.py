@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import Session
 
 from dnp.auth.models import RoleGrant
-from dnp.services import test_groups
+from dnp.groups import changes
+from dnp.groups.tasks import start_task
 from dnp.services.access import Access
-from dnp.services.background_tasks import start_task
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
@@ -109,10 +109,10 @@ def _fresh_objects(app, world) -> dict:
     """A new draft group (with a pupil and a teacher) and a task, so destructive calls have targets."""
     with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
         rights = Access(eppn="setup", central_admin=True)
-        group = test_groups.create_group(
+        group = changes.create_group(
             session, "setup", rights, world.unit["id"], MA9, "VT 2027", "G", [world.class_a["id"]]
         )
-        test_groups.add_staff(session, "setup", group, world.teacher["id"])
+        changes.add_staff(session, "setup", group, world.teacher["id"])
         task = start_task(session, EPPNS["unit_admin"], "catalog_refresh")
         session.commit()
         grant_row = session.exec(RoleGrant.__table__.select().limit(1)).first()

@@ -45,7 +45,7 @@ def run_background_task(task_id: int) -> None:
 
 def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) -> str:
     if task.kind == "catalog_refresh":
-        from dnp.services.catalog import refresh_catalog
+        from dnp.groups.catalog import refresh_catalog
 
         progress(0, 2, "Hämtar provaktiviteter från Skolverket …")
         count, source, problem = refresh_catalog(session, app.config["OPEN_DATA_URL"])
@@ -57,7 +57,7 @@ def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) ->
             )
         return f"Klart: {counted(count, 'provaktivitet', 'provaktiviteter')} hämtade från Skolverket."
     if task.kind == "bulk_create":
-        from dnp.services.bulk_groups import create_per_class
+        from dnp.groups.bulk import create_per_class
 
         created = create_per_class(session, task.created_by, parameters, progress)
         return f"Klart: {counted(created, 'provgrupp', 'provgrupper')} skapades."

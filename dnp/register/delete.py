@@ -8,6 +8,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.audit import trail
+from dnp.groups.sync import groups_following
+from dnp.groups.sync import remove_deleted_persons
+from dnp.groups.sync import sync_group
 from dnp.register import schemas
 from dnp.register.ingest import ENTITY_NAMES
 from dnp.register.ingest import MAIN_TABLES
@@ -22,9 +25,6 @@ from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
 from dnp.register.rules import text_problems
 from dnp.services import publication_hooks
-from dnp.services.test_group_sync import groups_following
-from dnp.services.test_group_sync import remove_deleted_persons
-from dnp.services.test_group_sync import sync_group
 
 # What must go with a person or group, and what keeps an organisation from going.
 _PERSON_DEPENDENTS = (

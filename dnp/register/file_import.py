@@ -11,12 +11,12 @@ from typing import BinaryIO
 import ijson
 from sqlmodel import Session
 
+from dnp.groups.sync import after_register_change
 from dnp.register.ingest import KINDS
 from dnp.register.ingest import IngestRejected
 from dnp.register.ingest import IngestSummary
 from dnp.register.ingest import Problem
 from dnp.register.ingest import RegisterIngest
-from dnp.services.test_group_sync import after_register_change
 
 BATCH = 1000
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.common.request_input import BadText
 from dnp.common.request_input import is_storable
+from dnp.groups.sync import after_register_change
 from dnp.register import schemas
 from dnp.register.checks import KIND_SWEDISH
 from dnp.register.checks import ReferenceChecker
@@ -272,8 +273,6 @@ def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str
     ingest = RegisterIngest(session, actor, mode)
     ingest.add_batch(kind, items)
     summary = ingest.finish()
-    from dnp.services.test_group_sync import after_register_change
-
     after_register_change(session, summary.changed_ids)
     return summary
 

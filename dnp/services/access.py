@@ -18,9 +18,9 @@ from dnp.auth.models import LoginSession
 from dnp.auth.models import RoleGrant
 from dnp.auth.models import UserAccount
 from dnp.common import identifiers
+from dnp.groups.validation import eppn_has_name
 from dnp.register.models import Organisation
 from dnp.register.models import Person
-from dnp.services.group_validation import eppn_has_name
 from dnp.types import utcnow
 
 ROLE_NAMES = {

@@ -7,19 +7,19 @@ import contextlib
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.groups.bulk import classes_of_year
+from dnp.groups.catalog import ensure_catalog
+from dnp.groups.changes import GroupError
+from dnp.groups.changes import add_staff
+from dnp.groups.changes import create_group
+from dnp.groups.changes import mark_ready
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
 from dnp.register.models import skolverket_id
 from dnp.services.access import Access
-from dnp.services.bulk_groups import classes_of_year
-from dnp.services.catalog import ensure_catalog
 from dnp.services.demo_users import CENTRAL_ADMIN
-from dnp.services.test_groups import GroupError
-from dnp.services.test_groups import add_staff
-from dnp.services.test_groups import create_group
-from dnp.services.test_groups import mark_ready
 
 DEMO_TERM = "VT 2027"
 GR_TESTS = (("MA åk 9", 9), ("SV åk 9", 9), ("MA åk 6", 6))

@@ -14,11 +14,11 @@ from dnp.audit.search import ACTION_NAMES
 from dnp.auth.models import RoleGrant
 from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestActivity
+from dnp.groups.overview import central_totals
 from dnp.register.models import Duty
 from dnp.register.models import Person
 from dnp.services.access import person_label
 from dnp.services.demo_users import CENTRAL_ADMIN
-from dnp.services.group_overview import central_totals
 from tests.browser.live import sign_in
 
 pytestmark = pytest.mark.browser

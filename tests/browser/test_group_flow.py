@@ -17,12 +17,12 @@ from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
+from dnp.groups.terms import upcoming_terms
 from dnp.register.models import Duty
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
 from dnp.services.access import person_label
-from dnp.services.terms import upcoming_terms
 from tests.browser.live import sign_in
 
 pytestmark = pytest.mark.browser

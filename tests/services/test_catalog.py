@@ -10,11 +10,11 @@ from http.server import ThreadingHTTPServer
 import pytest
 from sqlmodel import select
 
+from dnp.groups.catalog import CatalogError
+from dnp.groups.catalog import parse_activities
+from dnp.groups.catalog import refresh_catalog
 from dnp.groups.models import TestActivity
 from dnp.register.models import skolverket_id
-from dnp.services.catalog import CatalogError
-from dnp.services.catalog import parse_activities
-from dnp.services.catalog import refresh_catalog
 
 
 class OpenData(BaseHTTPRequestHandler):

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from dnp.services.group_validation import GroupFacts
-from dnp.services.group_validation import MemberFacts
-from dnp.services.group_validation import validate_group
+from dnp.groups.validation import GroupFacts
+from dnp.groups.validation import MemberFacts
+from dnp.groups.validation import validate_group
 
 
 def pupil(**overrides) -> MemberFacts:

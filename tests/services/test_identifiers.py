@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dnp.common import identifiers
+from dnp.groups import terms
 from dnp.services import ss12000_paging
-from dnp.services import terms
 from dnp.services.access import AccessError
 from dnp.services.access import grant_role
 

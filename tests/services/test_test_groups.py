@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.groups import changes
+from dnp.groups.facts import validate
 from dnp.groups.models import TestGroupMember
-from dnp.services import test_groups
 from dnp.services.access import Access
-from dnp.services.group_facts import validate
 from tests import factories
 from tests.groups_fixtures import MA9
 from tests.groups_fixtures import MATMAT
@@ -35,7 +35,7 @@ def pupils(db, group) -> set[str]:
 
 def create(db, world, sources=None, **kw):
     sources = [world.class_a["id"], world.class_b["id"]] if sources is None else sources
-    group = test_groups.create_group(
+    group = changes.create_group(
         db, ADMIN, rights(world), world.unit["id"], MA9, "VT 2027", kw.pop("name", ""), sources, **kw
     )
     db.commit()
@@ -53,11 +53,11 @@ def test_create_from_two_classes_merges_duplicates_and_names_itself(db, world):
 
 def test_only_own_units_and_fitting_tests(db, world):
     with pytest.raises(LookupError):
-        test_groups.create_group(db, ADMIN, rights(world), world.other_unit["id"], MA9, "VT 2027", "x", [])
-    with pytest.raises(test_groups.GroupError, match="skolform"):
-        test_groups.create_group(db, ADMIN, rights(world), world.unit["id"], MATMAT, "VT 2027", "x", [])
-    with pytest.raises(test_groups.GroupError, match="klasserna"):
-        test_groups.create_group(
+        changes.create_group(db, ADMIN, rights(world), world.other_unit["id"], MA9, "VT 2027", "x", [])
+    with pytest.raises(changes.GroupError, match="skolform"):
+        changes.create_group(db, ADMIN, rights(world), world.unit["id"], MATMAT, "VT 2027", "x", [])
+    with pytest.raises(changes.GroupError, match="klasserna"):
+        changes.create_group(
             db,
             ADMIN,
             rights(world),
@@ -67,8 +67,8 @@ def test_only_own_units_and_fitting_tests(db, world):
             "x",
             [world.class_a["id"], factories.organisation()["id"]],
         )
-    with pytest.raises(test_groups.GroupError, match="termin"):
-        test_groups.create_group(db, ADMIN, rights(world), world.unit["id"], MA9, "sommar", "x", [])
+    with pytest.raises(changes.GroupError, match="termin"):
+        changes.create_group(db, ADMIN, rights(world), world.unit["id"], MA9, "sommar", "x", [])
 
 
 def test_following_group_tracks_the_register_but_keeps_hand_made_changes(client, db, world):
@@ -76,8 +76,8 @@ def test_following_group_tracks_the_register_but_keeps_hand_made_changes(client,
     leaver = world.pupils_a[0]
     removed_by_hand = world.pupils_a[1]
     added_by_hand = world.pupils_b[0]
-    test_groups.remove_member(db, ADMIN, group, removed_by_hand["id"], "pupil")
-    test_groups.add_pupil(db, ADMIN, group, added_by_hand["id"])
+    changes.remove_member(db, ADMIN, group, removed_by_hand["id"], "pupil")
+    changes.add_pupil(db, ADMIN, group, added_by_hand["id"])
     db.commit()
     newcomer = factories.person(world.unit["id"])
     send(client, "PUT", "persons", [newcomer])
@@ -97,7 +97,7 @@ def test_following_group_tracks_the_register_but_keeps_hand_made_changes(client,
 
 def test_fixed_list_does_not_follow(client, db, world):
     group = create(db, world, sources=[world.class_a["id"]])
-    test_groups.set_following(db, ADMIN, group, False)
+    changes.set_following(db, ADMIN, group, False)
     db.commit()
     changed = {**world.class_a, "groupMemberships": []}
     send(client, "PUT", "groups", [changed])
@@ -114,7 +114,7 @@ def test_deleting_a_followed_class_empties_it_from_the_group(client, db, world):
 
 def test_person_deleted_in_register_leaves_every_test_group(client, db, world):
     group = create(db, world)
-    test_groups.add_staff(db, ADMIN, group, world.teacher["id"])
+    changes.add_staff(db, ADMIN, group, world.teacher["id"])
     db.commit()
     send(client, "DELETE", "persons", [{"id": world.shared["id"]}, {"id": world.teacher["id"]}])
     db.expire_all()
@@ -124,50 +124,50 @@ def test_person_deleted_in_register_leaves_every_test_group(client, db, world):
 
 def test_add_pupil_and_staff_must_belong_to_the_unit(db, world):
     group = create(db, world, sources=[])
-    with pytest.raises(test_groups.GroupError, match="inskriven"):
-        test_groups.add_pupil(db, ADMIN, group, world.other_pupil["id"])
-    with pytest.raises(test_groups.GroupError, match="tjänstgöring"):
-        test_groups.add_staff(db, ADMIN, group, world.pupils_a[0]["id"])
-    with pytest.raises(test_groups.GroupError, match="Klassen"):
-        test_groups.add_class(db, ADMIN, group, factories.organisation()["id"])
-    assert test_groups.add_class(db, ADMIN, group, world.class_b["id"]) == 3
+    with pytest.raises(changes.GroupError, match="inskriven"):
+        changes.add_pupil(db, ADMIN, group, world.other_pupil["id"])
+    with pytest.raises(changes.GroupError, match="tjänstgöring"):
+        changes.add_staff(db, ADMIN, group, world.pupils_a[0]["id"])
+    with pytest.raises(changes.GroupError, match="Klassen"):
+        changes.add_class(db, ADMIN, group, factories.organisation()["id"])
+    assert changes.add_class(db, ADMIN, group, world.class_b["id"]) == 3
 
 
 def test_ready_needs_no_errors_then_withdraw(db, world):
     group = create(db, world, sources=[])
-    with pytest.raises(test_groups.GroupError, match="fel"):
-        test_groups.mark_ready(db, ADMIN, group)  # no pupils
-    test_groups.add_pupil(db, ADMIN, group, world.pupils_a[0]["id"])
-    test_groups.add_staff(db, ADMIN, group, world.teacher["id"])
+    with pytest.raises(changes.GroupError, match="fel"):
+        changes.mark_ready(db, ADMIN, group)  # no pupils
+    changes.add_pupil(db, ADMIN, group, world.pupils_a[0]["id"])
+    changes.add_staff(db, ADMIN, group, world.teacher["id"])
     assert [i for i in validate(db, group) if i.blocking] == []
-    test_groups.mark_ready(db, ADMIN, group)
+    changes.mark_ready(db, ADMIN, group)
     assert group.status == "ready" and group.ready_at is not None
-    test_groups.withdraw(db, ADMIN, group)
+    changes.withdraw(db, ADMIN, group)
     assert group.status == "withdrawn"
-    with pytest.raises(test_groups.GroupError):
-        test_groups.withdraw(db, ADMIN, group)
+    with pytest.raises(changes.GroupError):
+        changes.withdraw(db, ADMIN, group)
 
 
 def test_ready_all_skips_groups_with_errors_and_close_occasion_withdraws(db, world):
     good = create(db, world, sources=[world.class_a["id"]], name="Bra")
     create(db, world, sources=[], name="Tom")
-    done, skipped = test_groups.ready_all(db, ADMIN, rights(world), world.unit["id"], good.occasion_id)
+    done, skipped = changes.ready_all(db, ADMIN, rights(world), world.unit["id"], good.occasion_id)
     db.commit()
     assert (done, skipped) == (1, 1)
-    assert test_groups.close_occasion(db, ADMIN, good.occasion_id) == 1
+    assert changes.close_occasion(db, ADMIN, good.occasion_id) == 1
     db.commit()
     db.refresh(good)
     assert good.status == "withdrawn"
-    with pytest.raises(test_groups.GroupError, match="stängt"):
+    with pytest.raises(changes.GroupError, match="stängt"):
         create(db, world)
 
 
 def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
     withdrawn = create(db, world, sources=[world.class_a["id"]], name="Dragen")
-    test_groups.mark_ready(db, ADMIN, withdrawn)
-    test_groups.withdraw(db, ADMIN, withdrawn)
+    changes.mark_ready(db, ADMIN, withdrawn)
+    changes.withdraw(db, ADMIN, withdrawn)
     draft = create(db, world, sources=[world.class_b["id"]], name="Utkast")
-    done, skipped = test_groups.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
+    done, skipped = changes.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
     db.commit()
     assert (done, skipped) == (1, 0)
     db.refresh(withdrawn)
@@ -177,19 +177,19 @@ def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
 
 def test_rename_and_delete_draft(db, world):
     group = create(db, world)
-    with pytest.raises(test_groups.GroupError):
-        test_groups.rename(db, ADMIN, group, "   ")
-    with pytest.raises(test_groups.GroupError):
-        test_groups.rename(db, ADMIN, group, "x" * 200)
-    test_groups.rename(db, ADMIN, group, "  Ny   grupp ")
+    with pytest.raises(changes.GroupError):
+        changes.rename(db, ADMIN, group, "   ")
+    with pytest.raises(changes.GroupError):
+        changes.rename(db, ADMIN, group, "x" * 200)
+    changes.rename(db, ADMIN, group, "  Ny   grupp ")
     assert group.display_name == "Ny grupp"
-    test_groups.delete_draft(db, ADMIN, group)
+    changes.delete_draft(db, ADMIN, group)
     db.commit()
-    assert test_groups.visible_group(db, rights(world), group.id) is None
+    assert changes.visible_group(db, rights(world), group.id) is None
 
 
 def test_visible_group_hides_other_units(db, world):
     group = create(db, world)
     stranger = Access(eppn="x@y.se", unit_ids=frozenset({world.other_unit["id"]}))
-    assert test_groups.visible_group(db, stranger, group.id) is None
-    assert test_groups.visible_group(db, Access(eppn="c@y.se", central_admin=True), group.id) is not None
+    assert changes.visible_group(db, stranger, group.id) is None
+    assert changes.visible_group(db, Access(eppn="c@y.se", central_admin=True), group.id) is not None

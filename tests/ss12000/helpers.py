@@ -8,10 +8,10 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.groups import changes
 from dnp.groups.models import TestGroup
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
-from dnp.services import test_groups
 from dnp.services.access import Access
 from tests.groups_fixtures import MA9
 
@@ -30,21 +30,21 @@ def session_for(app):
 def make_group(app, unit_id: str, classes=(), pupils=(), staff=(), ready=True, name="MA åk 9 grupp") -> str:
     """A test group for MA åk 9 at the unit, from classes and/or single pupils, with staff; its id."""
     with session_for(app) as session:
-        group = test_groups.create_group(session, ADMIN, RIGHTS, unit_id, MA9, "VT 2027", name, list(classes))
+        group = changes.create_group(session, ADMIN, RIGHTS, unit_id, MA9, "VT 2027", name, list(classes))
         for person_id in pupils:
-            test_groups.add_pupil(session, ADMIN, group, person_id)
+            changes.add_pupil(session, ADMIN, group, person_id)
         for person_id in staff:
-            test_groups.add_staff(session, ADMIN, group, person_id)
+            changes.add_staff(session, ADMIN, group, person_id)
         if ready:
-            test_groups.mark_ready(session, ADMIN, group)
+            changes.mark_ready(session, ADMIN, group)
         return group.id
 
 
 def change_group(app, group_id: str, action: str, *args) -> None:
-    """Call a test_groups service (``withdraw``, ``remove_member``, ``rename``…) on a group."""
+    """Call a group change (``withdraw``, ``remove_member``, ``rename``…) on a group."""
     with session_for(app) as session:
         group = session.get(TestGroup, group_id)
-        getattr(test_groups, action)(session, ADMIN, group, *args)
+        getattr(changes, action)(session, ADMIN, group, *args)
 
 
 def snapshot(app) -> dict[tuple[str, str], tuple]:

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
+from dnp.groups import changes
 from dnp.publication.models import Outbox
-from dnp.services import test_groups
 from dnp.services.access import Access
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
@@ -56,8 +56,8 @@ class DeliveryEnv:
     def change(self, number: int = 0) -> None:
         """One real publication change: rename the ready group (its Group document changes)."""
         with self.session() as session:
-            group = test_groups.visible_group(session, ADMIN, self.group_id)
-            test_groups.rename(session, ADMIN.eppn, group, f"MA åk 9 variant {number}")
+            group = changes.visible_group(session, ADMIN, self.group_id)
+            changes.rename(session, ADMIN.eppn, group, f"MA åk 9 variant {number}")
             session.commit()
 
     def max_outbox(self) -> int:
@@ -115,10 +115,10 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
     settings = configure(app, auth_server, receiver, redis, cert, scale)
     engine = app.extensions["dnp.engine"]
     with Session(engine, expire_on_commit=False) as session:
-        group = test_groups.create_group(
+        group = changes.create_group(
             session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
         )
-        test_groups.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
+        changes.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
         session.add(
             Subscription(
                 id=SUBSCRIPTION_ID,
@@ -136,7 +136,7 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
         sweep_once()  # the subscription's cursor starts here
     with Session(engine) as session:
         group = session.get(type(group), group_id)
-        test_groups.mark_ready(session, ADMIN.eppn, group)
+        changes.mark_ready(session, ADMIN.eppn, group)
         session.commit()
     worker_env = {f"DNP_{key}": str(value) for key, value in settings.items()}
     worker_env.update(

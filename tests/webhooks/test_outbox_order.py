@@ -16,13 +16,13 @@ from sqlmodel import select
 
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import WebhookCursor
+from dnp.groups import changes
 from dnp.publication.models import Outbox
 from dnp.register.ingest import ingest_items
 from dnp.services import deliveries
 from dnp.services import delivery_ops
 from dnp.services import outbox_reader
 from dnp.services import subscriptions
-from dnp.services import test_groups
 from dnp.services.access import Access
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
@@ -40,12 +40,12 @@ NOW_TIMING = deliveries.Timing(coalesce_seconds=0)
 def pupils(app, world) -> list[dict]:
     """Pupils of a ready group: published, so a register change of one writes an outbox row."""
     with Session(app.extensions["dnp.engine"]) as session:
-        group = test_groups.create_group(
+        group = changes.create_group(
             session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
         )
-        test_groups.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
+        changes.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
         session.commit()
-        test_groups.mark_ready(session, ADMIN.eppn, group)
+        changes.mark_ready(session, ADMIN.eppn, group)
         session.commit()
     return world.pupils_a
 

@@ -10,12 +10,13 @@ from flask import url_for
 from flask_login import current_user
 
 from dnp.db import get_session
+from dnp.groups import candidates
+from dnp.groups import changes
+from dnp.groups.candidates import search_pupils
+from dnp.groups.candidates import unit_staff
+from dnp.groups.editor_view import editor_context
 from dnp.login import require_role
 from dnp.routes.groups import bp
-from dnp.services import test_groups
-from dnp.services.group_editor_view import editor_context
-from dnp.services.group_overview import search_pupils
-from dnp.services.group_overview import unit_staff
 from dnp.web import is_htmx
 from dnp.web import render
 
@@ -23,7 +24,7 @@ MANAGERS = ("central_admin", "unit_admin")
 
 
 def _group(group_id: str):
-    group = test_groups.visible_group(get_session(), current_user.access, group_id)
+    group = changes.visible_group(get_session(), current_user.access, group_id)
     if group is None:
         abort(404)
     return group
@@ -58,7 +59,7 @@ def _apply(group_id: str, change, message: str, focus: str | None = None):
     db = get_session()
     try:
         result = change(db, group)
-    except test_groups.GroupError as error:
+    except changes.GroupError as error:
         db.rollback()
         return _editor(_group(group_id), error=str(error), status=422)
     except LookupError:
@@ -76,12 +77,12 @@ def rename(group_id: str):
     """Rename the group."""
     name = request.form.get("name", "")
     return _apply(
-        group_id, lambda db, g: test_groups.rename(db, current_user.eppn, g, name), "Namnet är ändrat."
+        group_id, lambda db, g: changes.rename(db, current_user.eppn, g, name), "Namnet är ändrat."
     )
 
 
 def _person_in_unit(group, person_id: str):
-    if test_groups.unit_person(get_session(), group.school_unit_id, person_id) is None:
+    if candidates.unit_person(get_session(), group.school_unit_id, person_id) is None:
         abort(404)
 
 
@@ -93,7 +94,7 @@ def add_pupil(group_id: str):
     _person_in_unit(_group(group_id), person_id)
     return _apply(
         group_id,
-        lambda db, g: test_groups.add_pupil(db, current_user.eppn, g, person_id),
+        lambda db, g: changes.add_pupil(db, current_user.eppn, g, person_id),
         "Eleven är tillagd.",
         focus="pupil-search",
     )
@@ -106,7 +107,7 @@ def add_class(group_id: str):
     class_id = request.form.get("register_group_id", "")
     return _apply(
         group_id,
-        lambda db, g: test_groups.add_class(db, current_user.eppn, g, class_id),
+        lambda db, g: changes.add_class(db, current_user.eppn, g, class_id),
         "{result} elever lades till från klassen.",
     )
 
@@ -117,7 +118,7 @@ def remove_pupil(group_id: str, person_id: str):
     """Remove a pupil."""
     return _apply(
         group_id,
-        lambda db, g: test_groups.remove_member(db, current_user.eppn, g, person_id, "pupil"),
+        lambda db, g: changes.remove_member(db, current_user.eppn, g, person_id, "pupil"),
         "Eleven är borttagen ur gruppen.",
     )
 
@@ -130,7 +131,7 @@ def add_staff(group_id: str):
     _person_in_unit(_group(group_id), person_id)
     return _apply(
         group_id,
-        lambda db, g: test_groups.add_staff(db, current_user.eppn, g, person_id),
+        lambda db, g: changes.add_staff(db, current_user.eppn, g, person_id),
         "Personal är tillagd.",
         focus="staff-search",
     )
@@ -142,7 +143,7 @@ def remove_staff(group_id: str, person_id: str):
     """Remove a member of staff."""
     return _apply(
         group_id,
-        lambda db, g: test_groups.remove_member(db, current_user.eppn, g, person_id, "staff"),
+        lambda db, g: changes.remove_member(db, current_user.eppn, g, person_id, "staff"),
         "Personal är borttagen ur gruppen.",
     )
 
@@ -153,7 +154,7 @@ def set_following(group_id: str):
     """Follow the source classes, or keep a fixed list."""
     follow = request.form.get("follow") == "1"
     text = "Gruppen följer nu klasserna i registret." if follow else "Gruppen har nu en fast elevlista."
-    return _apply(group_id, lambda db, g: test_groups.set_following(db, current_user.eppn, g, follow), text)
+    return _apply(group_id, lambda db, g: changes.set_following(db, current_user.eppn, g, follow), text)
 
 
 @bp.get("/<group_id>/sok-elever")
@@ -189,7 +190,7 @@ def mark_ready(group_id: str):
     """Mark the group ready: Skolverket may fetch it from now on."""
     return _apply(
         group_id,
-        lambda db, g: test_groups.mark_ready(db, current_user.eppn, g),
+        lambda db, g: changes.mark_ready(db, current_user.eppn, g),
         "Gruppen är klar att skicka. Skolverket hämtar den och får ändringar automatiskt.",
     )
 
@@ -200,7 +201,7 @@ def withdraw(group_id: str):
     """Withdraw a ready group: it is removed from Skolverket."""
     return _apply(
         group_id,
-        lambda db, g: test_groups.withdraw(db, current_user.eppn, g),
+        lambda db, g: changes.withdraw(db, current_user.eppn, g),
         "Gruppen är tillbakadragen och tas bort hos Skolverket.",
     )
 
@@ -213,8 +214,8 @@ def delete(group_id: str):
     db = get_session()
     unit_id = group.school_unit_id
     try:
-        test_groups.delete_draft(db, current_user.eppn, group)
-    except test_groups.GroupError as error:
+        changes.delete_draft(db, current_user.eppn, group)
+    except changes.GroupError as error:
         db.rollback()
         return _editor(_group(group_id), error=str(error), status=422)
     db.commit()

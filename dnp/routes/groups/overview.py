@@ -15,17 +15,18 @@ from sqlmodel import select
 
 from dnp import jobs
 from dnp.db import get_session
+from dnp.groups import candidates
+from dnp.groups import changes
+from dnp.groups import overview
 from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestActivity
+from dnp.groups.tasks import start_task
+from dnp.groups.terms import term_has_ended
+from dnp.groups.terms import upcoming_terms
 from dnp.login import require_role
 from dnp.login import require_unit
 from dnp.register.models import Organisation
 from dnp.routes.groups import bp
-from dnp.services import group_overview as overview
-from dnp.services import test_groups
-from dnp.services.background_tasks import start_task
-from dnp.services.terms import term_has_ended
-from dnp.services.terms import upcoming_terms
 from dnp.web import render
 
 MANAGERS = ("central_admin", "unit_admin")
@@ -72,7 +73,7 @@ def unit(unit_id: str):
 
 def _new_form(school_unit: Organisation, form: dict, error: str | None = None, status: int = 200):
     db = get_session()
-    activities = overview.unit_activities(db, school_unit)
+    activities = candidates.unit_activities(db, school_unit)
     activity = db.get(TestActivity, form.get("activity_id") or "")
     chosen = form.get("register_group_ids", [])
     return render(
@@ -82,10 +83,10 @@ def _new_form(school_unit: Organisation, form: dict, error: str | None = None, s
         unit=school_unit,
         activities=activities,
         terms=upcoming_terms(date.today()),
-        classes=overview.unit_classes(db, school_unit.id),
+        classes=candidates.unit_classes(db, school_unit.id),
         form=form,
         error=error,
-        candidates=overview.preview(db, school_unit.id, chosen, activity) if chosen else [],
+        candidates=candidates.preview(db, school_unit.id, chosen, activity) if chosen else [],
     )
 
 
@@ -114,8 +115,8 @@ def preview(unit_id: str):
     db = get_session()
     form = _form()
     activity = db.get(TestActivity, form["activity_id"] or "")
-    candidates = overview.preview(db, school_unit.id, form["register_group_ids"], activity)
-    return render("groups/_preview.html", candidates=candidates, activity=activity)
+    pupils = candidates.preview(db, school_unit.id, form["register_group_ids"], activity)
+    return render("groups/_preview.html", candidates=pupils, activity=activity)
 
 
 @bp.post("/enheter/<unit_id>/ny")
@@ -126,7 +127,7 @@ def create(unit_id: str):
     db = get_session()
     form = _form()
     try:
-        group = test_groups.create_group(
+        group = changes.create_group(
             db,
             current_user.eppn,
             current_user.access,
@@ -137,7 +138,7 @@ def create(unit_id: str):
             form["register_group_ids"],
             follow=form["follow"],
         )
-    except test_groups.GroupError as error:
+    except changes.GroupError as error:
         db.rollback()
         return _new_form(school_unit, form, str(error), status=422)
     db.commit()
@@ -156,7 +157,7 @@ def bulk(unit_id: str):
     """One group per class of a school year for an occasion, as a background task."""
     school_unit = _unit(unit_id)
     db = get_session()
-    activities = [a for a in overview.unit_activities(db, school_unit) if a.school_year]
+    activities = [a for a in candidates.unit_activities(db, school_unit) if a.school_year]
     form = {key: request.values.get(key, "") for key in ("activity_id", "term", "school_year")}
     task, error = None, None
     if request.method == "POST":
@@ -187,7 +188,7 @@ def ready_all(unit_id: str, occasion_id: int):
     """Mark every group of the occasion at the unit ready that has no blocking errors."""
     _unit(unit_id)
     db = get_session()
-    done, skipped = test_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
+    done, skipped = changes.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
     db.commit()
     return redirect(url_for("groups.unit", unit_id=unit_id, klara=done, kvar=skipped), code=303)
 
@@ -198,7 +199,7 @@ def close_occasion(occasion_id: int):
     """Close an occasion after its term: its ready groups are withdrawn together."""
     db = get_session()
     try:
-        withdrawn = test_groups.close_occasion(db, current_user.eppn, occasion_id)
+        withdrawn = changes.close_occasion(db, current_user.eppn, occasion_id)
     except LookupError:
         abort(404)
     db.commit()

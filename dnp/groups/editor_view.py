@@ -8,20 +8,20 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.groups.candidates import unit_classes
+from dnp.groups.facts import class_names
+from dnp.groups.facts import facts_for_groups
+from dnp.groups.facts import members_by_group
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
+from dnp.groups.overview import STATUS_NAMES
+from dnp.groups.validation import validate_group
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
 from dnp.services.access import person_label
 from dnp.services.access import shown_eppn
-from dnp.services.group_facts import class_names
-from dnp.services.group_facts import facts_for_groups
-from dnp.services.group_facts import members_by_group
-from dnp.services.group_overview import STATUS_NAMES
-from dnp.services.group_overview import unit_classes
-from dnp.services.group_validation import validate_group
 
 
 @dataclass

@@ -6,11 +6,11 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.groups.candidates import source_pupils
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
 from dnp.services import publication_hooks
-from dnp.services.test_groups import source_pupils
 
 REGISTER_ACTOR = "register"
 

@@ -13,6 +13,9 @@ from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
+from dnp.groups.validation import GroupFacts
+from dnp.groups.validation import MemberFacts
+from dnp.groups.validation import validate_group
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Person
@@ -20,9 +23,6 @@ from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
 from dnp.services.access import person_label
 from dnp.services.access import person_sort_key
-from dnp.services.group_validation import GroupFacts
-from dnp.services.group_validation import MemberFacts
-from dnp.services.group_validation import validate_group
 
 
 def _member_facts(person, role: str, enrolment, duty) -> MemberFacts:

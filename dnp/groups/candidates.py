@@ -1,142 +1,61 @@
-"""What the overview and the editor show: occasions and groups with counts, classes, search."""
+"""What a test group can be built from at a unit: fitting activities, classes, pupils and staff.
+
+Used by the new-group form, the editor's searches and the class-following sync.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from dataclasses import field
 
 from sqlalchemy import func
 from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.groups.facts import class_names
 from dnp.groups.models import TestActivity
-from dnp.groups.models import TestGroup
-from dnp.groups.models import TestOccasion
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services.access import Access
 from dnp.services.access import person_label
 from dnp.services.access import person_sort_key
 from dnp.services.access import shown_eppn
-from dnp.services.group_facts import facts_for_groups
-from dnp.services.group_validation import validate_group
-from dnp.services.test_groups import fits_unit
-
-STATUS_NAMES = {"draft": "Utkast", "ready": "Klar", "withdrawn": "Tillbakadragen"}
 
 
-@dataclass
-class GroupSummary:
-    """One row of the overview."""
-
-    group: TestGroup
-    pupils: int
-    staff: int
-    errors: int
-    warnings: int
+def fits_unit(activity: TestActivity, unit: Organisation) -> bool:
+    """A provaktivitet fits a unit whose school types include the test's (GY courses serve VUXGY too)."""
+    if not unit.school_types:
+        return True
+    return activity.school_type in unit.school_types or (
+        activity.school_type == "GY" and "VUXGY" in unit.school_types
+    )
 
 
-@dataclass
-class OccasionSummary:
-    """An occasion and its groups at one unit."""
-
-    occasion: TestOccasion
-    activity: TestActivity
-    groups: list[GroupSummary] = field(default_factory=list)
-
-    @property
-    def ready_candidates(self) -> int:
-        """Drafts without blocking errors (what "mark all ready" would send)."""
-        return sum(1 for g in self.groups if g.group.status == "draft" and g.errors == 0)
-
-
-def manageable_units(session: Session, rights: Access) -> list[Organisation]:
-    """School units the user may build groups at."""
-    query = select(Organisation).where(Organisation.organisation_type == "Skolenhet")
-    if not rights.central_admin:
-        query = query.where(Organisation.id.in_(rights.unit_ids or {""}))
-    return list(session.exec(query.order_by(Organisation.display_name)).all())
-
-
-def unit_overview(session: Session, unit_id: str) -> list[OccasionSummary]:
-    """Each occasion that has groups at the unit, newest term first, with validated counts."""
-    groups = session.exec(
-        select(TestGroup).where(TestGroup.school_unit_id == unit_id).order_by(TestGroup.display_name)
-    ).all()
-    if not groups:
+def source_pupils(session: Session, unit_id: str, register_group_ids: list[str]) -> list[str]:
+    """Members of the given classes/teaching groups at the unit, duplicates merged, in order."""
+    if not register_group_ids:
         return []
-    facts = facts_for_groups(session, list(groups))
-    occasions = {
-        occasion.id: OccasionSummary(occasion, activity)
-        for occasion, activity in session.exec(
-            select(TestOccasion, TestActivity)
-            .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
-            .where(TestOccasion.id.in_({g.occasion_id for g in groups}))
-        ).all()
-    }
-    for group in groups:
-        group_facts = facts[group.id]
-        issues = validate_group(group_facts)
-        occasions[group.occasion_id].groups.append(
-            GroupSummary(
-                group=group,
-                pupils=sum(1 for m in group_facts.members if m.role == "pupil"),
-                staff=sum(1 for m in group_facts.members if m.role == "staff"),
-                errors=sum(1 for i in issues if i.blocking),
-                warnings=sum(1 for i in issues if not i.blocking),
-            )
-        )
-    return sorted(
-        occasions.values(),
-        key=lambda o: (o.occasion.term[3:], o.occasion.term[:2], o.activity.display_name),
-        reverse=False,
-    )
-
-
-def central_totals(session: Session) -> list[dict]:
-    """Per school unit: groups by status and pupils in ready groups."""
-    from dnp.groups.models import TestGroupMember
-
-    units = session.exec(
-        select(Organisation)
-        .where(Organisation.organisation_type == "Skolenhet")
-        .order_by(Organisation.display_name)
+    rows = session.exec(
+        select(RegisterGroupMembership.person_id)
+        .join(RegisterGroup, RegisterGroup.id == RegisterGroupMembership.group_id)
+        .where(RegisterGroup.id.in_(register_group_ids), RegisterGroup.school_unit_id == unit_id)
     ).all()
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for unit_id, status, number in session.exec(
-        select(TestGroup.school_unit_id, TestGroup.status, func.count()).group_by(
-            TestGroup.school_unit_id, TestGroup.status
-        )
-    ).all():
-        counts[unit_id][status] = number
-    pupils = dict(
-        session.exec(
-            select(TestGroup.school_unit_id, func.count(func.distinct(TestGroupMember.person_id)))
-            .join(TestGroupMember, TestGroupMember.test_group_id == TestGroup.id)
-            .where(
-                TestGroup.status == "ready",
-                TestGroupMember.role == "pupil",
-                TestGroupMember.excluded.is_(False),
-            )
-            .group_by(TestGroup.school_unit_id)
-        ).all()
-    )
-    return [
-        {
-            "unit": unit,
-            "draft": counts[unit.id]["draft"],
-            "ready": counts[unit.id]["ready"],
-            "withdrawn": counts[unit.id]["withdrawn"],
-            "pupils": pupils.get(unit.id, 0),
-        }
-        for unit in units
-    ]
+    return list(dict.fromkeys(rows))
+
+
+def unit_person(session: Session, unit_id: str, person_id: str) -> Person | None:
+    """A person with an enrolment or duty at the unit (others are not reachable from it)."""
+    enrolled = session.exec(
+        select(Enrolment.id).where(Enrolment.person_id == person_id, Enrolment.school_unit_id == unit_id)
+    ).first()
+    duty = session.exec(
+        select(Duty.id).where(Duty.person_id == person_id, Duty.school_unit_id == unit_id)
+    ).first()
+    return session.get(Person, person_id) if enrolled or duty else None
+
 
 
 def unit_activities(session: Session, unit: Organisation) -> list[TestActivity]:
@@ -179,8 +98,6 @@ class CandidatePupil:
 
 
 def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: TestActivity | None):
-    from dnp.services.group_facts import class_names
-
     if not person_ids:
         return []
     persons = {p.id: p for p in session.exec(select(Person).where(Person.id.in_(person_ids))).all()}
@@ -219,8 +136,6 @@ def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: Tes
 
 def preview(session: Session, unit_id: str, register_group_ids: list[str], activity: TestActivity | None):
     """The merged pupils of the chosen classes, flagged when they do not fit the test (those first)."""
-    from dnp.services.test_groups import source_pupils
-
     pupils = _pupils(session, unit_id, source_pupils(session, unit_id, register_group_ids), activity)
     return sorted(pupils, key=lambda p: (p.fits, _natural(p.class_name), person_sort_key(p.person)))
 

@@ -9,21 +9,22 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.groups.candidates import fits_unit
+from dnp.groups.candidates import source_pupils
+from dnp.groups.facts import validate
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
+from dnp.groups.sync import sync_group
+from dnp.groups.terms import is_term
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
-from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
-from dnp.register.models import RegisterGroupMembership
 from dnp.services import publication_hooks
 from dnp.services.access import Access
-from dnp.services.group_facts import validate
-from dnp.services.terms import is_term
 from dnp.types import utcnow
 
 MAX_NAME = 120
@@ -31,15 +32,6 @@ MAX_NAME = 120
 
 class GroupError(ValueError):
     """A change that cannot be made; the message tells the user why (Swedish)."""
-
-
-def fits_unit(activity: TestActivity, unit: Organisation) -> bool:
-    """A provaktivitet fits a unit whose school types include the test's (GY courses serve VUXGY too)."""
-    if not unit.school_types:
-        return True
-    return activity.school_type in unit.school_types or (
-        activity.school_type == "GY" and "VUXGY" in unit.school_types
-    )
 
 
 def visible_group(session: Session, rights: Access, group_id: str) -> TestGroup | None:
@@ -78,18 +70,6 @@ def _changed(session: Session, group: TestGroup) -> None:
     session.add(group)
     session.flush()
     publication_hooks.group_changed(session, group.id)
-
-
-def source_pupils(session: Session, unit_id: str, register_group_ids: list[str]) -> list[str]:
-    """Members of the given classes/teaching groups at the unit, duplicates merged, in order."""
-    if not register_group_ids:
-        return []
-    rows = session.exec(
-        select(RegisterGroupMembership.person_id)
-        .join(RegisterGroup, RegisterGroup.id == RegisterGroupMembership.group_id)
-        .where(RegisterGroup.id.in_(register_group_ids), RegisterGroup.school_unit_id == unit_id)
-    ).all()
-    return list(dict.fromkeys(rows))
 
 
 def create_group(
@@ -250,8 +230,6 @@ def set_following(session: Session, actor: str, group: TestGroup, follow: bool) 
     )
     _changed(session, group)
     if follow:
-        from dnp.services.test_group_sync import sync_group
-
         sync_group(session, group)
 
 
@@ -344,14 +322,3 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
         session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
     )
     return len(groups)
-
-
-def unit_person(session: Session, unit_id: str, person_id: str) -> Person | None:
-    """A person with an enrolment or duty at the unit (others are not reachable from it)."""
-    enrolled = session.exec(
-        select(Enrolment.id).where(Enrolment.person_id == person_id, Enrolment.school_unit_id == unit_id)
-    ).first()
-    duty = session.exec(
-        select(Duty.id).where(Duty.person_id == person_id, Duty.school_unit_id == unit_id)
-    ).first()
-    return session.get(Person, person_id) if enrolled or duty else None
