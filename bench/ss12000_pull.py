@@ -57,11 +57,11 @@ def make_everything_ready(url: str) -> tuple[int, float]:
     from dnp.groups.models import TestGroup
     from dnp.groups.models import TestGroupMember
     from dnp.groups.models import TestOccasion
+    from dnp.publication.changes import rebuild
     from dnp.register.models import Duty
     from dnp.register.models import RegisterGroup
     from dnp.register.models import RegisterGroupMembership
     from dnp.register.models import skolverket_id
-    from dnp.services.publication_listeners import rebuild
 
     engine = make_engine(url)
     with Session(engine) as session:
@@ -285,9 +285,7 @@ def delta_pull(url: str, base: str, token: str) -> list[float]:
     from dnp.db import make_engine
     from dnp.publication.models import PublishedEntity
     from dnp.register.ingest import ingest_items
-    from dnp.services.publication_listeners import init
 
-    init()
     since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     engine = make_engine(url)
     with Session(engine) as session:

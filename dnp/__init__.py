@@ -53,7 +53,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import saml
     from dnp.routes import settings
     from dnp.routes import ss12000
-    from dnp.services import publication_listeners
 
     web.init_url_map(app)  # before the blueprints: the rules take their converters when added
     app.register_blueprint(admin.bp)
@@ -70,7 +69,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(ss12000.bp)
     csrf.exempt(ingest.bp)
     csrf.exempt(ss12000.bp)
-    publication_listeners.init()
     csrf.exempt(saml.acs)  # the IdP posts cross-site; the signed assertion is the proof
     web.init_app(app)
     app.cli.add_command(dnp_cli)

@@ -169,7 +169,7 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
 @click.option("--rebuild", is_flag=True, required=True, help="Recompute every published document.")
 def publish_command(rebuild: bool):
     """Recompute the SS 12000 publication from the register; unchanged documents stay untouched."""
-    from dnp.services.publication_listeners import rebuild as rebuild_publication
+    from dnp.publication.changes import rebuild as rebuild_publication
 
     session = get_session()
     counts = rebuild_publication(session)

@@ -19,11 +19,11 @@ from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
 from dnp.groups.sync import sync_group
 from dnp.groups.terms import is_term
+from dnp.publication import changes as publication
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
-from dnp.services import publication_hooks
 from dnp.services.access import Access
 from dnp.types import utcnow
 
@@ -69,7 +69,7 @@ def _changed(session: Session, group: TestGroup) -> None:
     group.modified = utcnow()
     session.add(group)
     session.flush()
-    publication_hooks.group_changed(session, group.id)
+    publication.group_changed(session, group.id)
 
 
 def create_group(
@@ -275,7 +275,7 @@ def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
         session.execute(delete(table).where(table.c.test_group_id == group.id))
     session.delete(group)
     session.flush()
-    publication_hooks.group_changed(session, group.id)
+    publication.group_changed(session, group.id)
 
 
 def ready_all(

@@ -10,7 +10,7 @@ from dnp.groups.candidates import source_pupils
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
-from dnp.services import publication_hooks
+from dnp.publication import changes as publication
 
 REGISTER_ACTOR = "register"
 
@@ -55,7 +55,7 @@ def sync_group(session: Session, group: TestGroup) -> tuple[int, int]:
             )
     if joined or left:
         session.flush()
-        publication_hooks.group_changed(session, group.id)
+        publication.group_changed(session, group.id)
     return len(joined), len(left)
 
 
@@ -101,7 +101,7 @@ def remove_deleted_persons(session: Session, person_ids: list[str]) -> None:
             )
         session.flush()
         for group_id in sorted(groups):
-            publication_hooks.group_changed(session, group_id)
+            publication.group_changed(session, group_id)
 
 
 def after_register_change(session: Session, changed: dict[str, list[str]], deleted: bool = False) -> None:
@@ -109,6 +109,6 @@ def after_register_change(session: Session, changed: dict[str, list[str]], delet
     if deleted:
         remove_deleted_persons(session, changed.get("persons", []))
     sync_for_register_groups(session, changed.get("groups", []))
-    publication_hooks.persons_changed(session, changed.get("persons", []))
-    publication_hooks.duties_changed(session, changed.get("duties", []))
-    publication_hooks.organisations_changed(session, changed.get("organisations", []))
+    publication.persons_changed(session, changed.get("persons", []))
+    publication.duties_changed(session, changed.get("duties", []))
+    publication.organisations_changed(session, changed.get("organisations", []))

@@ -13,9 +13,9 @@ from dnp.db import get_session
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.jobs import app_context
+from dnp.publication.restamp import restamp
 from dnp.services import deliveries
 from dnp.services.client_credentials import token_client
-from dnp.services.restamp import restamp
 from dnp.services.subscriptions import target_allowed
 from dnp.services.webhook_sender import post_webhook
 from dnp.types import utcnow

@@ -11,6 +11,7 @@ from dnp.audit import trail
 from dnp.groups.sync import groups_following
 from dnp.groups.sync import remove_deleted_persons
 from dnp.groups.sync import sync_group
+from dnp.publication import changes as publication
 from dnp.register import schemas
 from dnp.register.ingest import ENTITY_NAMES
 from dnp.register.ingest import MAIN_TABLES
@@ -24,7 +25,6 @@ from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
 from dnp.register.rules import text_problems
-from dnp.services import publication_hooks
 
 # What must go with a person or group, and what keeps an organisation from going.
 _PERSON_DEPENDENTS = (
@@ -87,9 +87,9 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     summary.changed_ids[kind] = present
     summary.not_found = [i for i in ids if i not in existing]
     if kind == "persons":
-        publication_hooks.persons_changed(session, present)
+        publication.persons_changed(session, present)
     if kind == "duties":
-        publication_hooks.duties_changed(session, present)
+        publication.duties_changed(session, present)
     for group in following:
         sync_group(session, group)
     return summary

@@ -12,12 +12,12 @@ from flask_login import current_user
 
 from dnp.db import get_session
 from dnp.login import require_role
+from dnp.publication.changes import set_protected_mode
+from dnp.publication.render import PROTECTED_MODES
+from dnp.publication.settings import MODE_NAMES
+from dnp.publication.settings import protected_mode
+from dnp.publication.settings import setting_row
 from dnp.services import feedback
-from dnp.services.publication_render import PROTECTED_MODES
-from dnp.services.publication_settings import MODE_NAMES
-from dnp.services.publication_settings import protected_mode
-from dnp.services.publication_settings import set_protected_mode
-from dnp.services.publication_settings import setting_row
 from dnp.web import render
 
 bp = Blueprint("settings", __name__, url_prefix="/installningar")

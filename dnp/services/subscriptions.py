@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from dnp.audit import trail
 from dnp.delivery.models import Subscription
+from dnp.publication.render import stamp
 from dnp.services import deliveries
-from dnp.services.publication_render import stamp
 from dnp.types import utcnow
 
 RESOURCE_TYPES = ("Activity", "Duty", "Group", "Person", "Organisation")

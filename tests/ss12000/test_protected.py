@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
 from dnp.common.civic import make_civic_number
+from dnp.publication.changes import set_protected_mode
 from dnp.publication.models import Outbox
-from dnp.services.publication_settings import set_protected_mode
 from tests import factories
 from tests.routes.test_ingest_api import send
 from tests.ss12000.helpers import change_group

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session
 
+from dnp.publication import store
+from dnp.publication.publisher import activity_id_for
 from dnp.register.models import skolverket_id
-from dnp.services import publication_store
-from dnp.services.publication import activity_id_for
 from tests import factories
 from tests.routes.test_ingest_api import send
 from tests.ss12000.helpers import change_group
@@ -148,7 +148,7 @@ def test_register_changes_republish_person_duty_and_unit(app, api, world):
 
 
 def test_restamping_moves_modified_without_announcing_a_change(app, api, world):
-    from dnp.services.publication_store import restamp
+    from dnp.publication.store import restamp
     from dnp.types import utcnow
     from tests.ss12000.helpers import session_for
 
@@ -174,10 +174,10 @@ def test_rebuild_command_changes_nothing_that_is_right(app, api, world, runner):
 
 
 def test_a_large_first_publication_keeps_the_planner_informed(app, monkeypatch):
-    monkeypatch.setattr(publication_store, "ANALYZE_FROM", 3)
+    monkeypatch.setattr(store, "ANALYZE_FROM", 3)
     engine = app.extensions["dnp.engine"]
     with Session(engine) as session:
-        writer = publication_store.Writer(session, datetime.now(UTC))
+        writer = store.Writer(session, datetime.now(UTC))
         people = [factories.person(None) for _ in range(7)]
         writer.apply("Person", {person["id"]: person for person in people})
         writer.apply("Person", {person["id"]: person for person in people[:2]})  # unchanged: no insert

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
-from dnp.services.publication_settings import protected_mode
+from dnp.publication.settings import protected_mode
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login

@@ -13,8 +13,8 @@ from dnp.delivery.models import Subscription
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
+from dnp.publication.restamp import restamp
 from dnp.services import deliveries
-from dnp.services.restamp import restamp
 from dnp.types import utcnow
 
 TIMING = deliveries.Timing(coalesce_seconds=5)

@@ -10,9 +10,9 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.delivery.models import Delivery
+from dnp.publication import store
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
-from dnp.services import publication_store
 
 CHUNK = 500
 
@@ -36,7 +36,7 @@ def restamp(session: Session, delivery: Delivery, resource_types: list[str], now
     touched = 0
     for resource, ids in changed.items():
         # The stored document carries its meta: the publication store rewrites both.
-        touched += publication_store.restamp(session, resource, sorted(ids), now)
+        touched += store.restamp(session, resource, sorted(ids), now)
     for resource, ids in deleted.items():
         values = sorted(ids)
         for start in range(0, len(values), CHUNK):

@@ -21,14 +21,14 @@ from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
+from dnp.publication import render
+from dnp.publication import store
 from dnp.publication.models import PublishedEntity
+from dnp.publication.settings import protected_mode
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
-from dnp.services import publication_render as render
-from dnp.services import publication_store as store
-from dnp.services.publication_settings import protected_mode
 from dnp.types import utcnow
 
 CHUNK = 500

@@ -1,7 +1,8 @@
 """Publishing inside the transaction of every change that may touch the publication.
 
-The group editor and the register ingest call ``publication_hooks``; ``init()`` subscribes the
-publisher there (once per process, from ``create_app``).
+The group changes, the class-following sync and the register delete call these directly, in the
+transaction that makes the change (rules 1–4): nothing needs subscribing first, so a worker, a CLI
+command or a script publishes exactly as the web app does.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ import logging
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
+from dnp.publication import store
+from dnp.publication.models import CentralSetting
+from dnp.publication.models import PublishedEntity
+from dnp.publication.publisher import Publisher
+from dnp.publication.publisher import chunks
+from dnp.publication.settings import PROTECTED_KEY
+from dnp.publication.settings import PROTECTED_MODES
+from dnp.publication.settings import protected_mode
 from dnp.register.models import Duty
-from dnp.services import publication_hooks
-from dnp.services import publication_store as store
-from dnp.services.publication import Publisher
-from dnp.services.publication import chunks
+from dnp.register.models import Person
+from dnp.types import utcnow
 
 log = logging.getLogger(__name__)
-_registered = False
 
 
 def _report(what: str, counts: dict) -> None:
@@ -36,6 +43,8 @@ def group_changed(session: Session, group_id: str) -> None:
 
 def persons_changed(session: Session, person_ids: list[str]) -> None:
     """Register changes to persons: republish those who are (or were) published; others cost one query."""
+    if not person_ids:
+        return
     _report("register change to persons", Publisher(session).refresh(person_ids=person_ids))
 
 
@@ -58,6 +67,8 @@ def _staffed_ready_groups(session: Session, person_ids: list[str]) -> set[str]:
 
 def duties_changed(session: Session, duty_ids: list[str]) -> None:
     """Register changes to duties: the teachers' activities may now point at another duty."""
+    if not duty_ids:
+        return
     persons = {doc["person"]["id"] for doc in store.documents(session, "Duty", duty_ids).values()}
     for part in chunks(duty_ids):
         persons.update(session.execute(select(Duty.person_id).where(Duty.id.in_(part))).scalars())
@@ -68,6 +79,8 @@ def duties_changed(session: Session, duty_ids: list[str]) -> None:
 
 def organisations_changed(session: Session, organisation_ids: list[str]) -> None:
     """Register changes to school units: their Organisation and, for a new code, every reference."""
+    if not organisation_ids:
+        return
     groups: set[str] = set()
     for part in chunks(organisation_ids):
         groups.update(
@@ -93,13 +106,23 @@ def rebuild(session: Session) -> dict:
     )
 
 
-def init() -> None:
-    """Subscribe the publisher to the change hooks (idempotent)."""
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    publication_hooks.on_group_changed(group_changed)
-    publication_hooks.on_persons_changed(persons_changed)
-    publication_hooks.on_duties_changed(duties_changed)
-    publication_hooks.on_organisations_changed(organisations_changed)
+def set_protected_mode(session: Session, actor: str, mode: str) -> dict:
+    """Change the mode, audit it and republish every published protected person; caller commits."""
+    if mode not in PROTECTED_MODES:
+        raise ValueError(mode)
+    before = protected_mode(session)
+    if before == mode:
+        return {}
+    row = session.get(CentralSetting, PROTECTED_KEY) or CentralSetting(key=PROTECTED_KEY, value=mode)
+    row.value, row.changed_by, row.changed_at = mode, actor, utcnow()
+    session.add(row)
+    session.flush()
+    trail.record(
+        session, actor, "setting.changed", "CentralSetting", PROTECTED_KEY, {"value": before}, {"value": mode}
+    )
+    protected = session.execute(
+        select(Person.id)
+        .join(PublishedEntity, (PublishedEntity.id == Person.id) & (PublishedEntity.resource == "Person"))
+        .where(Person.security_marking != "Ingen")
+    ).scalars()
+    return Publisher(session).refresh(person_ids=list(protected))

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlmodel import Session
 
+from dnp.publication import render
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
-from dnp.services import publication_render as render
 
 CHUNK = 500
 # Publishing into a table the planner believes small (a first publication of a whole municipality)
