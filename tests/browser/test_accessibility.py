@@ -32,6 +32,12 @@ AUDIT = """async () => {
 }"""
 
 
+def _sign_out(page) -> None:
+    """Sign out with the header's button, as a person would (the server ends the session)."""
+    with page.expect_navigation():
+        page.get_by_role("button", name="Logga ut").first.click()
+
+
 def _audit(page, screen: str) -> list[str]:
     """The violations axe-core finds on the page as it is now, one line each (empty when none)."""
     # Evaluated through the DevTools protocol: the app's Content-Security-Policy forbids injected <script>s.
@@ -87,7 +93,7 @@ def test_no_wcag_aa_violations_on_any_screen(page, live_server, demo, viewport, 
     sign_in(page, live_server.url, NO_ROLE)
     found += _audit(page, "no access")
 
-    page.context.clear_cookies()
+    _sign_out(page)
     sign_in(page, live_server.url, demo.first.admin)
     with live_server.session() as db:
         draft = db.exec(
@@ -97,7 +103,7 @@ def test_no_wcag_aa_violations_on_any_screen(page, live_server, demo, viewport, 
         ).one()
     found += _screens(page, live_server, demo, draft)
 
-    page.context.clear_cookies()
+    _sign_out(page)
     sign_in(page, live_server.url, CENTRAL_ADMIN)
     for path, screen in [
         ("/provgrupper/", "central overview"),
@@ -115,9 +121,10 @@ def test_no_wcag_aa_violations_on_any_screen(page, live_server, demo, viewport, 
     expect(page.locator("#people-results li").first).to_be_visible()
     found += _audit(page, "access management, search")
 
-    page.context.clear_cookies()
+    _sign_out(page)
     sign_in(page, live_server.url, OPERATOR)
     for path, screen in [("/", "operator start"), ("/ops/", "operations")]:
         page.goto(path)
         found += _audit(page, screen)
+    _sign_out(page)
     assert found == [], "\n".join(found)
