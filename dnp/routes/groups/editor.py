@@ -188,13 +188,34 @@ def confirm_ready(group_id: str):
     return render("groups/confirm_ready.html", block="confirm", inline=is_htmx(), **context)
 
 
+def _apply_status(group_id: str, change, message: str):
+    """A status change (ready, withdrawn): members and validation stay as they were, so the editor's
+    read model is gathered once, before the change, and re-rendered with the new status (a whole year
+    group would otherwise be loaded and validated three times in one request)."""
+    group = _group(group_id)
+    db = get_session()
+    context = editor_context(db, group)
+    try:
+        change(db, group, context["issues"])
+    except test_groups.GroupError as error:
+        db.rollback()
+        return _editor(_group(group_id), error=str(error), status=422)
+    db.commit()
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("groups.edit", group_id=group_id), code=303)
+    return render(
+        "groups/edit.html", block="editor", message=message, error=None, focus=None, highlight=None, **context
+    )
+
+
 @bp.post("/<group_id>/klar")
 @require_role(*MANAGERS)
 def mark_ready(group_id: str):
     """Mark the group ready: Skolverket may fetch it from now on."""
-    return _apply(
+    return _apply_status(
         group_id,
-        lambda db, g: test_groups.mark_ready(db, current_user.eppn, g),
+        lambda db, g, issues: test_groups.mark_ready(db, current_user.eppn, g, issues),
         "Gruppen är klar att skicka. Skolverket hämtar den och får ändringar automatiskt.",
     )
 
@@ -203,9 +224,9 @@ def mark_ready(group_id: str):
 @require_role(*MANAGERS)
 def withdraw(group_id: str):
     """Withdraw a ready group: it is removed from Skolverket."""
-    return _apply(
+    return _apply_status(
         group_id,
-        lambda db, g: test_groups.withdraw(db, current_user.eppn, g),
+        lambda db, g, issues: test_groups.withdraw(db, current_user.eppn, g),
         "Gruppen är tillbakadragen och tas bort hos Skolverket.",
     )
 
