@@ -18,6 +18,14 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+# axe-core for the browser tests' accessibility audit, pinned in tests/browser/package-lock.json; only the
+# test pass with the browser tests needs npm (`make run` needs Python alone).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "npm saknas: installera Node.js och npm (t.ex. apt-get install npm)"; exit 1; }
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $@
+
 install: $(BIN)/.installed
 
 # Redis: the one at DNP_REDIS_URL (default redis://127.0.0.1:6379/0) if it answers, else one of our own
@@ -33,7 +41,7 @@ lint: install
 
 # Each pass uses the PostgreSQL (DNP_TEST_POSTGRES_URL) and Redis (DNP_TEST_REDIS_URL) that answer, or
 # starts its own from wheels for the run (see tests/local_servers.py).
-test-sqlite: install
+test-sqlite: install $(AXE)
 	DNP_TEST_DATABASE=sqlite $(BIN)/pytest -q -n 2 -p no:cacheprovider -m "not e2e"
 
 test-postgres: install

@@ -1,11 +1,14 @@
-"""Benchmark: server time of the unit overview and the group editor on the ``--scale large`` register.
+"""Benchmark: server time of the unit overview, the group editor and its HTMX round trips (large register).
 
 Generates and imports the large register once (``flask dnp demo-data --scale large --write-file``, then
 ``flask dnp import``; a minute or two), gives its first school unit (about 2,000 pupils) 18 realistic test
 groups with teachers, most of them ready, then times each page in-process with the Flask test client,
 signed in as the central administrator through a real server-side session: server time, no network.
+Then the editor's round trips as the browser sends them (HTMX POST with the CSRF token, answered with the
+re-rendered editor): adding and removing a member of staff and a pupil, marking ready and withdrawing, on a
+draft of one class and on a draft of the whole year 9 (its broken pupils taken out so it can be marked ready).
 
-    .venv/bin/python bench/pages.py [--postgres] [--requests 50] [--fresh] [--profile PAGE]
+    .venv/bin/python bench/pages.py [--postgres] [--requests 50] [--fresh] [--profile LABEL]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import gc
 import math
 import os
 import pstats
+import re
 import statistics
 import subprocess
 import sys
@@ -36,10 +40,12 @@ from dnp import create_app  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
 from dnp.groups import changes  # noqa: E402
 from dnp.groups.catalog import ensure_catalog  # noqa: E402
+from dnp.groups.facts import validate  # noqa: E402
 from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.register.models import Duty  # noqa: E402
 from dnp.register.models import Enrolment  # noqa: E402
 from dnp.register.models import Organisation  # noqa: E402
+from dnp.register.models import Person  # noqa: E402
 from dnp.register.models import RegisterGroup  # noqa: E402
 from dnp.register.models import skolverket_id  # noqa: E402
 from dnp.services import access  # noqa: E402
@@ -129,6 +135,50 @@ def _groups(session: Session, unit_id: str) -> dict[str, str]:
     }
 
 
+ROUND_TRIP_GROUPS = {"class": "Bänk rundresor 9A", "year": "Bänk rundresor åk 9"}
+
+
+def _round_trip_groups(session: Session, unit_id: str) -> dict[str, dict[str, str]]:
+    """Two drafts without blocking errors (one class, the whole year 9), a teacher and a pupil not in them."""
+    rights = access.Access(eppn=CENTRAL_ADMIN, central_admin=True)
+    classes = session.exec(
+        select(RegisterGroup)
+        .where(RegisterGroup.school_unit_id == unit_id, RegisterGroup.group_type == "Klass")
+        .order_by(RegisterGroup.display_name)
+    ).all()
+    year9 = [c for c in classes if c.display_name.startswith("9")]
+    plans = {"class": year9[:1], "year": year9}
+    teachers = session.exec(select(Duty.person_id).where(Duty.school_unit_id == unit_id)).all()
+    outsiders = session.exec(  # pupils of year 8, added by hand as a school does for a pupil who moves up
+        select(Person.id)
+        .join(Enrolment, Enrolment.person_id == Person.id)
+        .where(Enrolment.school_unit_id == unit_id, Enrolment.school_year == 8, Person.eppn.is_not(None))
+        .limit(50)
+    ).all()
+    found: dict[str, dict[str, str]] = {}
+    for key, sources in plans.items():
+        name = ROUND_TRIP_GROUPS[key]
+        group = session.exec(select(TestGroup).where(TestGroup.display_name == name)).first()
+        if group is None:
+            group = changes.create_group(
+                session,
+                CENTRAL_ADMIN,
+                rights,
+                unit_id,
+                skolverket_id("MA åk 9"),
+                TERM,
+                name,
+                [c.id for c in sources],
+            )
+            changes.add_staff(session, CENTRAL_ADMIN, group, teachers[-1])
+            for issue in validate(session, group):  # take out what blocks "ready"
+                if issue.blocking and issue.person_id:
+                    changes.remove_member(session, CENTRAL_ADMIN, group, issue.person_id, "pupil")
+            session.commit()
+        found[key] = {"id": group.id, "teacher": teachers[-2], "pupil": outsiders[0]}
+    return found
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
@@ -202,6 +252,64 @@ def main() -> None:
             f"   {statistics.median(cpu):7.1f} {_percentile(cpu, 0.95):7.1f}",
             flush=True,
         )
+    _round_trips(client, options, _round_trip_ids(app, unit_id))
+
+
+def _round_trip_ids(app, unit_id: str) -> dict[str, dict[str, str]]:
+    with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
+        return _round_trip_groups(session, unit_id)
+
+
+def _round_trips(client, options, groups: dict[str, dict[str, str]]) -> None:
+    """Time the editor's HTMX POSTs in pairs that undo each other, so every round starts alike."""
+    page = client.get(f"/provgrupper/{groups['class']['id']}").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    rounds = max(5, options.requests // 5)
+    print(f"\nHTMX round trips (POST, answered with the editor), {rounds} rounds each after 2 warm-up rounds")
+    print(f"{'':36} {'wall-clock server time':>23}   {'CPU time':>15}")
+    print(f"{'round trip':36} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}   {'p50 ms':>7} {'p95 ms':>7}")
+    for key, label in (("class", "one class"), ("year", "whole year 9")):
+        ids = groups[key]
+        base = f"/provgrupper/{ids['id']}"
+        steps = [
+            ("add staff", f"{base}/personal", {"person_id": ids["teacher"]}),
+            ("remove staff", f"{base}/personal/{ids['teacher']}/ta-bort", {}),
+            ("add pupil", f"{base}/elever", {"person_id": ids["pupil"]}),
+            ("remove pupil", f"{base}/elever/{ids['pupil']}/ta-bort", {}),
+            ("mark ready", f"{base}/klar", {}),
+            ("withdraw", f"{base}/dra-tillbaka", {}),
+        ]
+        times: dict[str, list[float]] = {name: [] for name, _, _ in steps}
+        cpu: dict[str, list[float]] = {name: [] for name, _, _ in steps}
+        profile = cProfile.Profile() if options.profile else None
+        for round_number in range(rounds + 2):
+            for name, path, form in steps:
+                profiled = profile is not None and options.profile == f"{name}, {label}" and round_number >= 2
+                if profiled:
+                    profile.enable()
+                started, started_cpu = time.perf_counter(), time.process_time()
+                response = client.post(path, data=form, headers=headers)
+                elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+                if profiled:
+                    profile.disable()
+                assert response.status_code == 200, (
+                    path,
+                    response.status_code,
+                    response.get_data(as_text=True)[:500],
+                )
+                if round_number >= 2:
+                    times[name].append(elapsed * 1000)
+                    cpu[name].append(elapsed_cpu * 1000)
+        for name, *_ in steps:
+            wall, spent = times[name], cpu[name]
+            print(
+                f"{name + ', ' + label:36} {statistics.median(wall):7.1f} {_percentile(wall, 0.95):7.1f}"
+                f" {max(wall):7.1f}   {statistics.median(spent):7.1f} {_percentile(spent, 0.95):7.1f}",
+                flush=True,
+            )
+        if profile is not None and profile.getstats():
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
 
 
 if __name__ == "__main__":

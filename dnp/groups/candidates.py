@@ -77,10 +77,11 @@ def unit_classes(session: Session, unit_id: str) -> list[tuple]:
         .scalar_subquery()
     )
     rows = session.exec(select(group, members).where(RegisterGroup.school_unit_id == unit_id)).all()
-    return sorted(rows, key=lambda row: (row[0].group_type != "Klass", _natural(row[0].display_name)))
+    return sorted(rows, key=lambda row: (row[0].group_type != "Klass", natural_order(row[0].display_name)))
 
 
-def _natural(name: str) -> tuple:
+def natural_order(name: str) -> tuple:
+    """Sort key for class names: "9A" before "10A"."""
     digits = "".join(ch for ch in name if ch.isdigit())
     return (int(digits) if digits else 0, name)
 
@@ -137,7 +138,7 @@ def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: Tes
 def preview(session: Session, unit_id: str, register_group_ids: list[str], activity: TestActivity | None):
     """The merged pupils of the chosen classes, flagged when they do not fit the test (those first)."""
     pupils = _pupils(session, unit_id, source_pupils(session, unit_id, register_group_ids), activity)
-    return sorted(pupils, key=lambda p: (p.fits, _natural(p.class_name), person_sort_key(p.person)))
+    return sorted(pupils, key=lambda p: (p.fits, natural_order(p.class_name), person_sort_key(p.person)))
 
 
 def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -> list[CandidatePupil]:

@@ -233,11 +233,11 @@ def set_following(session: Session, actor: str, group: TestGroup, follow: bool) 
         sync_group(session, group)
 
 
-def mark_ready(session: Session, actor: str, group: TestGroup) -> None:
-    """Draft or withdrawn → ready, only without blocking errors."""
+def mark_ready(session: Session, actor: str, group: TestGroup, issues: list | None = None) -> None:
+    """Draft or withdrawn → ready, only without blocking errors (``issues``: its validation, if known)."""
     if group.status == "ready":
         return
-    errors = [issue for issue in validate(session, group) if issue.blocking]
+    errors = [issue for issue in (validate(session, group) if issues is None else issues) if issue.blocking]
     if errors:
         raise GroupError(f"Gruppen har {len(errors)} fel som måste rättas innan den kan markeras klar.")
     before = {"status": group.status}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.groups.candidates import natural_order
 from dnp.groups.candidates import unit_classes
 from dnp.groups.facts import class_names
 from dnp.groups.facts import facts_for_groups
@@ -40,6 +41,38 @@ class MemberRow:
     errors: int = 0
     warnings: int = 0
     eppn_hidden: bool = False
+
+
+@dataclass
+class ClassRows:
+    """The group's pupils of one class, with the class's problem counts (the editor folds each class)."""
+
+    name: str
+    rows: list[MemberRow]
+
+    @property
+    def errors(self) -> int:
+        """Blocking problems of the class's pupils."""
+        return sum(row.errors for row in self.rows)
+
+    @property
+    def warnings(self) -> int:
+        """Warnings about the class's pupils."""
+        return sum(row.warnings for row in self.rows)
+
+    @property
+    def key(self) -> str:
+        """A stable id fragment for the class's fold (kept open across re-renders by app.js)."""
+        return "".join(ch if ch.isalnum() else "-" for ch in self.name.lower()) or "utan-klass"
+
+
+def pupils_by_class(pupils: list[MemberRow]) -> list[ClassRows]:
+    """Pupils grouped by class: classes with blocking problems first, then in natural order; no class last."""
+    grouped: dict[str, list[MemberRow]] = defaultdict(list)
+    for row in pupils:
+        grouped[row.class_name].append(row)
+    classes = [ClassRows(name, rows) for name, rows in grouped.items()]
+    return sorted(classes, key=lambda c: (c.errors == 0, c.name == "", natural_order(c.name)))
 
 
 def editor_context(session: Session, group: TestGroup) -> dict:
@@ -86,6 +119,7 @@ def editor_context(session: Session, group: TestGroup) -> dict:
         "activity": activity,
         "unit": unit,
         "pupils": pupils,
+        "pupil_classes": pupils_by_class(pupils),
         "staff": staff,
         "issues": issues,
         "errors": errors,
@@ -97,4 +131,4 @@ def editor_context(session: Session, group: TestGroup) -> dict:
     }
 
 
-__all__ = ["editor_context", "MemberRow", "person_label"]
+__all__ = ["editor_context", "ClassRows", "MemberRow", "pupils_by_class", "person_label"]

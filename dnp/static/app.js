@@ -35,3 +35,19 @@ document.addEventListener("click", function (event) {
     button.textContent = "Kopierat";
   });
 });
+// Folds (<details data-remember id=…>) keep what the person opened or closed when HTMX re-renders the editor.
+var remembered = {};
+document.addEventListener("toggle", function (event) {
+  var details = event.target;
+  if (details.matches && details.matches("details[data-remember][id]")) { remembered[details.id] = details.open; }
+}, true);
+document.addEventListener("htmx:load", function (event) {
+  var root = event.detail.elt;
+  if (!root.querySelectorAll) { return; }
+  root.querySelectorAll("details[data-remember][id]").forEach(function (details) {
+    // A fold the server opens (a new pupil, an error) stays open; otherwise the person's choice wins.
+    if (Object.prototype.hasOwnProperty.call(remembered, details.id) && !details.open) {
+      details.open = remembered[details.id];
+    }
+  });
+});

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from dnp.groups.models import BackgroundTask
@@ -258,3 +259,43 @@ def test_protected_persons_sort_by_their_alias(admin, world, db, protected_pupil
     staff = admin.get(f"/provgrupper/{group.id}/sok-personal?q=").get_data(as_text=True)
     teacher = f"{world.teacher['givenName']} {world.teacher['familyName']}"
     assert staff.index(teacher) < staff.index("Tove Täcke")  # "Lärarzq" would come first
+
+
+def test_marking_ready_loads_and_validates_the_members_once(admin, world, db, app):
+    """Status changes re-render from the read model gathered before them (a whole year: hundreds of rows)."""
+    _create(admin, world)
+    group = db.exec(select(TestGroup)).one()
+    headers = {"X-CSRFToken": csrf_token(admin), "HX-Request": "true"}
+    admin.post(f"/provgrupper/{group.id}/personal", data={"person_id": world.teacher["id"]}, headers=headers)
+    member_reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if (
+            statement.lstrip().upper().startswith("SELECT")
+            and "FROM test_group_member JOIN person" in statement
+        ):
+            member_reads.append(statement)
+
+    engine = app.extensions["dnp.engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        ready = admin.post(f"/provgrupper/{group.id}/klar", headers=headers)
+        assert ready.status_code == 200 and "Gruppen är klar att skicka" in ready.get_data(as_text=True)
+        assert len(member_reads) == 1, member_reads
+        member_reads.clear()
+        withdrawn = admin.post(f"/provgrupper/{group.id}/dra-tillbaka", headers=headers)
+        assert "Tillbakadragen" in withdrawn.get_data(as_text=True)
+        assert len(member_reads) == 1, member_reads
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_editor_bar_counts_and_large_groups_fold_by_class(admin, world, db):
+    _create(admin, world)
+    group = db.exec(select(TestGroup)).one()
+    headers = {"X-CSRFToken": csrf_token(admin), "HX-Request": "true"}
+    body = admin.get(f"/provgrupper/{group.id}", headers=headers).get_data(as_text=True)
+    assert 'href="#staff">Personal <span class="badge">0</span>' in body
+    assert 'href="#pupils">Elever <span class="badge">6</span>' in body
+    assert body.index('id="staff"') < body.index('id="pupils"')  # staff first: reached without scrolling
+    assert 'class="class-group" id="klass-9a" data-remember open' in body  # small group: nothing folded

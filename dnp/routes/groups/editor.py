@@ -30,7 +30,9 @@ def _group(group_id: str):
     return group
 
 
-def _editor(group, message: str | None = None, error: str | None = None, status: int = 200, focus=None):
+def _editor(
+    group, message: str | None = None, error: str | None = None, status: int = 200, focus=None, highlight=None
+):
     context = editor_context(get_session(), group)
     return render(
         "groups/edit.html",
@@ -39,6 +41,7 @@ def _editor(group, message: str | None = None, error: str | None = None, status:
         message=message,
         error=error,
         focus=focus,
+        highlight=highlight,
         **context,
     )
 
@@ -50,10 +53,11 @@ def edit(group_id: str):
     return _editor(_group(group_id))
 
 
-def _apply(group_id: str, change, message: str, focus: str | None = None):
+def _apply(group_id: str, change, message: str, focus: str | None = None, highlight: str | None = None):
     """Run one change, commit, and re-render; a refused change shows why in place (422).
 
-    ``focus`` is the id of the field that gets the keyboard focus back (the search the change came from).
+    ``focus`` is the id of the field that gets the keyboard focus back (the search the change came from);
+    ``highlight`` the person just added, whose folded class opens so the new row shows.
     """
     group = _group(group_id)
     db = get_session()
@@ -68,7 +72,7 @@ def _apply(group_id: str, change, message: str, focus: str | None = None):
     if not is_htmx():  # a plain form post (no JavaScript): back to the editor page
         flash(message.format(result=result), "success")
         return redirect(url_for("groups.edit", group_id=group_id), code=303)
-    return _editor(group, message=message.format(result=result), focus=focus)
+    return _editor(group, message=message.format(result=result), focus=focus, highlight=highlight)
 
 
 @bp.post("/<group_id>/namn")
@@ -97,6 +101,7 @@ def add_pupil(group_id: str):
         lambda db, g: changes.add_pupil(db, current_user.eppn, g, person_id),
         "Eleven är tillagd.",
         focus="pupil-search",
+        highlight=person_id,
     )
 
 
@@ -184,13 +189,34 @@ def confirm_ready(group_id: str):
     return render("groups/confirm_ready.html", block="confirm", inline=is_htmx(), **context)
 
 
+def _apply_status(group_id: str, change, message: str):
+    """A status change (ready, withdrawn): members and validation stay as they were, so the editor's
+    read model is gathered once, before the change, and re-rendered with the new status (a whole year
+    group would otherwise be loaded and validated three times in one request)."""
+    group = _group(group_id)
+    db = get_session()
+    context = editor_context(db, group)
+    try:
+        change(db, group, context["issues"])
+    except changes.GroupError as error:
+        db.rollback()
+        return _editor(_group(group_id), error=str(error), status=422)
+    db.commit()
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("groups.edit", group_id=group_id), code=303)
+    return render(
+        "groups/edit.html", block="editor", message=message, error=None, focus=None, highlight=None, **context
+    )
+
+
 @bp.post("/<group_id>/klar")
 @require_role(*MANAGERS)
 def mark_ready(group_id: str):
     """Mark the group ready: Skolverket may fetch it from now on."""
-    return _apply(
+    return _apply_status(
         group_id,
-        lambda db, g: changes.mark_ready(db, current_user.eppn, g),
+        lambda db, g, issues: changes.mark_ready(db, current_user.eppn, g, issues),
         "Gruppen är klar att skicka. Skolverket hämtar den och får ändringar automatiskt.",
     )
 
@@ -199,9 +225,9 @@ def mark_ready(group_id: str):
 @require_role(*MANAGERS)
 def withdraw(group_id: str):
     """Withdraw a ready group: it is removed from Skolverket."""
-    return _apply(
+    return _apply_status(
         group_id,
-        lambda db, g: changes.withdraw(db, current_user.eppn, g),
+        lambda db, g, issues: changes.withdraw(db, current_user.eppn, g),
         "Gruppen är tillbakadragen och tas bort hos Skolverket.",
     )
 
