@@ -201,12 +201,12 @@ def deliveries_cli():
 @deliveries_cli.command("status")
 def deliveries_status():
     """Backlog counts and the deliveries that are failing or dead."""
-    from dnp.services import delivery_ops
+    from dnp.delivery import ops
 
     session = get_session()
-    backlog = delivery_ops.backlog(session)
+    backlog = ops.backlog(session)
     click.echo(json.dumps(vars(backlog), default=lambda value: value.isoformat()))  # counts stay numbers
-    for row in delivery_ops.troubled(session):
+    for row in ops.troubled(session):
         d = row.delivery
         fields = (
             d.id,
@@ -225,7 +225,7 @@ def deliveries_status():
 def deliveries_requeue(delivery_id: int | None, everything: bool):
     """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
     from dnp.audit import trail
-    from dnp.services import deliveries
+    from dnp.delivery import deliveries
     from dnp.types import utcnow
 
     if delivery_id is None and not everything:

@@ -18,13 +18,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from dnp.db import get_session
+from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import JOBS_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs import get_queue
 from dnp.jobs.webhooks import timing_from_config
-from dnp.services import deliveries
 from dnp.types import utcnow
 
 log = logging.getLogger(__name__)

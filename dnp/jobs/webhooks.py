@@ -9,15 +9,15 @@ import socket
 from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
+from dnp.connection.credentials import token_client
 from dnp.db import get_session
+from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
+from dnp.delivery.sender import post_webhook
+from dnp.delivery.subscriptions import target_allowed
 from dnp.jobs import app_context
 from dnp.publication.restamp import restamp
-from dnp.services import deliveries
-from dnp.services.client_credentials import token_client
-from dnp.services.subscriptions import target_allowed
-from dnp.services.webhook_sender import post_webhook
 from dnp.types import utcnow
 
 log = logging.getLogger(__name__)

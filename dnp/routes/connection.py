@@ -8,16 +8,16 @@ from flask import request
 from flask_login import current_user
 from sqlmodel import select
 
+from dnp.connection import status as connection
+from dnp.connection.credentials import CredentialError
+from dnp.connection.credentials import activate
+from dnp.connection.credentials import discard_pending
+from dnp.connection.credentials import generate
+from dnp.connection.credentials import store
 from dnp.db import get_session
 from dnp.delivery.models import Subscription
+from dnp.delivery.ops import last_delivered
 from dnp.login import require_role
-from dnp.services import connection
-from dnp.services.client_credentials import CredentialError
-from dnp.services.client_credentials import activate
-from dnp.services.client_credentials import discard_pending
-from dnp.services.client_credentials import generate
-from dnp.services.client_credentials import store
-from dnp.services.delivery_ops import last_delivered
 from dnp.types import utcnow
 from dnp.web import render
 

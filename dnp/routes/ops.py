@@ -12,11 +12,11 @@ from dnp.audit import trail
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
+from dnp.delivery import deliveries
+from dnp.delivery import ops
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import redis_connection
 from dnp.login import require_role
-from dnp.services import deliveries
-from dnp.services import delivery_ops
 from dnp.services import queues
 from dnp.types import utcnow
 from dnp.web import render
@@ -36,8 +36,8 @@ def _page(message: str | None = None, status: int = 200):
         workers=queues.worker_states(connection),
         failed=queues.failed_jobs(connection),
         tasks=tasks,
-        backlog=delivery_ops.backlog(get_session()),
-        troubled=delivery_ops.troubled(get_session()),
+        backlog=ops.backlog(get_session()),
+        troubled=ops.troubled(get_session()),
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
         message=message,

@@ -17,7 +17,7 @@ from dnp.publication.render import PROTECTED_MODES
 from dnp.publication.settings import MODE_NAMES
 from dnp.publication.settings import protected_mode
 from dnp.publication.settings import setting_row
-from dnp.services import feedback
+from dnp.ss12000 import feedback
 from dnp.web import render
 
 bp = Blueprint("settings", __name__, url_prefix="/installningar")

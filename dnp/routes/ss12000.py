@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -13,31 +12,28 @@ from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import request
-from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Engine
 
 from dnp.common.request_input import BadInput
 from dnp.common.request_input import parse_json
 from dnp.db import get_engine
 from dnp.db import get_session
+from dnp.delivery import subscriptions
 from dnp.publication.models import PublishedEntity
 from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
-from dnp.services import feedback
-from dnp.services import subscriptions
-from dnp.services.call_log import CallLog
-from dnp.services.ss12000_auth import AuthError
-from dnp.services.ss12000_auth import JwtVerifier
-from dnp.services.ss12000_paging import DELETED_FILTERS
-from dnp.services.ss12000_paging import LIST_FILTERS
-from dnp.services.ss12000_paging import RESOURCES
-from dnp.services.ss12000_paging import BadQuery
-from dnp.services.ss12000_paging import PageReader
-from dnp.services.ss12000_paging import PageTokens
-from dnp.services.ss12000_paging import deleted_body
-from dnp.services.ss12000_paging import deleted_rows
-from dnp.services.ss12000_paging import is_uuid
-from dnp.services.ss12000_paging import page_request
+from dnp.ss12000 import feedback
+from dnp.ss12000.auth import AuthError
+from dnp.ss12000.auth import JwtVerifier
+from dnp.ss12000.call_log import CallLog
+from dnp.ss12000.query import DELETED_FILTERS
+from dnp.ss12000.query import LIST_FILTERS
+from dnp.ss12000.query import RESOURCES
+from dnp.ss12000.query import BadQuery
+from dnp.ss12000.query import PageTokens
+from dnp.ss12000.query import is_uuid
+from dnp.ss12000.query import page_request
+from dnp.ss12000.reader import deleted_page
+from dnp.ss12000.reader import stream_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ss12000", __name__, url_prefix="/ss12000")
@@ -118,45 +114,21 @@ def _settings() -> tuple[int, int]:
     return int(config["SS12000_PAGE_DEFAULT"]), int(config["SS12000_PAGE_MAX"])
 
 
-def _read_connection(engine: Engine) -> Connection:
-    """A connection for reading pages. Autocommit on PostgreSQL: the reads need no transaction, and
-    BEGIN and ROLLBACK were two of a page's four round trips (SQLite begins none for a SELECT)."""
-    connection = engine.connect()
-    if engine.dialect.name == "postgresql":
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-    return connection
-
-
 @bp.get(f"/<{KINDS}:kind>")
 def list_entities(kind: str):
     """A page of published entities, streamed from their stored JSON."""
     default, maximum = _settings()
     page = page_request(RESOURCES[kind], request.args, _tokens(), default, maximum, LIST_FILTERS)
-    tokens, engine, record = _tokens(), get_engine(), _recorder()
-    plain_copy = kind == "organisations"  # the spec's {"organisations": [...]} besides the code's "data"
-
-    def generate():
-        reader, done, copies = None, False, []
-        try:
-            opening = b'{"data":['
-            with _read_connection(engine) as connection:
-                reader = PageReader(connection, page)
-                for part in reader.parts():
-                    yield opening + part  # the opening goes out with the first part: one write less
-                    opening = b","
-                    if plain_copy:
-                        copies.append(part)
-            tail = (b"" if reader.count else opening) + b"]"
-            if plain_copy:
-                tail += b',"organisations":[' + b",".join(copies) + b"]"
-            if reader.more:
-                tail += b',"pageToken":' + json.dumps(tokens.dump(page, reader.last)).encode()
-            yield tail + b"}"
-            done = True
-        finally:
-            record(200 if done else 499, reader.count if reader else 0)
-
-    return Response(generate(), mimetype="application/json")
+    record = _recorder()
+    body = stream_page(
+        get_engine(),
+        page,
+        _tokens(),
+        # the spec's {"organisations": [...]} besides the code's "data"
+        plain_copy=kind == "organisations",
+        done=lambda finished, count: record(200 if finished else 499, count),
+    )
+    return Response(body, mimetype="application/json")
 
 
 @bp.get(f"/<{KINDS}:kind>/<entity_id>")
@@ -177,12 +149,8 @@ def deleted_entities():
     """Ids of entities that left the publication, grouped by type."""
     default, maximum = _settings()
     page = page_request("deleted", request.args, _tokens(), default, maximum, DELETED_FILTERS)
-    with get_engine().connect() as connection:
-        rows = deleted_rows(connection, page)
-    body: dict = {"data": deleted_body(rows[: page.limit])}
-    if len(rows) > page.limit:
-        body["pageToken"] = _tokens().dump(page, rows[page.limit - 1][0])
-    _record(200, min(len(rows), page.limit))
+    body, count = deleted_page(get_engine(), page, _tokens())
+    _record(200, count)
     return jsonify(body)
 
 

@@ -6,7 +6,7 @@ Create Date: 2026-12-02
 
 On PostgreSQL ids become visible in commit order, not in id order, so a cursor of ids can pass a row
 that appears behind it later (a lost webhook). From now on every outbox row records the transaction
-that wrote it (``txid``, set by the database) and cursors hold a snapshot (``dnp.services.outbox_reader``).
+that wrote it (``txid``, set by the database) and cursors hold a snapshot (``dnp.delivery.outbox``).
 
 Existing rows keep ``txid`` NULL (the default is set after the column is added, so the table is not
 rewritten). Existing cursors keep their id and no snapshot: adding the column waits for every open

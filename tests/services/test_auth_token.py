@@ -11,9 +11,9 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from dnp.services.auth_token import TokenClient
-from dnp.services.auth_token import TokenError
-from dnp.services.client_certificate import generate_client_certificate
+from dnp.connection.certificates import generate_client_certificate
+from dnp.connection.token import TokenClient
+from dnp.connection.token import TokenError
 from tests.fakes.auth_server import OUR_ENTITY_ID
 from tests.fakes.auth_server import OUR_ORGANIZATION_ID
 from tests.fakes.fixtures import auth_server  # noqa: F401

@@ -12,8 +12,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
-from dnp.services.call_log import CallLog
-from dnp.services.ss12000_auth import Caller
+from dnp.ss12000.auth import Caller
+from dnp.ss12000.call_log import CallLog
 from dnp.ss12000.models import ApiCall
 
 CALLER = Caller("https://api.skolverket.se/klient", "SE2021004185", {})

@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
 
-from dnp.services.client_certificate import build_moa_entry
-from dnp.services.client_certificate import cert_s256
-from dnp.services.client_certificate import describe_certificate
-from dnp.services.client_certificate import generate_client_certificate
-from dnp.services.client_certificate import load_certificate
-from dnp.services.client_certificate import pair_problem
-from dnp.services.client_certificate import spki_pin
+from dnp.connection.certificates import build_moa_entry
+from dnp.connection.certificates import cert_s256
+from dnp.connection.certificates import describe_certificate
+from dnp.connection.certificates import generate_client_certificate
+from dnp.connection.certificates import load_certificate
+from dnp.connection.certificates import pair_problem
+from dnp.connection.certificates import spki_pin
 
 ORGANIZATION = "Öckerö kommun, Åre & Älvdalen"
 ORGANIZATION_ID = "SE2120001234"

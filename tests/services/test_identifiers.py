@@ -6,9 +6,9 @@ import pytest
 
 from dnp.common import identifiers
 from dnp.groups import terms
-from dnp.services import ss12000_paging
 from dnp.services.access import AccessError
 from dnp.services.access import grant_role
+from dnp.ss12000 import query
 
 UUID = "0b3e4c9a-1f2e-4c3d-8a9b-0c1d2e3f4a5b"
 FULL_WIDTH_2027 = "\uff12\uff10\uff12\uff17"
@@ -40,7 +40,7 @@ def test_eppn_pattern(value, valid):
 )
 def test_uuid_pattern(value, valid):
     assert identifiers.is_uuid(value) is valid
-    assert ss12000_paging.is_uuid(value) is valid
+    assert query.is_uuid(value) is valid
 
 
 def test_hidden_characters():
@@ -62,15 +62,15 @@ def test_terms_and_query_values_are_ascii_and_whole():
     assert not terms.is_term("VT 2027\n")
     assert not terms.is_term(f"VT {FULL_WIDTH_2027}")
     assert not terms.term_has_ended(f"VT {FULL_WIDTH_2027}", terms.date(2030, 1, 1))
-    with pytest.raises(ss12000_paging.BadQuery):
-        ss12000_paging.parse_time("after", "2026-11-28T10:30:00Z\n")
-    with pytest.raises(ss12000_paging.BadQuery):
-        ss12000_paging.parse_time("after", f"{FULL_WIDTH_2027}-11-28T10:30:00Z")
-    assert ss12000_paging.parse_time("after", "2026-11-28T10:30:00.5Z").microsecond == 500000
+    with pytest.raises(query.BadQuery):
+        query.parse_time("after", "2026-11-28T10:30:00Z\n")
+    with pytest.raises(query.BadQuery):
+        query.parse_time("after", f"{FULL_WIDTH_2027}-11-28T10:30:00Z")
+    assert query.parse_time("after", "2026-11-28T10:30:00.5Z").microsecond == 500000
 
 
 def test_limit_must_be_ascii_digits():
-    tokens = ss12000_paging.PageTokens("secret")
-    with pytest.raises(ss12000_paging.BadQuery):
-        ss12000_paging.page_request("persons", {"limit": "\uff15"}, tokens, 10, 100, ())
-    assert ss12000_paging.page_request("persons", {"limit": "5"}, tokens, 10, 100, ()).limit == 5
+    tokens = query.PageTokens("secret")
+    with pytest.raises(query.BadQuery):
+        query.page_request("persons", {"limit": "\uff15"}, tokens, 10, 100, ())
+    assert query.page_request("persons", {"limit": "5"}, tokens, 10, 100, ()).limit == 5

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from dnp.services.ss12000_auth import AuthError
-from dnp.services.ss12000_auth import JwtVerifier
+from dnp.ss12000.auth import AuthError
+from dnp.ss12000.auth import JwtVerifier
 from tests.fakes.auth_server import API_LOCATION
 from tests.fakes.auth_server import SKOLVERKET_CLIENT
 from tests.fakes.auth_server import SKOLVERKET_ORGANIZATION_ID
@@ -120,12 +120,12 @@ def test_from_config_reads_the_dnp_keys():
             "TLS_CA_BUNDLE": "/etc/dnp/ca.pem",
         }
     )
-    assert (verifier.jwks_url, verifier.issuer, verifier.audience) == (
+    assert (verifier.jwks.url, verifier.issuer, verifier.audience) == (
         "https://as.example/jwks",
         "https://as.example",
         "nutid test",
     )
-    assert (verifier.location, verifier.ca_bundle) == ("https://dnp.example/ss12000", "/etc/dnp/ca.pem")
+    assert (verifier.location, verifier.jwks.ca_bundle) == ("https://dnp.example/ss12000", "/etc/dnp/ca.pem")
 
 
 # -- the Authorization header -------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_unknown_kid_refetches_and_picks_up_a_rotated_key(verifier, auth_server,
     assert verifier.verify(f"Bearer {old_token}").subject == SKOLVERKET_CLIENT  # both keys known
 
     auth_server.drop_key(old_kid)
-    clock.advance(verifier.jwks_max_age)  # cache expires: the next call refetches
+    clock.advance(verifier.jwks.max_age)  # cache expires: the next call refetches
     assert verifier.verify(f"Bearer {auth_server.issue(kid=new_kid)}").subject == SKOLVERKET_CLIENT
     error = rejected(verifier, old_token)
     assert (error.status, error.code) == (401, "unknown_key")
@@ -346,7 +346,7 @@ def test_expired_jwks_cache_with_the_host_down_fails_closed(verifier, auth_serve
     token = auth_server.issue()
     verifier.verify(f"Bearer {token}")
     auth_server.jwks_mode = "down"
-    clock.advance(verifier.jwks_max_age - 1)
+    clock.advance(verifier.jwks.max_age - 1)
     assert verifier.verify(f"Bearer {token}").subject == SKOLVERKET_CLIENT  # cached keys still good
     clock.advance(1)
     error = rejected(verifier, token)

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from dnp.services import ss12000_auth
+from dnp.ss12000 import auth
 from tests.fakes.auth_server import SKOLVERKET_CLIENT
 from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.services.test_ss12000_auth import JWKS_PATH
@@ -39,7 +39,7 @@ def decodes(monkeypatch):
     """How many times a signature was checked."""
     calls = []
     real = jwt.decode
-    monkeypatch.setattr(ss12000_auth.jwt, "decode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(auth.jwt, "decode", lambda *a, **k: calls.append(1) or real(*a, **k))
     return calls
 
 
@@ -70,7 +70,7 @@ def test_a_remembered_token_is_refused_once_its_key_leaves_the_jwks(verifier, au
     verifier.verify(f"Bearer {token}")
     auth_server.add_key()
     auth_server.drop_key(old_kid)
-    monotonic.advance(verifier.jwks_max_age)  # the key set is refetched on the next call
+    monotonic.advance(verifier.jwks.max_age)  # the key set is refetched on the next call
     error = rejected(verifier, token)
     assert (error.status, error.code) == (401, "unknown_key")
     assert auth_server.count(JWKS_PATH) == 2
@@ -81,7 +81,7 @@ def test_a_remembered_token_fails_closed_when_the_jwks_cannot_be_refreshed(verif
     token = auth_server.issue()
     verifier.verify(f"Bearer {token}")
     auth_server.jwks_mode = "down"
-    monotonic.advance(verifier.jwks_max_age)
+    monotonic.advance(verifier.jwks.max_age)
     error = rejected(verifier, token)
     assert (error.status, error.code) == (503, "jwks_unavailable")
 
@@ -94,7 +94,7 @@ def test_refused_tokens_are_not_remembered(verifier, auth_server, decodes):  # n
 
 
 def test_the_memory_is_bounded(verifier, auth_server, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(ss12000_auth, "VERIFIED_CACHE_SIZE", 5)
+    monkeypatch.setattr(auth, "VERIFIED_CACHE_SIZE", 5)
     for _ in range(12):
         verifier.verify(f"Bearer {auth_server.issue()}")
         assert len(verifier._verified) <= 5

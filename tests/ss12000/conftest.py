@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from dnp.services.ss12000_auth import JwtVerifier
+from dnp.ss12000.auth import JwtVerifier
 from tests.fakes.auth_server import API_LOCATION
 from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.ss12000 import spec
@@ -65,7 +65,7 @@ def configure(app, server) -> None:
     )
     # The production verifier, except that it may refetch the JWKS at once (key rotation tests).
     verifier = JwtVerifier.from_config(app.config)
-    verifier.refetch_interval = 0
+    verifier.jwks.refetch_interval = 0
     app.extensions["dnp.ss12000_verifier"] = verifier
 
 

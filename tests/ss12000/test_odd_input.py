@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import select
 
 from dnp.delivery.models import Subscription
-from dnp.services.ss12000_paging import DELETED_FILTERS
-from dnp.services.ss12000_paging import LIST_FILTERS
-from dnp.services.ss12000_paging import RESOURCES
 from dnp.ss12000.models import FeedbackLog
 from dnp.ss12000.models import FeedbackStatistics
+from dnp.ss12000.query import DELETED_FILTERS
+from dnp.ss12000.query import LIST_FILTERS
+from dnp.ss12000.query import RESOURCES
 
 TARGET = "https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/4711"
 # Valid RFC 3339, but the instant in UTC (or in Swedish time) is outside what datetime can hold.

@@ -8,9 +8,9 @@ from functools import partial
 
 import pytest
 
-from dnp.routes import ss12000 as ss12000_routes
-from dnp.services.ss12000_paging import PageReader
-from dnp.services.ss12000_paging import PageRequest
+from dnp.ss12000 import reader as page_reader
+from dnp.ss12000.query import PageRequest
+from dnp.ss12000.reader import PageReader
 from tests import factories
 from tests.routes.test_ingest_api import send
 from tests.ss12000.helpers import change_group
@@ -92,7 +92,7 @@ def test_a_page_is_read_in_parts_of_its_own(app, api, published, monkeypatch):
         assert [_ids(part) for part in short.parts()] == [everyone[4:6], everyone[6:7]]
         assert (short.count, short.more) == (3, False)
     # The API reading in parts of two: the same pages, the same entities, exactly once.
-    monkeypatch.setattr(ss12000_routes, "PageReader", partial(PageReader, part=2))
+    monkeypatch.setattr(page_reader, "PageReader", partial(PageReader, part=2))
     page, seen = api.get("/persons", limit=5), []
     while True:
         seen += [p["id"] for p in page["data"]]

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
+from dnp.delivery.subscriptions import target_allowed
 from dnp.publication.models import Outbox
-from dnp.services import deliveries
-from dnp.services.subscriptions import target_allowed
 from dnp.ss12000.models import FeedbackLog
 from dnp.ss12000.models import FeedbackStatistics
 from dnp.types import utcnow

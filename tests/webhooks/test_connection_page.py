@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.connection.certificates import generate_client_certificate
 from dnp.connection.models import ClientCredential
-from dnp.services.client_certificate import generate_client_certificate
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
@@ -210,7 +210,7 @@ def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, au
     )
     assert len(entry["clients"][0]["pins"]) == 2
     # Deliveries still use the working certificate.
-    from dnp.services.client_credentials import certificate_files
+    from dnp.connection.credentials import certificate_files
 
     cert_path, _ = certificate_files(app.config, db)
     assert Path(cert_path).read_text() == working.cert_pem

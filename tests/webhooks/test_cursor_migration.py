@@ -11,12 +11,12 @@ from sqlalchemy import create_engine
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import WebhookCursor
 from dnp.migrate import alembic_config
 from dnp.migrate import upgrade
 from dnp.publication.models import Outbox
-from dnp.services import deliveries
 from dnp.types import utcnow
 from tests.conftest import fresh_database
 

@@ -8,13 +8,13 @@ import pytest
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
 from dnp.publication.restamp import restamp
-from dnp.services import deliveries
 from dnp.types import utcnow
 
 TIMING = deliveries.Timing(coalesce_seconds=5)

@@ -19,12 +19,12 @@ from sqlmodel import Session
 from sqlmodel import select
 
 import dnp.jobs.webhooks
+from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
+from dnp.delivery.sender import SendResult
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs.sweeper import sweep_once
-from dnp.services import deliveries
-from dnp.services.webhook_sender import SendResult
 from dnp.types import utcnow
 
 SUBSCRIPTION_ID = "00000000-0000-4000-8000-00000000000a"

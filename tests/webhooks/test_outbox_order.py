@@ -14,15 +14,15 @@ from sqlalchemy import text
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.delivery import deliveries
+from dnp.delivery import ops
+from dnp.delivery import outbox
+from dnp.delivery import subscriptions
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import WebhookCursor
 from dnp.groups import changes
 from dnp.publication.models import Outbox
 from dnp.register.ingest import ingest_items
-from dnp.services import deliveries
-from dnp.services import delivery_ops
-from dnp.services import outbox_reader
-from dnp.services import subscriptions
 from dnp.services.access import Access
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
@@ -98,9 +98,9 @@ def test_a_change_committed_after_a_higher_id_was_gathered_is_still_announced(ap
         assert covers(sent, late)
         deliveries.succeeded(db, sent, 204, utcnow())  # and its webhook goes out
         db.commit()
-        assert delivery_ops.backlog(db).outbox_waiting == 0
+        assert ops.backlog(db).outbox_waiting == 0
         first.commit()  # now T1 commits, below what was gathered
-    assert delivery_ops.backlog(db).outbox_waiting == 1  # operators see it waiting
+    assert ops.backlog(db).outbox_waiting == 1  # operators see it waiting
     [announced] = gathered(db)
     assert announced.id != sent.id and covers(announced, early)
     assert announced.resources == ["Person"]
@@ -139,10 +139,10 @@ def test_a_change_committed_after_the_201_is_announced_though_its_id_is_older(
 def test_a_reader_counts_its_own_open_transaction_as_not_yet_complete(app, db, pupils):
     db.execute(text("SELECT pg_current_xact_id()"))  # this transaction has an id ...
     committed_elsewhere(app, pupils[1], "Sen")  # ... and a later one completes before it
-    since = outbox_reader.end(db)
+    since = outbox.end(db)
     own = change_person(db, pupils[0], "Egen")  # written after ``since``, in the same transaction
     db.commit()
-    read = db.exec(select(Outbox.id).where(outbox_reader.between(since, outbox_reader.end(db)))).all()
+    read = db.exec(select(Outbox.id).where(outbox.between(since, outbox.end(db)))).all()
     assert own in read
 
 

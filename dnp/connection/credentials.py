@@ -18,11 +18,11 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.connection.certificates import generate_client_certificate
+from dnp.connection.certificates import load_certificate
+from dnp.connection.certificates import pair_problem
 from dnp.connection.models import ClientCredential
-from dnp.services.auth_token import TokenClient
-from dnp.services.client_certificate import generate_client_certificate
-from dnp.services.client_certificate import load_certificate
-from dnp.services.client_certificate import pair_problem
+from dnp.connection.token import TokenClient
 
 _lock = threading.Lock()
 # Keyed by the stored content, not the row id: ids come again after a database reset or restore.

@@ -10,10 +10,10 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
-from dnp.services import outbox_reader
 from dnp.types import utcnow
 
 
@@ -41,7 +41,7 @@ class DeliveryRow:
 
 def backlog(session: Session) -> Backlog:
     """Outbox rows not yet gathered (for the live subscription furthest behind), and deliveries by state."""
-    end = outbox_reader.end(session)
+    end = outbox.end(session)
     cursors = session.exec(
         select(WebhookCursor.last_outbox_id, WebhookCursor.snapshot)
         .join(Subscription, Subscription.id == WebhookCursor.subscription_id)
@@ -49,8 +49,8 @@ def backlog(session: Session) -> Backlog:
     ).all()
     waiting = 0
     for last_id, snapshot in cursors:
-        since = outbox_reader.Position(last_id, snapshot)
-        behind = session.exec(select(func.count()).where(outbox_reader.between(since, end))).one()
+        since = outbox.Position(last_id, snapshot)
+        behind = session.exec(select(func.count()).where(outbox.between(since, end))).one()
         waiting = max(waiting, behind)
     counts = dict(session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     failing = session.exec(

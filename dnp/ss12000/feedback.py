@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.publication.models import PublishedEntity
-from dnp.services.ss12000_paging import BadQuery
-from dnp.services.ss12000_paging import parse_time
 from dnp.ss12000.models import ApiCall
 from dnp.ss12000.models import FeedbackLog
 from dnp.ss12000.models import FeedbackStatistics
+from dnp.ss12000.query import BadQuery
+from dnp.ss12000.query import parse_time
 
 SEVERITIES = ("Info", "Warning", "Error")
 MAX_MESSAGE = 10_000

@@ -16,22 +16,22 @@ from sqlmodel import select
 from dnp.audit import trail
 from dnp.auth.models import RoleGrant
 from dnp.common.wording import counted
+from dnp.connection.certificates import CertificateInfo
+from dnp.connection.certificates import build_moa_entry
+from dnp.connection.certificates import describe_certificate
+from dnp.connection.certificates import load_certificate
+from dnp.connection.credentials import active
+from dnp.connection.credentials import certificate_files
+from dnp.connection.credentials import credential_files
+from dnp.connection.credentials import new_token_client
+from dnp.connection.credentials import pending
 from dnp.connection.models import ClientCredential
 from dnp.connection.models import ConnectionCheck
+from dnp.connection.token import TokenError
 from dnp.delivery.models import Subscription
 from dnp.groups.models import TestGroup
 from dnp.publication.models import CentralSetting
 from dnp.register.models import Organisation
-from dnp.services.auth_token import TokenError
-from dnp.services.client_certificate import CertificateInfo
-from dnp.services.client_certificate import build_moa_entry
-from dnp.services.client_certificate import describe_certificate
-from dnp.services.client_certificate import load_certificate
-from dnp.services.client_credentials import active
-from dnp.services.client_credentials import certificate_files
-from dnp.services.client_credentials import credential_files
-from dnp.services.client_credentials import new_token_client
-from dnp.services.client_credentials import pending
 from dnp.types import utcnow
 
 WARN_DAYS = 30

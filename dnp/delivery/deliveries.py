@@ -15,12 +15,12 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
 from dnp.delivery.models import new_job_key
 from dnp.publication.models import Outbox
-from dnp.services import outbox_reader
 
 log = logging.getLogger(__name__)
 # Skolverket's order of resource types in a webhook body.
@@ -67,7 +67,7 @@ def body_for(delivery: Delivery) -> dict:
     }
 
 
-def _start_since(session: Session, subscription: Subscription) -> outbox_reader.Position:
+def _start_since(session: Session, subscription: Subscription) -> outbox.Position:
     """A position that announces every outbox row written since the subscription was made.
 
     For subscriptions stored before cursors were recorded with them (or stored without the service):
@@ -75,14 +75,14 @@ def _start_since(session: Session, subscription: Subscription) -> outbox_reader.
     while a skipped one would be lost.
     """
     before = session.exec(select(func.max(Outbox.id)).where(Outbox.created_at < subscription.created)).one()
-    return outbox_reader.Position(before or 0)
+    return outbox.Position(before or 0)
 
 
-def _position(cursor: WebhookCursor) -> outbox_reader.Position:
-    return outbox_reader.Position(cursor.last_outbox_id, cursor.snapshot)
+def _position(cursor: WebhookCursor) -> outbox.Position:
+    return outbox.Position(cursor.last_outbox_id, cursor.snapshot)
 
 
-def _store(cursor: WebhookCursor, position: outbox_reader.Position) -> None:
+def _store(cursor: WebhookCursor, position: outbox.Position) -> None:
     cursor.last_outbox_id, cursor.snapshot = position.last_id, position.snapshot
 
 
@@ -101,9 +101,9 @@ def open_cursor(session: Session, subscription: Subscription, *, restart: bool) 
     ).first()
     if cursor is None:
         cursor = WebhookCursor(subscription_id=subscription.id)
-        _store(cursor, outbox_reader.end(session) if restart else _start_since(session, subscription))
+        _store(cursor, outbox.end(session) if restart else _start_since(session, subscription))
     elif restart:
-        _store(cursor, outbox_reader.end(session))
+        _store(cursor, outbox.end(session))
     session.add(cursor)
     return cursor
 
@@ -126,7 +126,7 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
             cursor = WebhookCursor(subscription_id=subscription.id)
             _store(cursor, _start_since(session, subscription))
             session.add(cursor)
-        since, until = _position(cursor), outbox_reader.end(session)
+        since, until = _position(cursor), outbox.end(session)
         groups = session.exec(
             select(
                 Outbox.resource,
@@ -135,10 +135,10 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
                 func.max(Outbox.id),
                 func.min(Outbox.created_at),
             )
-            .where(outbox_reader.between(since, until))
+            .where(outbox.between(since, until))
             .group_by(Outbox.resource, Outbox.change)
         ).all()
-        restored = outbox_reader.went_back(since, until)
+        restored = outbox.went_back(since, until)
         if restored:
             log.warning(
                 "subscription %s: outbox transaction ids went back (restored?); read by id", subscription.id

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import ssl
-import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -23,9 +21,12 @@ from dataclasses import dataclass
 import httpx
 import jwt
 
+from dnp.ss12000.errors import AuthError
+from dnp.ss12000.jwks import ALGORITHM
+from dnp.ss12000.jwks import JwksCache
+
 logger = logging.getLogger(__name__)
 
-ALGORITHM = "ES256"
 ACCESS_TYPE = "ss12000-api"
 REQUIRED_CLAIMS = ["exp", "nbf", "iat", "iss", "aud"]
 # Claims passed on to the caller; anything else (unknown, possibly personal) is dropped.
@@ -37,20 +38,6 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 MAX_TOKEN_LENGTH = 8192
 # Verified tokens remembered (Skolverket's client sends one token for a whole pull of many pages).
 VERIFIED_CACHE_SIZE = 256
-
-
-class AuthError(Exception):
-    """A rejected request: HTTP status, stable code, and a message that never contains the token."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def as_dict(self) -> dict:
-        """The API error body ``{code, message}``."""
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -87,18 +74,18 @@ class JwtVerifier:
         self.audience = audience
         self.organization_id = organization_id
         self.location = location
-        self.ca_bundle = ca_bundle
         self.leeway = leeway
-        self.timeout = timeout
-        self.jwks_max_age = jwks_max_age
-        self.refetch_interval = refetch_interval
-        self._http_client = http_client
-        self._clock = clock
         self._wall_clock = wall_clock
-        self._lock = threading.Lock()
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._last_attempt: float | None = None
+        self.jwks = JwksCache(
+            jwks_url,
+            ca_bundle=ca_bundle,
+            http_client=http_client,
+            timeout=timeout,
+            max_age=jwks_max_age,
+            refetch_interval=refetch_interval,
+            clock=clock,
+            on_change=self._forget_verified,
+        )
         # token → (caller, kid, exp, nbf); emptied whenever the key set changes.
         self._verified: dict[str, tuple[Caller, str, float, float]] = {}
 
@@ -129,7 +116,7 @@ class JwtVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthError(401, "malformed_token", "the token header has no key id (kid)")
-        key = self._key(kid)
+        key = self.jwks.key(kid)
         claims = self._decode(token, key)
         self._check_grant(claims)
         subject = claims.get("sub") or claims.get("entity_id")
@@ -143,8 +130,8 @@ class JwtVerifier:
 
     def _remember(self, token: str, key: jwt.PyJWK, caller: Caller, kid: str, claims: dict) -> None:
         """Keep a verified token, unless the key set changed while it was being checked."""
-        with self._lock:  # the key set is replaced only under this lock
-            if self._keys.get(kid) is not key:
+        with self.jwks.lock:  # the key set is replaced only under this lock
+            if self.jwks.keys.get(kid) is not key:
                 return
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 self._verified = {}
@@ -152,7 +139,7 @@ class JwtVerifier:
 
     def _recheck(self, token: str, caller: Caller, kid: str, exp: float, nbf: float) -> Caller:
         """A token verified before: its signature and claims still hold; time and keys are checked again."""
-        self._key(kid)  # the key set may be stale (fail closed) or have dropped this key
+        self.jwks.key(kid)  # the key set may be stale (fail closed) or have dropped this key
         if self._verified.get(token) is None:
             return self.verify(f"Bearer {token}")  # the key set changed: verify from scratch
         now = self._wall_clock()
@@ -208,49 +195,8 @@ class JwtVerifier:
                 return
         raise AuthError(403, "location_not_granted", "the token does not grant access to this API")
 
-    def _key(self, kid: str) -> jwt.PyJWK:
-        # Lock-free fast path: the dict is replaced, never mutated, so a reader sees a whole JWKS.
-        keys = self._keys
-        if kid in keys and not self._stale():
-            return keys[kid]
-        with self._lock:
-            if self._stale() or kid not in self._keys:
-                self._refresh()
-            keys = self._keys
-        if self._fetched_at is None or self._stale():
-            raise AuthError(503, "jwks_unavailable", "the token signing keys cannot be fetched right now")
-        if kid not in keys:
-            raise AuthError(401, "unknown_key", "the token is signed with an unknown key")
-        return keys[kid]
-
-    def _stale(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= self.jwks_max_age
-
-    def _refresh(self) -> None:
-        """Fetch the JWKS again, unless we tried less than ``refetch_interval`` seconds ago."""
-        now = self._clock()
-        # Rate limit: tokens with made-up kids must not turn into a flood of JWKS requests.
-        if self._last_attempt is not None and now - self._last_attempt < self.refetch_interval:
-            return
-        self._last_attempt = now
-        try:
-            keys = self._fetch()
-        except (httpx.HTTPError, ValueError, OSError) as exc:  # OSError: unreadable CA bundle
-            logger.warning("JWKS %s unavailable: %s", self.jwks_url, exc)
-            return
-        self._keys = keys
+    def _forget_verified(self) -> None:
         self._verified = {}
-        self._fetched_at = self._clock()
-
-    def _fetch(self) -> dict[str, jwt.PyJWK]:
-        if self._http_client is not None:
-            response = self._http_client.get(self.jwks_url, timeout=self.timeout)
-        else:
-            context = ssl.create_default_context(cafile=self.ca_bundle)
-            with httpx.Client(verify=context, timeout=self.timeout, follow_redirects=False) as client:
-                response = client.get(self.jwks_url)
-        response.raise_for_status()
-        return _parse_jwks(response.json())
 
 
 def _bearer_token(authorization_header: str | None) -> str:
@@ -266,25 +212,3 @@ def _bearer_token(authorization_header: str | None) -> str:
     if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
         raise AuthError(401, "malformed_token", "the bearer token is not a JWT")
     return token
-
-
-def _parse_jwks(document: object) -> dict[str, jwt.PyJWK]:
-    """Usable ES256 keys of a JWKS by kid; ValueError when there are none."""
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError("not a JWKS document")
-    keys: dict[str, jwt.PyJWK] = {}
-    for jwk in document["keys"]:
-        if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
-            continue
-        # Only P-256 signing keys: an RSA or symmetric key in the set must never verify an ES256 token.
-        if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
-            continue
-        if jwk.get("use", "sig") != "sig" or jwk.get("alg", ALGORITHM) != ALGORITHM:
-            continue
-        try:
-            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=ALGORITHM)
-        except jwt.PyJWKError:
-            continue
-    if not keys:
-        raise ValueError("the JWKS holds no usable ES256 key")
-    return keys

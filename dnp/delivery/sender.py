@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from dnp.services.auth_token import TokenError
+from dnp.connection.token import TokenError
 
 
 @dataclass

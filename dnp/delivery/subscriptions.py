@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.audit import trail
+from dnp.delivery import deliveries
 from dnp.delivery.models import Subscription
 from dnp.publication.render import stamp
-from dnp.services import deliveries
 from dnp.types import utcnow
 
 RESOURCE_TYPES = ("Activity", "Duty", "Group", "Person", "Organisation")

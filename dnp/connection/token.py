@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import httpx
 
-from dnp.services.client_certificate import cert_s256
-from dnp.services.client_certificate import load_certificate
+from dnp.connection.certificates import cert_s256
+from dnp.connection.certificates import load_certificate
 
 DEFAULT_TIMEOUT = 10.0
 # Renew at 90% of the lifetime, as Skolverket's reference client does.
