@@ -37,7 +37,10 @@ from sqlmodel import Session  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from dnp import create_app  # noqa: E402
+from dnp.auth import roles as access  # noqa: E402
+from dnp.auth import sessions  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
+from dnp.demo.users import CENTRAL_ADMIN  # noqa: E402
 from dnp.groups import changes  # noqa: E402
 from dnp.groups.catalog import ensure_catalog  # noqa: E402
 from dnp.groups.facts import validate  # noqa: E402
@@ -48,8 +51,6 @@ from dnp.register.models import Organisation  # noqa: E402
 from dnp.register.models import Person  # noqa: E402
 from dnp.register.models import RegisterGroup  # noqa: E402
 from dnp.register.models import skolverket_id  # noqa: E402
-from dnp.services import access  # noqa: E402
-from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 POSTGRES_URL = os.environ.get("DNP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -207,7 +208,7 @@ def main() -> None:
         ids = _groups(session, unit_id)
         unit = session.get(Organisation, unit_id)
         pupils = session.exec(select(func.count()).where(Enrolment.school_unit_id == unit_id)).one()
-        session_id = access.start_session(session, CENTRAL_ADMIN, "bench")
+        session_id = sessions.start_session(session, CENTRAL_ADMIN, "bench")
         session.commit()
     gc.collect()
     gc.freeze()  # as app.py does in each web worker

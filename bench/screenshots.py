@@ -23,6 +23,8 @@ from sqlmodel import select  # noqa: E402
 
 from dnp.auth.models import RoleGrant  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
+from dnp.demo.users import CENTRAL_ADMIN  # noqa: E402
+from dnp.demo.users import NO_ROLE  # noqa: E402
 from dnp.groups.changes import withdraw  # noqa: E402
 from dnp.groups.facts import validate  # noqa: E402
 from dnp.groups.models import TestGroup  # noqa: E402
@@ -30,8 +32,6 @@ from dnp.migrate import upgrade  # noqa: E402
 from dnp.register.models import Organisation  # noqa: E402
 from dnp.register.models import RegisterGroup  # noqa: E402
 from dnp.register.models import skolverket_id  # noqa: E402
-from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
-from dnp.services.demo_users import NO_ROLE  # noqa: E402
 from tests.browser.live import DEMO_SEED  # noqa: E402
 from tests.browser.live import launch_chromium  # noqa: E402
 from tests.browser.live import load_small_demo  # noqa: E402

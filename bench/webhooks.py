@@ -24,13 +24,13 @@ from sqlmodel import Session  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from dnp import create_app  # noqa: E402
+from dnp.auth.roles import Access  # noqa: E402
 from dnp.delivery.models import Subscription  # noqa: E402
+from dnp.demo.register import load_demo  # noqa: E402
+from dnp.demo.users import CENTRAL_ADMIN  # noqa: E402
 from dnp.groups import changes  # noqa: E402
 from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.migrate import upgrade  # noqa: E402
-from dnp.services.access import Access  # noqa: E402
-from dnp.services.demo_data import load_demo  # noqa: E402
-from dnp.services.demo_users import CENTRAL_ADMIN  # noqa: E402
 from dnp.types import utcnow  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
 from tests.webhooks.harness import PrivateRedis  # noqa: E402

@@ -9,11 +9,11 @@ from flask import Flask
 
 from dnp import db
 from dnp import request_limits
+from dnp.auth.saml.sp import config_problems
 from dnp.config import from_environment
 from dnp.extensions import csrf
 from dnp.extensions import htmx
 from dnp.login import login_manager
-from dnp.services.saml import config_problems
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:

@@ -16,11 +16,11 @@ from dnp.common.wording import counted
 from dnp.db import get_engine
 from dnp.db import get_session
 from dnp.db import refresh_statistics
+from dnp.demo.register import load_demo
+from dnp.demo.register import register_is_empty
+from dnp.demo.register import write_demo_file
 from dnp.register.file_import import import_stream
 from dnp.register.ingest import IngestRejected
-from dnp.services.demo_data import load_demo
-from dnp.services.demo_data import register_is_empty
-from dnp.services.demo_data import write_demo_file
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
 
@@ -143,9 +143,9 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
     """Grant a role to an EPPN (bootstrap the first central administrator with this)."""
     from sqlmodel import select
 
+    from dnp.auth.roles import AccessError
+    from dnp.auth.roles import grant_role
     from dnp.register.models import Organisation
-    from dnp.services.access import AccessError
-    from dnp.services.access import grant_role
 
     session = get_session()
     unit_ids = []
@@ -225,13 +225,13 @@ def deliveries_status():
 def deliveries_requeue(delivery_id: int | None, everything: bool):
     """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
     from dnp.audit import trail
-    from dnp.delivery import deliveries
+    from dnp.delivery import attempts
     from dnp.types import utcnow
 
     if delivery_id is None and not everything:
         raise click.UsageError("Ange ett leverans-id eller --all.")
     session = get_session()
-    count = deliveries.requeue_dead(session, utcnow(), None if everything else delivery_id)
+    count = attempts.requeue_dead(session, utcnow(), None if everything else delivery_id)
     trail.record(
         session,
         _actor("deliveries"),

@@ -39,7 +39,7 @@ DEFAULTS = {
     "JOBS_INLINE": False,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_MAX_HOURS": 10,
-    # SAML sign-in through Skolfederation (all required in production, see dnp.services.saml):
+    # SAML sign-in through Skolfederation (all required in production, see dnp.auth.saml.sp):
     # DNP's public https:// address; ACS, SLS and (by default) the entity id are derived from it.
     "SAML_SP_BASE_URL": None,
     # Our SP entity id (default: <SAML_SP_BASE_URL>/saml/metadata).

@@ -18,8 +18,9 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from dnp.auth import roles as access
+from dnp.auth import sessions
 from dnp.db import get_session
-from dnp.services import access
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -44,7 +45,7 @@ class CurrentUser(UserMixin):
 def _load_user(session_id: str) -> CurrentUser | None:
     db = get_session()
     config = current_app.config
-    record = access.load_session(
+    record = sessions.load_session(
         db,
         session_id,
         idle=timedelta(minutes=int(config["SESSION_IDLE_MINUTES"])),
@@ -100,7 +101,7 @@ def sign_in(eppn: str, method: str, display_name: str = "", next_path: str | Non
     db = get_session()
     eppn = access.normalise_eppn(eppn)  # whatever case the IdP or the form used
     cookie_session.clear()  # a fresh session on login: no fixation
-    session_id = access.start_session(db, eppn, method, display_name)
+    session_id = sessions.start_session(db, eppn, method, display_name)
     db.commit()
     rights = access.access_for(db, eppn)
     login_user(CurrentUser(session_id, eppn, rights, access.display_names(db, {eppn}).get(eppn, "")))
@@ -113,7 +114,7 @@ def sign_out() -> None:
     """End the server-side session and clear the cookie."""
     if current_user.is_authenticated:
         db = get_session()
-        access.end_session(db, current_user.session_id)
+        sessions.end_session(db, current_user.session_id)
         db.commit()
     logout_user()
     cookie_session.clear()

@@ -156,7 +156,7 @@ def new_id() -> str:
 
 def login(client, app, eppn: str) -> str:
     """Sign ``client`` in as ``eppn`` (a real server-side session, no IdP); return the session id."""
-    from dnp.services.access import start_session
+    from dnp.auth.sessions import start_session
 
     with Session(app.extensions["dnp.engine"]) as session:
         session_id = start_session(session, eppn, "test")
@@ -177,7 +177,7 @@ def csrf_token(client) -> str:
 
 def grant(app, eppn: str, role: str, unit_ids=()) -> None:
     """Give ``eppn`` a role directly in the database."""
-    from dnp.services.access import grant_role
+    from dnp.auth.roles import grant_role
 
     with Session(app.extensions["dnp.engine"]) as session:
         grant_role(session, "test", eppn, role, list(unit_ids))

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import Session
 
 from dnp.auth.models import RoleGrant
+from dnp.auth.roles import Access
 from dnp.groups import changes
 from dnp.groups.tasks import start_task
-from dnp.services.access import Access
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login

@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth.roles import access_for
 from dnp.groups.changes import create_group
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
@@ -16,7 +17,6 @@ from dnp.groups.models import TestOccasion
 from dnp.register.models import Enrolment
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services.access import access_for
 
 
 def classes_of_year(session: Session, unit_id: str, school_year: int) -> list[RegisterGroup]:

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.common.people import person_label
+from dnp.common.people import person_sort_key
+from dnp.common.people import shown_eppn
 from dnp.groups.facts import class_names
 from dnp.groups.models import TestActivity
 from dnp.register.models import Duty
@@ -20,9 +23,6 @@ from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services.access import person_label
-from dnp.services.access import person_sort_key
-from dnp.services.access import shown_eppn
 
 
 def fits_unit(activity: TestActivity, unit: Organisation) -> bool:

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.auth.roles import Access
 from dnp.groups.candidates import fits_unit
 from dnp.groups.candidates import source_pupils
 from dnp.groups.facts import validate
@@ -24,7 +25,6 @@ from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
-from dnp.services.access import Access
 from dnp.types import utcnow
 
 MAX_NAME = 120

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.common.people import person_label
+from dnp.common.people import shown_eppn
 from dnp.groups.candidates import natural_order
 from dnp.groups.candidates import unit_classes
 from dnp.groups.facts import class_names
@@ -21,8 +23,6 @@ from dnp.groups.overview import STATUS_NAMES
 from dnp.groups.validation import validate_group
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
-from dnp.services.access import person_label
-from dnp.services.access import shown_eppn
 
 
 @dataclass

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.common.people import person_label
+from dnp.common.people import person_sort_key
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
@@ -21,8 +23,6 @@ from dnp.register.models import Enrolment
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services.access import person_label
-from dnp.services.access import person_sort_key
 
 
 def _member_facts(person, role: str, enrolment, duty) -> MemberFacts:

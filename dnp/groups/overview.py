@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth.roles import Access
 from dnp.groups.facts import facts_for_groups
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
@@ -17,7 +18,6 @@ from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
 from dnp.groups.validation import validate_group
 from dnp.register.models import Organisation
-from dnp.services.access import Access
 
 STATUS_NAMES = {"draft": "Utkast", "ready": "Klar", "withdrawn": "Tillbakadragen"}
 

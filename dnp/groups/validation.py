@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from dataclasses import field
 
 from dnp.common import codes
 from dnp.common.civic import civic_number_kind
+from dnp.common.people import eppn_has_name
 
 
 @dataclass
@@ -74,27 +73,6 @@ FIX_PROTECTED_EPPN = (
     "Be om en ny EPPN utan namn (t.ex. slumpade tecken) i elevregistret (skoladministrativa "
     "systemet); den nya kommer hit automatiskt."
 )
-
-
-@functools.lru_cache(maxsize=8192)  # the same names and EPPNs are folded on every page view
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(char for char in text if char.isalnum())
-
-
-def eppn_has_name(eppn: str | None, *names: str | None) -> bool:
-    """True when a name part of three letters or more shows in the EPPN's local part (Skolverket's 3047).
-
-    Letter case, accents and separators do not hide it: ``Kanariezq.Fagelzq`` holds ``Fågelzq``.
-    """
-    if not eppn:
-        return False
-    folded = _fold(eppn.rpartition("@")[0] or eppn)
-    return any(
-        len(_fold(part)) >= 3 and _fold(part) in folded
-        for name in names
-        for part in re.split(r"[\s-]+", name or "")
-    )
 
 
 def eppn_problem(member: MemberFacts) -> tuple[str, str] | None:

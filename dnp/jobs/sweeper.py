@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from dnp.db import get_session
+from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.groups.models import BackgroundTask
@@ -38,22 +39,22 @@ def sweep_once() -> dict[str, int]:
     session = get_session()
     timing = timing_from_config(current_app.config)
     now = utcnow()
-    released = deliveries.release_stuck(session, now, timing)
+    released = attempts.release_stuck(session, now, timing)
     gathered = deliveries.gather(session, now, timing)
     session.commit()
-    due = deliveries.due(session, now)
+    due = attempts.due(session, now)
     enqueued = 0
     if due:
         queue = get_queue(WEBHOOKS_QUEUE)
         rows = session.exec(
             select(Delivery.id, Delivery.job_key, Delivery.attempts).where(Delivery.id.in_(due))
         ).all()
-        for delivery_id, job_key, attempts in sorted(rows):
+        for delivery_id, job_key, tries in sorted(rows):
             # result_ttl=0: the job id is free again as soon as it ran, so the next sweep can
             # enqueue the delivery again if it was not claimed (e.g. another was in flight).
             enqueued += _enqueue_unique(
                 queue,
-                deliveries.job_id(delivery_id, job_key, attempts),
+                attempts.job_id(delivery_id, job_key, tries),
                 "dnp.jobs.webhooks.deliver_webhook",
                 delivery_id,
                 job_key,

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dnp.connection.credentials import token_client
 from dnp.db import get_session
+from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
@@ -43,17 +44,17 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         config = current_app.config
         session = get_session()
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        delivery = deliveries.claim(session, delivery_id, worker, utcnow(), job_key)
+        delivery = attempts.claim(session, delivery_id, worker, utcnow(), job_key)
         if delivery is None:
             return
         subscription = session.get(Subscription, delivery.subscription_id)
         timing = timing_from_config(config)
         if subscription is None or subscription.expires <= utcnow():
-            deliveries.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
+            attempts.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
             _commit(session, delivery_id)
             return
         if not target_allowed(subscription.target, config["WEBHOOK_ALLOWED_TARGETS"]):
-            deliveries.give_up(
+            attempts.give_up(
                 session, delivery, "dead", "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS)."
             )
             _commit(session, delivery_id)
@@ -71,12 +72,12 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         )
         now = utcnow()
         if result.ok:
-            deliveries.succeeded(session, delivery, result.status, now)
+            attempts.succeeded(session, delivery, result.status, now)
         else:
             log.warning(
                 "delivery %s to subscription %s failed: %s", delivery.id, subscription.id, result.error
             )
-            deliveries.failed(session, delivery, result.error, now, timing, result.status)
+            attempts.failed(session, delivery, result.error, now, timing, result.status)
         _commit(session, delivery_id)
 
 

@@ -16,12 +16,12 @@ from dnp.audit.search import PAGE_SIZE
 from dnp.audit.search import AuditFilter
 from dnp.audit.search import known_values
 from dnp.audit.search import search_audit
+from dnp.auth import roles as access
 from dnp.common.request_input import page_number
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.login import require_role
 from dnp.register.models import Organisation
-from dnp.services import access
 from dnp.web import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

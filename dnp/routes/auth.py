@@ -12,10 +12,10 @@ from flask_login import current_user
 
 from dnp.common import identifiers
 from dnp.db import get_session
+from dnp.demo.users import demo_users
 from dnp.login import safe_next
 from dnp.login import sign_in
 from dnp.login import sign_out
-from dnp.services.demo_users import demo_users
 from dnp.web import render
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")

@@ -12,12 +12,12 @@ from dnp.audit import trail
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
-from dnp.delivery import deliveries
+from dnp.delivery import attempts
 from dnp.delivery import ops
 from dnp.groups.models import BackgroundTask
+from dnp.jobs import inspect
 from dnp.jobs import redis_connection
 from dnp.login import require_role
-from dnp.services import queues
 from dnp.types import utcnow
 from dnp.web import render
 
@@ -32,9 +32,9 @@ def _page(message: str | None = None, status: int = 200):
         "ops/index.html",
         block="ops_panel",
         status=status,
-        queues=queues.queue_states(connection),
-        workers=queues.worker_states(connection),
-        failed=queues.failed_jobs(connection),
+        queues=inspect.queue_states(connection),
+        workers=inspect.worker_states(connection),
+        failed=inspect.failed_jobs(connection),
         tasks=tasks,
         backlog=ops.backlog(get_session()),
         troubled=ops.troubled(get_session()),
@@ -56,7 +56,7 @@ def index():
 def requeue():
     """Requeue one failed job (``job_id``) or all of them; audited."""
     job_id = request.form.get("job_id") or None
-    count = queues.requeue_failed(redis_connection(), job_id)
+    count = inspect.requeue_failed(redis_connection(), job_id)
     session = get_session()
     trail.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
     session.commit()
@@ -72,7 +72,7 @@ def requeue_deliveries():
     if raw and delivery_id is None:
         abort(404)  # no such delivery can exist; never read as "all"
     session = get_session()
-    count = deliveries.requeue_dead(session, utcnow(), delivery_id)
+    count = attempts.requeue_dead(session, utcnow(), delivery_id)
     trail.record(
         session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
     )

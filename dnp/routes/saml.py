@@ -12,13 +12,13 @@ from flask import redirect
 from flask import request
 from flask import url_for
 
+from dnp.auth.saml import login as saml_login
+from dnp.auth.saml import sp as saml
+from dnp.auth.saml.sp import SamlError
 from dnp.db import get_session
 from dnp.login import safe_next
 from dnp.login import sign_in
 from dnp.login import sign_out
-from dnp.services import saml
-from dnp.services import saml_login
-from dnp.services.saml import SamlError
 from dnp.web import render
 
 bp = Blueprint("saml", __name__, url_prefix="/saml")

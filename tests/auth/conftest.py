@@ -11,7 +11,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from sqlmodel import select
 
 from dnp.auth.models import LoginSession
-from dnp.services import saml_metadata
+from dnp.auth.saml import metadata as saml_metadata
 from tests.auth import saml_idp
 
 

@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from dnp import create_app
 from dnp.auth.models import SamlRequest
-from dnp.services import saml
-from dnp.services import saml_metadata
-from dnp.services.saml_metadata import MetadataError
-from dnp.services.saml_metadata import read_idp
+from dnp.auth.saml import metadata as saml_metadata
+from dnp.auth.saml import sp as saml
+from dnp.auth.saml.metadata import MetadataError
+from dnp.auth.saml.metadata import read_idp
 from dnp.types import utcnow
 from tests.auth import saml_idp
 from tests.auth.conftest import assert_refused

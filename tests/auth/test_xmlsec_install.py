@@ -9,8 +9,8 @@ import xmlsec
 from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
-from dnp.services import saml
-from dnp.services.saml_metadata import IdpInfo
+from dnp.auth.saml import sp as saml
+from dnp.auth.saml.metadata import IdpInfo
 from tests.auth import saml_idp
 
 

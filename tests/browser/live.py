@@ -15,7 +15,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
 from dnp import create_app
-from dnp.services.demo_data import load_demo
+from dnp.demo.register import load_demo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

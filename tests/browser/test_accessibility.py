@@ -9,10 +9,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
+from dnp.demo.users import CENTRAL_ADMIN
+from dnp.demo.users import NO_ROLE
+from dnp.demo.users import OPERATOR
 from dnp.groups.models import TestGroup
-from dnp.services.demo_users import CENTRAL_ADMIN
-from dnp.services.demo_users import NO_ROLE
-from dnp.services.demo_users import OPERATOR
 from tests.browser.conftest import LAPTOP
 from tests.browser.conftest import TABLET
 from tests.browser.live import sign_in

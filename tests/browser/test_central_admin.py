@@ -12,13 +12,13 @@ from sqlmodel import select
 from dnp.audit.models import AuditEvent
 from dnp.audit.search import ACTION_NAMES
 from dnp.auth.models import RoleGrant
+from dnp.common.people import person_label
+from dnp.demo.users import CENTRAL_ADMIN
 from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestActivity
 from dnp.groups.overview import central_totals
 from dnp.register.models import Duty
 from dnp.register.models import Person
-from dnp.services.access import person_label
-from dnp.services.demo_users import CENTRAL_ADMIN
 from tests.browser.live import sign_in
 
 pytestmark = pytest.mark.browser

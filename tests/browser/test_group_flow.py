@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.common.people import person_label
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
@@ -20,7 +21,6 @@ from dnp.register.models import Duty
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
-from dnp.services.access import person_label
 from tests.browser.conftest import TABLET
 from tests.browser.live import sign_in
 

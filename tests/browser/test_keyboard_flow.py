@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
+from dnp.common.people import person_label
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
-from dnp.services.access import person_label
 from tests.browser.conftest import TABLET
 from tests.browser.live import sign_in
 from tests.browser.test_group_flow import _register

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from dnp.auth.models import LoginSession
-from dnp.services.demo_users import NO_ROLE
+from dnp.demo.users import NO_ROLE
 from tests.browser.live import sign_in
 
 pytestmark = pytest.mark.browser

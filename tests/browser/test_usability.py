@@ -8,11 +8,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
+from dnp.common.people import person_label
+from dnp.demo.users import CENTRAL_ADMIN
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.register.models import Person
-from dnp.services.access import person_label
-from dnp.services.demo_users import CENTRAL_ADMIN
 from tests.browser.conftest import TABLET
 from tests.browser.live import sign_in
 

@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from dnp.common.civic import civic_number_kind
 from dnp.demo.generator import DemoMunicipality
+from dnp.demo.register import write_demo_file
 from dnp.register import schemas
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import skolverket_id
-from dnp.services.demo_data import write_demo_file
 
 
 def test_demo_data_loads_once_and_is_deterministic(runner, db):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dnp.auth.roles import AccessError
+from dnp.auth.roles import grant_role
 from dnp.common import identifiers
 from dnp.groups import terms
-from dnp.services.access import AccessError
-from dnp.services.access import grant_role
 from dnp.ss12000 import query
 
 UUID = "0b3e4c9a-1f2e-4c3d-8a9b-0c1d2e3f4a5b"

@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.auth.roles import Access
 from dnp.groups import changes
 from dnp.groups.facts import validate
 from dnp.groups.models import TestGroupMember
-from dnp.services.access import Access
 from tests import factories
 from tests.groups_fixtures import MA9
 from tests.groups_fixtures import MATMAT

@@ -8,11 +8,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.auth.roles import Access
 from dnp.groups import changes
 from dnp.groups.models import TestGroup
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
-from dnp.services.access import Access
 from tests.groups_fixtures import MA9
 
 ADMIN = "admin@kommun.se"

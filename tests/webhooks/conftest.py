@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth.roles import Access
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.groups import changes
 from dnp.publication.models import Outbox
-from dnp.services.access import Access
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
 from tests.fakes.fixtures import auth_server  # noqa: F401

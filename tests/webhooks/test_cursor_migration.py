@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import WebhookCursor
@@ -146,7 +147,7 @@ def test_0007e_keeps_id_cursors_exact_and_turns_them_into_snapshots_at_the_next_
         assert (delivery.first_outbox_id, delivery.last_outbox_id) == (2, 4)  # nothing lost
         cursor = session.get(WebhookCursor, subscription_id)
         assert (cursor.snapshot is not None) == postgres and cursor.last_outbox_id == 4
-        deliveries.succeeded(session, delivery, 204, utcnow())
+        attempts.succeeded(session, delivery, 204, utcnow())
         session.commit()
         deliveries.gather(session, utcnow(), deliveries.Timing(coalesce_seconds=0))
         session.commit()

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
@@ -107,22 +108,22 @@ def test_due_claim_and_one_in_flight_per_subscription(db, app):
     change(db)
     deliveries.gather(db, utcnow(), TIMING)
     db.commit()
-    assert deliveries.due(db, utcnow()) == []  # still coalescing
+    assert attempts.due(db, utcnow()) == []  # still coalescing
     later = utcnow() + timedelta(seconds=6)
-    [delivery_id] = deliveries.due(db, later)
-    claimed = deliveries.claim(db, delivery_id, "w1", later)
+    [delivery_id] = attempts.due(db, later)
+    claimed = attempts.claim(db, delivery_id, "w1", later)
     assert claimed is not None and claimed.status == "in_flight"
     with Session(app.extensions["dnp.engine"]) as other:
-        assert deliveries.claim(other, delivery_id, "w2", later) is None  # exactly one claim wins
+        assert attempts.claim(other, delivery_id, "w2", later) is None  # exactly one claim wins
     change(db, "Group", "g9")
     deliveries.gather(db, later, TIMING)
     db.commit()
     [waiting] = pending(db, sub)
     assert waiting.id != delivery_id
-    assert deliveries.due(db, later + timedelta(seconds=60)) == []  # waits for the one in flight
-    deliveries.succeeded(db, claimed, 204, later)
+    assert attempts.due(db, later + timedelta(seconds=60)) == []  # waits for the one in flight
+    attempts.succeeded(db, claimed, 204, later)
     db.commit()
-    assert deliveries.due(db, later + timedelta(seconds=60)) == [waiting.id]
+    assert attempts.due(db, later + timedelta(seconds=60)) == [waiting.id]
 
 
 def test_backoff_then_dead_then_requeue(db):
@@ -134,22 +135,22 @@ def test_backoff_then_dead_then_requeue(db):
     now = delivery.next_attempt_at
     waits = []
     for _ in range(8):
-        claimed = deliveries.claim(db, delivery.id, "w", now)
-        deliveries.failed(db, claimed, "HTTP 500", now, TIMING, 500)
+        claimed = attempts.claim(db, delivery.id, "w", now)
+        attempts.failed(db, claimed, "HTTP 500", now, TIMING, 500)
         db.commit()
         waits.append((claimed.next_attempt_at - now).total_seconds())
         now = claimed.next_attempt_at
     assert waits == [10, 30, 60, 300, 900, 3600, 3600, 3600]
     assert claimed.last_error == "HTTP 500" and claimed.attempts == 8
     far = claimed.trying_since + timedelta(days=3)
-    claimed = deliveries.claim(db, delivery.id, "w", far)
-    deliveries.failed(db, claimed, "HTTP 503", far, TIMING, 503)
+    claimed = attempts.claim(db, delivery.id, "w", far)
+    attempts.failed(db, claimed, "HTTP 503", far, TIMING, 503)
     db.commit()
     assert claimed.status == "dead"
     change(db, "Group", "g2")
     deliveries.gather(db, far, TIMING)
     db.commit()
-    assert deliveries.requeue_dead(db, far) == 1
+    assert attempts.requeue_dead(db, far) == 1
     db.commit()
     [merged] = pending(db, sub)
     assert merged.resources == ["Group", "Person"]  # the dead one folded into the newer pending one
@@ -162,9 +163,9 @@ def test_lost_claims_are_released(db):
     deliveries.gather(db, utcnow(), TIMING)
     db.commit()
     [delivery] = pending(db, sub)
-    claimed = deliveries.claim(db, delivery.id, "w", delivery.next_attempt_at)
-    assert deliveries.release_stuck(db, claimed.in_flight_since + timedelta(seconds=30), TIMING) == 0
-    assert deliveries.release_stuck(db, claimed.in_flight_since + timedelta(seconds=120), TIMING) == 1
+    claimed = attempts.claim(db, delivery.id, "w", delivery.next_attempt_at)
+    assert attempts.release_stuck(db, claimed.in_flight_since + timedelta(seconds=30), TIMING) == 0
+    assert attempts.release_stuck(db, claimed.in_flight_since + timedelta(seconds=120), TIMING) == 1
     db.commit()
     assert pending(db, sub)[0].id == delivery.id
 

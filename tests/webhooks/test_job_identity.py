@@ -19,6 +19,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 import dnp.jobs.webhooks
+from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
@@ -130,7 +131,7 @@ def test_a_reused_delivery_id_after_a_database_reset_is_still_enqueued_and_sent(
         assert sweep_once()["enqueued"] == 1
     [job_id] = queue(redis).job_ids
     assert job_id != old_job_id
-    assert job_id == deliveries.job_id(fresh.id, fresh.job_key, 0)
+    assert job_id == attempts.job_id(fresh.id, fresh.job_key, 0)
     assert queue(redis).fetch_job(job_id).args == [fresh.id, fresh.job_key]  # ids only
     with app.app_context():
         run_jobs(redis)

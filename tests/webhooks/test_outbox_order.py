@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth.roles import Access
+from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery import ops
 from dnp.delivery import outbox
@@ -23,7 +25,6 @@ from dnp.delivery.models import WebhookCursor
 from dnp.groups import changes
 from dnp.publication.models import Outbox
 from dnp.register.ingest import ingest_items
-from dnp.services.access import Access
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
 from tests.groups_fixtures import MA9
@@ -96,7 +97,7 @@ def test_a_change_committed_after_a_higher_id_was_gathered_is_still_announced(ap
         assert early < late
         [sent] = gathered(db)  # a sweep sees T2 only
         assert covers(sent, late)
-        deliveries.succeeded(db, sent, 204, utcnow())  # and its webhook goes out
+        attempts.succeeded(db, sent, 204, utcnow())  # and its webhook goes out
         db.commit()
         assert ops.backlog(db).outbox_waiting == 0
         first.commit()  # now T1 commits, below what was gathered
@@ -104,7 +105,7 @@ def test_a_change_committed_after_a_higher_id_was_gathered_is_still_announced(ap
     [announced] = gathered(db)
     assert announced.id != sent.id and covers(announced, early)
     assert announced.resources == ["Person"]
-    deliveries.succeeded(db, announced, 204, utcnow())
+    attempts.succeeded(db, announced, 204, utcnow())
     db.commit()
     assert gathered(db) == []  # and nothing is gathered twice
 
@@ -159,6 +160,6 @@ def test_after_a_restore_into_another_cluster_the_cursor_reads_by_id_once(app, d
     assert covers(delivery, changed)
     assert "went back" in caplog.text
     assert int(db.get(WebhookCursor, subscription.id).snapshot.split(":")[1]) < 9000000000000
-    deliveries.succeeded(db, delivery, 204, utcnow())
+    attempts.succeeded(db, delivery, 204, utcnow())
     db.commit()
     assert gathered(db) == []

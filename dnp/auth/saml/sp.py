@@ -14,9 +14,9 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.xmlparser import fromstring
 
-from dnp.services import saml_metadata
-from dnp.services.saml_metadata import IdpInfo
-from dnp.services.saml_metadata import MetadataError
+from dnp.auth.saml import metadata as saml_metadata
+from dnp.auth.saml.metadata import IdpInfo
+from dnp.auth.saml.metadata import MetadataError
 
 EPPN = "urn:oid:1.3.6.1.4.1.5923.1.1.1.6"
 URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth import roles as access
 from dnp.auth.models import RoleGrant
 from dnp.demo.generator import DOMAIN
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
 from dnp.register.models import Person
-from dnp.services import access
 
 CENTRAL_ADMIN = f"central.admin@{DOMAIN}"
 OPERATOR = f"jour@{DOMAIN}"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timedelta
 
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -14,21 +11,20 @@ from sqlmodel import select
 
 from dnp.audit import trail
 from dnp.auth.models import ROLES
-from dnp.auth.models import LoginSession
 from dnp.auth.models import RoleGrant
 from dnp.auth.models import UserAccount
 from dnp.common import identifiers
-from dnp.groups.validation import eppn_has_name
+from dnp.common.people import person_label
+from dnp.common.people import person_sort_key
+from dnp.common.people import shown_eppn
 from dnp.register.models import Organisation
 from dnp.register.models import Person
-from dnp.types import utcnow
 
 ROLE_NAMES = {
     "central_admin": "Central administratör",
     "unit_admin": "Skolenhetsadministratör",
     "operator": "Driftansvarig",
 }
-_SEEN_EVERY = timedelta(seconds=60)
 
 
 def normalise_eppn(eppn: str) -> str:
@@ -173,35 +169,6 @@ def display_names(session: Session, eppns: set[str]) -> dict[str, str]:
     return names
 
 
-def person_label(person: Person) -> str:
-    """The name DNP shows for a person: alias only for protected persons."""
-    if person.security_marking != "Ingen":
-        alias = " ".join(part for part in (person.alias_given_name, person.alias_family_name) if part)
-        return alias or "Skyddad person"
-    return f"{person.given_name} {person.family_name}"
-
-
-def person_sort_key(person: Person) -> tuple[str, str, str]:
-    """Order persons by the name shown: a protected person by alias, so the order tells nothing more."""
-    if person.security_marking != "Ingen":
-        family, given = person.alias_family_name, person.alias_given_name
-    else:
-        family, given = person.family_name, person.given_name
-    return ((family or "").casefold(), (given or "").casefold(), person.id)
-
-
-def shown_eppn(person: Person) -> str | None:
-    """The EPPN DNP may show and search: not a protected person's EPPN that holds the real name.
-
-    Shown beside the alias it would tie the alias to the real name; such an EPPN also blocks ready.
-    """
-    if person.security_marking != "Ingen" and eppn_has_name(
-        person.eppn, person.given_name, person.family_name
-    ):
-        return None
-    return person.eppn
-
-
 def find_people(session: Session, query: str, limit: int = 10) -> list[tuple[str, str, bool]]:
     """People to grant roles to, by EPPN or name: (eppn, label, protected).
 
@@ -250,56 +217,3 @@ def find_people(session: Session, query: str, limit: int = 10) -> list[tuple[str
         ).all()
         found += [(a.eppn, a.display_name, False) for a in accounts]
     return found
-
-
-def start_session(session: Session, eppn: str, method: str, display_name: str = "") -> str:
-    """Record a sign-in and return the new server-side session id.
-
-    The IdP's name is kept only for someone the register does not mark as protected: for a protected
-    person it is the real name, and DNP shows the alias instead.
-    """
-    eppn = normalise_eppn(eppn)
-    now = utcnow()
-    person = register_person(session, eppn)
-    if person is not None and person.is_protected:
-        display_name = ""
-    account = session.get(UserAccount, eppn)
-    if account is None:
-        account = UserAccount(eppn=eppn, display_name=display_name, first_login=now)
-    if display_name or (person is not None and person.is_protected):
-        account.display_name = display_name
-    account.last_login = now
-    session.add(account)
-    session_id = secrets.token_urlsafe(32)
-    session.add(LoginSession(id=session_id, eppn=eppn, method=method, created=now, last_seen=now))
-    trail.record(session, eppn, "auth.login", "LoginSession", session_id[:8], after={"method": method})
-    return session_id
-
-
-def load_session(
-    session: Session, session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None
-) -> LoginSession | None:
-    """The live session for ``session_id``; ended, idle or too old sessions are None."""
-    now = now or utcnow()
-    record = session.get(LoginSession, session_id)
-    if record is None or record.ended is not None:
-        return None
-    if now - record.last_seen > idle or now - record.created > absolute:
-        record.ended = now
-        session.add(record)
-        session.commit()
-        return None
-    if now - record.last_seen > _SEEN_EVERY:
-        record.last_seen = now
-        session.add(record)
-        session.commit()
-    return record
-
-
-def end_session(session: Session, session_id: str) -> None:
-    """Log out: the session id is dead from now on, whatever cookie carries it."""
-    record = session.get(LoginSession, session_id)
-    if record is not None and record.ended is None:
-        record.ended = utcnow()
-        session.add(record)
-        trail.record(session, record.eppn, "auth.logout", "LoginSession", session_id[:8])

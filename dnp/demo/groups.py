@@ -7,6 +7,8 @@ import contextlib
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.auth.roles import Access
+from dnp.demo.users import CENTRAL_ADMIN
 from dnp.groups.bulk import classes_of_year
 from dnp.groups.catalog import ensure_catalog
 from dnp.groups.changes import GroupError
@@ -18,8 +20,6 @@ from dnp.groups.models import TestGroup
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
 from dnp.register.models import skolverket_id
-from dnp.services.access import Access
-from dnp.services.demo_users import CENTRAL_ADMIN
 
 DEMO_TERM = "VT 2027"
 GR_TESTS = (("MA åk 9", 9), ("SV åk 9", 9), ("MA åk 6", 6))

@@ -14,6 +14,8 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.demo.generator import DOMAIN
 from dnp.demo.generator import DemoMunicipality
+from dnp.demo.groups import create_demo_groups
+from dnp.demo.users import grant_demo_roles
 from dnp.register.ingest import IngestSummary
 from dnp.register.ingest import RegisterIngest
 from dnp.register.models import Enrolment
@@ -23,8 +25,6 @@ from dnp.register.models import RegisterGroupMembership
 from dnp.register.models import skolverket_id
 from dnp.register.rows import enrolment_rows
 from dnp.register.rows import person_row
-from dnp.services.demo_groups import create_demo_groups
-from dnp.services.demo_users import grant_demo_roles
 from dnp.types import utcnow
 
 Progress = Callable[[int, int], None]

@@ -22,12 +22,12 @@ from sqlmodel import Session
 
 from dnp.auth.models import SamlRequest
 from dnp.auth.models import UsedAssertion
-from dnp.services.saml import EPPN
-from dnp.services.saml import SamlError
-from dnp.services.saml import SpConfig
-from dnp.services.saml import request_data
-from dnp.services.saml import settings
-from dnp.services.saml_metadata import IdpInfo
+from dnp.auth.saml.metadata import IdpInfo
+from dnp.auth.saml.sp import EPPN
+from dnp.auth.saml.sp import SamlError
+from dnp.auth.saml.sp import SpConfig
+from dnp.auth.saml.sp import request_data
+from dnp.auth.saml.sp import settings
 from dnp.types import utcnow
 
 REQUEST_TTL = timedelta(minutes=10)

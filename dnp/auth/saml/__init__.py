@@ -1,0 +1,1 @@
+"""SAML sign-in: the service provider, the login flow and the federation metadata."""

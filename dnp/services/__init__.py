@@ -1,1 +1,0 @@
-"""Domain logic. No Flask imports; the caller passes the session and owns the transaction."""
