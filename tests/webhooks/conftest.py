@@ -74,7 +74,22 @@ class DeliveryEnv:
                     return delivery
             return None
 
-        return wait_for(covered, timeout, message=f"a delivery covering outbox row {outbox_id}")
+        try:
+            return wait_for(covered, timeout, message=f"a delivery covering outbox row {outbox_id}")
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\n{self.diagnosis()}") from None
+
+    def diagnosis(self) -> str:
+        """What a timed-out wait needs to be understood: the deliveries and the worker's last log lines."""
+        rows = [
+            f"  delivery {d.id}: {d.status} attempts={d.attempts}"
+            f" outbox {d.first_outbox_id}..{d.last_outbox_id} next={d.next_attempt_at}"
+            f" in_flight_since={d.in_flight_since} error={d.last_error!r}"
+            for d in self.deliveries()
+        ]
+        log_file = self.worker.log
+        log = log_file.read_text(errors="replace").splitlines()[-40:] if log_file.exists() else []
+        return "deliveries:\n" + "\n".join(rows) + "\nworker log (last 40 lines):\n" + "\n".join(log)
 
     def restart_worker(self, **env) -> None:
         """Stop the worker and start a new one, optionally with other settings."""
