@@ -53,6 +53,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dnp.routes import saml
     from dnp.routes import settings
     from dnp.routes import ss12000
+    from dnp.routes.groups import editor  # noqa: F401  (adds its views to groups.bp)
+    from dnp.routes.groups import overview  # noqa: F401  (adds its views to groups.bp)
 
     web.init_url_map(app)  # before the blueprints: the rules take their converters when added
     app.register_blueprint(admin.bp)

@@ -20,7 +20,7 @@ from dnp.demo.register import load_demo
 from dnp.demo.register import register_is_empty
 from dnp.demo.register import write_demo_file
 from dnp.register.file_import import import_stream
-from dnp.register.ingest import IngestRejected
+from dnp.register.results import IngestRejected
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
 
@@ -261,24 +261,3 @@ def catalog_refresh():
         click.echo(f"Skolverkets API kunde inte användas ({problem}); demokatalogen används.", err=True)
     origin = "Skolverket" if source == "skolverket" else "demokatalog"
     click.echo(f"{counted(count, 'provaktivitet', 'provaktiviteter')} ({origin}).")
-
-
-def _app_for_command_line():
-    """The app for ``dnp …``, with a hint instead of a traceback when its settings are missing."""
-    from dnp import create_app
-
-    try:
-        return create_app()
-    except RuntimeError as error:
-        raise click.ClickException(
-            f"{error}. Lokalt (som efter make run): export DNP_ENV=development; "
-            "i drift: sätt DNP_SECRET_KEY, DNP_DATABASE_URL och DNP_SAML_*."
-        ) from error
-
-
-def main() -> None:
-    """``dnp``: the administration commands without Flask's wrapper; the app is built only to run one."""
-    from flask.cli import ScriptInfo
-
-    group = click.Group("dnp", commands=dnp_cli.commands, help=dnp_cli.help)
-    group.main(prog_name="dnp", obj=ScriptInfo(create_app=_app_for_command_line, set_debug_flag=False))

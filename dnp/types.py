@@ -66,3 +66,12 @@ def _current_transaction_id_postgresql(element, compiler, **kw) -> str:
 @compiles(current_transaction_id)
 def _current_transaction_id_other(element, compiler, **kw) -> str:
     return "NULL"
+
+
+def stamp(moment: datetime) -> str:
+    """``meta`` time format: UTC to the microsecond as stored, ``2026-11-28T10:30:00.123456Z``.
+
+    Full precision, so a client that sends a served time back as a filter gets exactly the
+    inclusive comparison it asked for.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

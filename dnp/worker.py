@@ -16,9 +16,9 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from dnp import create_app
-from dnp import jobs
 from dnp.jobs import JOBS_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
+from dnp.jobs import context
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--maintenance-interval", type=int, default=600)
     options = parser.parse_args(argv)
     app = create_app()
-    jobs.set_worker_app(app)
+    context.set_worker_app(app)
     # Import the job modules now, so horses do not.
     import dnp.jobs.tasks  # noqa: F401
     import dnp.jobs.webhooks  # noqa: F401

@@ -14,44 +14,18 @@ import httpx
 
 from dnp.connection.certificates import cert_s256
 from dnp.connection.certificates import load_certificate
+from dnp.connection.token_errors import HANDSHAKE_REFUSALS
+from dnp.connection.token_errors import REFUSAL_HINTS
+from dnp.connection.token_errors import TokenError
+from dnp.connection.token_errors import chain
+from dnp.connection.token_errors import gnap_error
+from dnp.connection.token_errors import why
 
 DEFAULT_TIMEOUT = 10.0
 # Renew at 90% of the lifetime, as Skolverket's reference client does.
 RENEW_AT = 0.9
 # Used only when the answer has neither expires_in nor a readable JWT exp.
 FALLBACK_LIFETIME = 60
-# Hints for the GNAP error codes an operator can do something about.
-REFUSAL_HINTS = {
-    "request_denied": (
-        "check that the certificate in DNP_TLS_CLIENT_CERT is registered in Moa for the entity in "
-        "DNP_AUTH_CLIENT_KEY",
-        "kontrollera att certifikatet i DNP_TLS_CLIENT_CERT är registrerat i Moa för entiteten i "
-        "DNP_AUTH_CLIENT_KEY",
-    ),
-    "invalid_client": (
-        "the auth server does not know this client: check DNP_AUTH_CLIENT_KEY and the Moa registration",
-        "auth-servern känner inte igen klienten: kontrollera DNP_AUTH_CLIENT_KEY och registreringen i Moa",
-    ),
-}
-# OpenSSL alert names seen when the server rejects our client certificate during the handshake.
-HANDSHAKE_REFUSALS = (
-    "ALERT_UNKNOWN_CA",
-    "ALERT_BAD_CERTIFICATE",
-    "CERTIFICATE_REQUIRED",
-    "ALERT_CERTIFICATE_UNKNOWN",
-    "ALERT_HANDSHAKE_FAILURE",
-    "ALERT_ACCESS_DENIED",
-)
-
-
-class TokenError(Exception):
-    """Why we could not get a token, in English (``message``) and Swedish (``message_sv``)."""
-
-    def __init__(self, code: str, message: str, message_sv: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.message_sv = message_sv
 
 
 class TokenClient:
@@ -158,8 +132,8 @@ class TokenClient:
         except (OSError, ssl.SSLError) as exc:
             raise TokenError(
                 "ca_bundle_unreadable",
-                f"the CA bundle DNP_TLS_CA_BUNDLE={self.ca_bundle} cannot be read ({_why(exc)})",
-                f"CA-filen DNP_TLS_CA_BUNDLE={self.ca_bundle} går inte att läsa ({_why(exc)})",
+                f"the CA bundle DNP_TLS_CA_BUNDLE={self.ca_bundle} cannot be read ({why(exc)})",
+                f"CA-filen DNP_TLS_CA_BUNDLE={self.ca_bundle} går inte att läsa ({why(exc)})",
             ) from None
         for what, what_sv, path in (
             ("client certificate", "klientcertifikatet", self.tls_client_cert),
@@ -170,8 +144,8 @@ class TokenClient:
             except OSError as exc:
                 raise TokenError(
                     "certificate_unreadable",
-                    f"the {what} file {path} cannot be read ({_why(exc)})",
-                    f"filen med {what_sv} {path} går inte att läsa ({_why(exc)})",
+                    f"the {what} file {path} cannot be read ({why(exc)})",
+                    f"filen med {what_sv} {path} går inte att läsa ({why(exc)})",
                 ) from None
         try:
             context.load_cert_chain(self.tls_client_cert, self.tls_client_key)
@@ -179,9 +153,9 @@ class TokenClient:
             raise TokenError(
                 "certificate_unreadable",
                 f"the client certificate {self.tls_client_cert} and key {self.tls_client_key} are not "
-                f"PEM or do not belong together ({_why(exc)})",
+                f"PEM or do not belong together ({why(exc)})",
                 f"klientcertifikatet {self.tls_client_cert} och nyckeln {self.tls_client_key} är inte "
-                f"PEM eller hör inte ihop ({_why(exc)})",
+                f"PEM eller hör inte ihop ({why(exc)})",
             ) from None
         return context
 
@@ -191,19 +165,19 @@ class TokenClient:
         except (OSError, ValueError) as exc:
             raise TokenError(
                 "certificate_unreadable",
-                f"the client certificate {self.tls_client_cert} cannot be read ({_why(exc)})",
-                f"klientcertifikatet {self.tls_client_cert} går inte att läsa ({_why(exc)})",
+                f"the client certificate {self.tls_client_cert} cannot be read ({why(exc)})",
+                f"klientcertifikatet {self.tls_client_cert} går inte att läsa ({why(exc)})",
             ) from None
 
     def _transport_error(self, exc: httpx.HTTPError) -> TokenError:
-        text = " ".join(str(e) for e in _chain(exc))
+        text = " ".join(str(e) for e in chain(exc))
         url = self.auth_server_url
-        if any(isinstance(e, ssl.SSLCertVerificationError) for e in _chain(exc)):
+        if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain(exc)):
             return TokenError(
                 "server_untrusted",
-                f"the auth server's certificate at {url} is not trusted ({_why(exc)}); check "
+                f"the auth server's certificate at {url} is not trusted ({why(exc)}); check "
                 "DNP_TLS_CA_BUNDLE and DNP_AUTH_SERVER_URL",
-                f"auth-serverns certifikat på {url} är inte betrott ({_why(exc)}); kontrollera "
+                f"auth-serverns certifikat på {url} är inte betrott ({why(exc)}); kontrollera "
                 "DNP_TLS_CA_BUNDLE och DNP_AUTH_SERVER_URL",
             )
         if any(alert in text for alert in HANDSHAKE_REFUSALS):
@@ -216,8 +190,8 @@ class TokenClient:
             )
         return TokenError(
             "unreachable",
-            f"the auth server at {url} cannot be reached ({_why(exc)})",
-            f"auth-servern på {url} går inte att nå ({_why(exc)})",
+            f"the auth server at {url} cannot be reached ({why(exc)})",
+            f"auth-servern på {url} går inte att nå ({why(exc)})",
         )
 
     def _parse(self, response: httpx.Response) -> tuple[str, float]:
@@ -229,7 +203,7 @@ class TokenClient:
                 f"auth-servern svarade HTTP {status} (omdirigering); kontrollera DNP_AUTH_SERVER_URL",
             )
         if 400 <= status < 500:
-            code, description = _gnap_error(response)
+            code, description = gnap_error(response)
             hint, hint_sv = REFUSAL_HINTS.get(code, ("", ""))
             detail = f"HTTP {status} {code}" + (f": {description}" if description else "")
             raise TokenError(
@@ -278,37 +252,3 @@ def _jwt_exp(token: str) -> float | None:
     except (IndexError, ValueError, AttributeError):
         return None
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
-
-
-def _gnap_error(response: httpx.Response) -> tuple[str, str]:
-    """(code, description) of an RFC 9635 error answer, tolerating the OAuth-style shape too."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "no_error_code", ""
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        code, description = error.get("code"), error.get("description")
-    else:
-        code, description = error, body.get("error_description") if isinstance(body, dict) else None
-    return _clean(code) or "no_error_code", _clean(description)
-
-
-def _clean(value: object) -> str:
-    # Server text ends up in logs and the operator UI: printable and short only.
-    if not isinstance(value, str):
-        return ""
-    return "".join(ch for ch in value if ch.isprintable())[:200]
-
-
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _why(exc: BaseException) -> str:
-    innermost = list(_chain(exc))[-1]
-    return str(innermost) or type(innermost).__name__

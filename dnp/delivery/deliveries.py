@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -50,6 +51,16 @@ class Timing:
     def give_up_after(self) -> timedelta:
         """How long to keep trying before a delivery is dead."""
         return GIVE_UP_AFTER * self.scale
+
+
+def timing_from_config(config: Mapping) -> Timing:
+    """Delivery timing from ``DNP_WEBHOOK_COALESCE_SECONDS`` and ``DNP_WEBHOOK_TIME_SCALE``."""
+    return Timing(
+        coalesce_seconds=float(config["WEBHOOK_COALESCE_SECONDS"]),
+        scale=float(config["WEBHOOK_TIME_SCALE"]),
+        stuck_after_seconds=float(config["WEBHOOK_TIMEOUT"]) + 60 * float(config["WEBHOOK_TIME_SCALE"]) + 5,
+        restamp_after_seconds=float(config["WEBHOOK_RESTAMP_AFTER"]),
+    )
 
 
 def body_for(delivery: Delivery) -> dict:

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.delivery import deliveries
 from dnp.delivery.models import Subscription
-from dnp.publication.render import stamp
+from dnp.types import stamp
 from dnp.types import utcnow
 
 RESOURCE_TYPES = ("Activity", "Duty", "Group", "Person", "Organisation")

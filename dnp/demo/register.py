@@ -16,13 +16,13 @@ from dnp.demo.generator import DOMAIN
 from dnp.demo.generator import DemoMunicipality
 from dnp.demo.groups import create_demo_groups
 from dnp.demo.users import grant_demo_roles
-from dnp.register.ingest import IngestSummary
 from dnp.register.ingest import RegisterIngest
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroupMembership
 from dnp.register.models import skolverket_id
+from dnp.register.results import IngestSummary
 from dnp.register.rows import enrolment_rows
 from dnp.register.rows import person_row
 from dnp.types import utcnow

@@ -1,4 +1,4 @@
-"""One test group per class of a school year, for an occasion (run as a background task)."""
+"""Many test groups at once: one per class of a school year, all ready, or an occasion closed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
+from dnp.auth.roles import Access
 from dnp.auth.roles import access_for
+from dnp.groups.changes import GroupError
 from dnp.groups.changes import create_group
+from dnp.groups.changes import mark_ready
+from dnp.groups.changes import withdraw
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupSource
@@ -17,6 +22,7 @@ from dnp.groups.models import TestOccasion
 from dnp.register.models import Enrolment
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
+from dnp.types import utcnow
 
 
 def classes_of_year(session: Session, unit_id: str, school_year: int) -> list[RegisterGroup]:
@@ -70,3 +76,50 @@ def create_per_class(
             created += 1
         progress(index, len(classes), f"Klass {klass.display_name} ({index} av {len(classes)})")
     return created
+
+
+def ready_all(
+    session: Session, actor: str, rights: Access, unit_id: str, occasion_id: int
+) -> tuple[int, int]:
+    """Mark every draft group of an occasion at a unit ready that has no blocking errors.
+
+    Withdrawn groups stay withdrawn: someone took them away from Skolverket on purpose.
+    """
+    if not rights.may_manage(unit_id):
+        raise LookupError(unit_id)
+    groups = session.exec(
+        select(TestGroup).where(
+            TestGroup.school_unit_id == unit_id,
+            TestGroup.occasion_id == occasion_id,
+            TestGroup.status == "draft",
+        )
+    ).all()
+    done = skipped = 0
+    for group in groups:
+        try:
+            mark_ready(session, actor, group)
+            done += 1
+        except GroupError:
+            skipped += 1
+    return done, skipped
+
+
+def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
+    """Close an occasion after its term: all its ready groups are withdrawn together."""
+    occasion = session.get(TestOccasion, occasion_id)
+    if occasion is None:
+        raise LookupError(occasion_id)
+    if occasion.closed_at is not None:
+        return 0
+    groups = session.exec(
+        select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == "ready")
+    ).all()
+    for group in groups:
+        withdraw(session, actor, group)
+    occasion.closed_at, occasion.closed_by = utcnow(), actor
+    session.add(occasion)
+    trail.record(
+        session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
+    )
+    return len(groups)
+

@@ -1,13 +1,10 @@
-"""RQ plumbing: Redis connection, queues, enqueue-after-commit, app context for job functions."""
+"""RQ plumbing: Redis connection, queues, enqueue-after-commit (the job functions' app is in ``context``)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
-from flask import Flask
 from flask import current_app
-from flask import has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
@@ -18,7 +15,6 @@ JOBS_QUEUE = "dnp-jobs"
 WEBHOOKS_QUEUE = "dnp-webhooks"
 FAILURE_TTL = 7 * 24 * 3600  # failed jobs hold only ids, but need not stay for RQ's default year
 
-_worker_app: Flask | None = None
 
 
 def redis_connection() -> Redis:
@@ -48,24 +44,3 @@ def enqueue(function: str, *ids: int | str, queue: str = JOBS_QUEUE, job_id: str
         log.warning("enqueue %s%s failed: %s", function, ids, type(exc).__name__)
         return False
     return True
-
-
-def set_worker_app(app: Flask) -> None:
-    """Use ``app`` for jobs in this process (and the horses it forks)."""
-    global _worker_app
-    _worker_app = app
-
-
-@contextlib.contextmanager
-def app_context():
-    """An application context for a job: the current one, or one app per worker process."""
-    global _worker_app
-    if has_app_context():
-        yield current_app
-        return
-    if _worker_app is None:
-        from dnp import create_app
-
-        _worker_app = create_app()
-    with _worker_app.app_context():
-        yield _worker_app

@@ -25,7 +25,6 @@ from dnp.groups.models import BackgroundTask
 from dnp.jobs import JOBS_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs import get_queue
-from dnp.jobs.webhooks import timing_from_config
 from dnp.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ _reported: set[str] = set()  # job ids whose skipped enqueue was logged (once ea
 def sweep_once() -> dict[str, int]:
     """One pass: release lost claims, gather new changes, enqueue due deliveries (app context needed)."""
     session = get_session()
-    timing = timing_from_config(current_app.config)
+    timing = deliveries.timing_from_config(current_app.config)
     now = utcnow()
     released = attempts.release_stuck(session, now, timing)
     gathered = deliveries.gather(session, now, timing)

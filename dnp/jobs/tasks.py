@@ -8,7 +8,7 @@ import logging
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.groups.models import BackgroundTask
-from dnp.jobs import app_context
+from dnp.jobs.context import app_context
 from dnp.types import utcnow
 
 log = logging.getLogger(__name__)

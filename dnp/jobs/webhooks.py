@@ -13,25 +13,14 @@ from dnp.connection.credentials import token_client
 from dnp.db import get_session
 from dnp.delivery import attempts
 from dnp.delivery import deliveries
-from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.delivery.sender import post_webhook
 from dnp.delivery.subscriptions import target_allowed
-from dnp.jobs import app_context
+from dnp.jobs.context import app_context
 from dnp.publication.restamp import restamp
 from dnp.types import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def timing_from_config(config) -> deliveries.Timing:
-    """Delivery timing from ``DNP_WEBHOOK_COALESCE_SECONDS`` and ``DNP_WEBHOOK_TIME_SCALE``."""
-    return deliveries.Timing(
-        coalesce_seconds=float(config["WEBHOOK_COALESCE_SECONDS"]),
-        scale=float(config["WEBHOOK_TIME_SCALE"]),
-        stuck_after_seconds=float(config["WEBHOOK_TIMEOUT"]) + 60 * float(config["WEBHOOK_TIME_SCALE"]) + 5,
-        restamp_after_seconds=float(config["WEBHOOK_RESTAMP_AFTER"]),
-    )
 
 
 def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
@@ -48,7 +37,7 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         if delivery is None:
             return
         subscription = session.get(Subscription, delivery.subscription_id)
-        timing = timing_from_config(config)
+        timing = deliveries.timing_from_config(config)
         if subscription is None or subscription.expires <= utcnow():
             attempts.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
             _commit(session, delivery_id)
@@ -98,4 +87,4 @@ def _commit(session, delivery_id: int) -> bool:
     return True
 
 
-__all__ = ["deliver_webhook", "timing_from_config", "Delivery"]
+__all__ = ["deliver_webhook"]

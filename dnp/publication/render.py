@@ -11,7 +11,6 @@ import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 
 from dnp.common import codes
@@ -19,6 +18,7 @@ from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
+from dnp.types import stamp
 
 # Central setting "protected_persons": how persons whose securityMarking is not "Ingen" are sent.
 ALIAS = "alias"  # alias names, pseudonymous civic number, securityMarking "Ingen"
@@ -38,15 +38,6 @@ def serialise(document: dict) -> str:
 def text_hash(text: str) -> str:
     """SHA-256 of a stored document."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def stamp(moment: datetime) -> str:
-    """``meta`` time format: UTC to the microsecond as stored, ``2026-11-28T10:30:00.123456Z``.
-
-    Full precision, so a client that sends a served time back as a filter gets exactly the
-    inclusive comparison it asked for.
-    """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 META_KEY = ',"meta":'

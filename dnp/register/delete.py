@@ -13,17 +13,17 @@ from dnp.groups.sync import remove_deleted_persons
 from dnp.groups.sync import sync_group
 from dnp.publication import changes as publication
 from dnp.register import schemas
-from dnp.register.ingest import ENTITY_NAMES
 from dnp.register.ingest import MAIN_TABLES
-from dnp.register.ingest import IngestRejected
-from dnp.register.ingest import IngestSummary
-from dnp.register.ingest import Problem
 from dnp.register.ingest import chunks
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
+from dnp.register.results import ENTITY_NAMES
+from dnp.register.results import IngestRejected
+from dnp.register.results import IngestSummary
+from dnp.register.results import Problem
 from dnp.register.rules import text_problems
 
 # What must go with a person or group, and what keeps an organisation from going.

@@ -12,11 +12,11 @@ import ijson
 from sqlmodel import Session
 
 from dnp.groups.sync import after_register_change
-from dnp.register.ingest import KINDS
-from dnp.register.ingest import IngestRejected
-from dnp.register.ingest import IngestSummary
-from dnp.register.ingest import Problem
 from dnp.register.ingest import RegisterIngest
+from dnp.register.results import KINDS
+from dnp.register.results import IngestRejected
+from dnp.register.results import IngestSummary
+from dnp.register.results import Problem
 
 BATCH = 1000
 

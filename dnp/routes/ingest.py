@@ -19,12 +19,12 @@ from dnp.common.request_input import unstorable_texts
 from dnp.config import ingest_tokens
 from dnp.db import get_session
 from dnp.register.delete import delete_items
-from dnp.register.ingest import KINDS
-from dnp.register.ingest import IngestRejected
-from dnp.register.ingest import IngestSummary
 from dnp.register.ingest import ingest_items
 from dnp.register.ingest import is_write_race
 from dnp.register.ingest import unstorable_rejected
+from dnp.register.results import KINDS
+from dnp.register.results import IngestRejected
+from dnp.register.results import IngestSummary
 from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
 

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
 from dnp.auth.roles import Access
+from dnp.groups import bulk
 from dnp.groups import changes
 from dnp.groups.facts import validate
 from dnp.groups.models import TestGroupMember
@@ -151,10 +152,10 @@ def test_ready_needs_no_errors_then_withdraw(db, world):
 def test_ready_all_skips_groups_with_errors_and_close_occasion_withdraws(db, world):
     good = create(db, world, sources=[world.class_a["id"]], name="Bra")
     create(db, world, sources=[], name="Tom")
-    done, skipped = changes.ready_all(db, ADMIN, rights(world), world.unit["id"], good.occasion_id)
+    done, skipped = bulk.ready_all(db, ADMIN, rights(world), world.unit["id"], good.occasion_id)
     db.commit()
     assert (done, skipped) == (1, 1)
-    assert changes.close_occasion(db, ADMIN, good.occasion_id) == 1
+    assert bulk.close_occasion(db, ADMIN, good.occasion_id) == 1
     db.commit()
     db.refresh(good)
     assert good.status == "withdrawn"
@@ -167,7 +168,7 @@ def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
     changes.mark_ready(db, ADMIN, withdrawn)
     changes.withdraw(db, ADMIN, withdrawn)
     draft = create(db, world, sources=[world.class_b["id"]], name="Utkast")
-    done, skipped = changes.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
+    done, skipped = bulk.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
     db.commit()
     assert (done, skipped) == (1, 0)
     db.refresh(withdrawn)

@@ -1,8 +1,8 @@
-"""Test groups: overview per school unit, creating groups, the editor (blueprint ``groups``)."""
+"""Test groups: overview per school unit, creating groups, the editor (blueprint ``groups``).
+
+The views are in ``overview`` and ``editor``; the app factory imports both, which adds their rules.
+"""
 
 from flask import Blueprint
 
 bp = Blueprint("groups", __name__, url_prefix="/provgrupper")
-
-from dnp.routes.groups import editor  # noqa: E402,F401  (registers the views)
-from dnp.routes.groups import overview  # noqa: E402,F401

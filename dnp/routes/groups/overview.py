@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from dnp import jobs
 from dnp.db import get_session
+from dnp.groups import bulk as bulk_groups
 from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups import overview
@@ -188,7 +189,7 @@ def ready_all(unit_id: str, occasion_id: int):
     """Mark every group of the occasion at the unit ready that has no blocking errors."""
     _unit(unit_id)
     db = get_session()
-    done, skipped = changes.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
+    done, skipped = bulk_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
     db.commit()
     return redirect(url_for("groups.unit", unit_id=unit_id, klara=done, kvar=skipped), code=303)
 
@@ -199,7 +200,7 @@ def close_occasion(occasion_id: int):
     """Close an occasion after its term: its ready groups are withdrawn together."""
     db = get_session()
     try:
-        withdrawn = changes.close_occasion(db, current_user.eppn, occasion_id)
+        withdrawn = bulk_groups.close_occasion(db, current_user.eppn, occasion_id)
     except LookupError:
         abort(404)
     db.commit()
