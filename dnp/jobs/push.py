@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 from datetime import datetime
 from datetime import timedelta
 
@@ -108,7 +109,12 @@ def send_batch(batch_id: int, key: str) -> None:
         batch = pipeline.claim(session, batch_id, key, "new", _worker(), utcnow(), timing)
         if batch is None:
             return
-        client = client_from_config(config, session)
+        try:
+            client = client_from_config(config, session)
+        except (OSError, ssl.SSLError) as exc:  # e.g. an unreadable DNP_TLS_CA_BUNDLE
+            pipeline.send_failed(session, batch, f"Klienten kunde inte skapas: {exc}", None, utcnow(), timing)
+            session.commit()
+            return
         try:
             reply = client.bulk(pipeline.PATHS[batch.resource], batch.action, batch.body)
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -140,7 +141,8 @@ class ProvisioningClient:
         self.rate = rate
         self.redis = redis
         self.sleep = sleep
-        self.http = httpx.Client(verify=ca_bundle or True, timeout=timeout, follow_redirects=False)
+        verify = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+        self.http = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
 
     def close(self) -> None:
         """Close the connection pool."""
