@@ -713,6 +713,9 @@ def record_answers(
     session.flush()
     if batch.action == "upsert" and accepted and batch.resource in ("Person", "Duty"):
         wake_incomplete(session, "Group" if batch.resource == "Person" else "Activity", set(accepted), now)
+    if batch.action == "upsert" and batch.resource in ("Group", "Activity"):
+        # Members (teachers) accepted while this call was in flight woke nothing: send again now.
+        _wake_if_caught_up(session, batch.resource, [objects[i] for i in accepted if i in objects], now)
 
 
 def _missing_in(logs: list[dict]) -> set[str]:
@@ -726,6 +729,17 @@ def _missing_in(logs: list[dict]) -> set[str]:
             if len(value) == 36:
                 found.add(value)
     return found
+
+
+def _wake_if_caught_up(session: Session, resource: str, sent: list[PushObject], now: datetime) -> None:
+    kind = "Person" if resource == "Group" else "Duty"
+    refs = {kind: {ref for o in sent for ref in o.left_out or []}}
+    known = _states(session, refs)
+    woken = [
+        o.entity_id for o in sent if any(known.get((kind, ref), (False, False))[0] for ref in o.left_out)
+    ]
+    if woken:
+        mark_dirty(session, resource, woken, now)
 
 
 def wake_incomplete(session: Session, resource: str, accepted: set[str], now: datetime) -> int:

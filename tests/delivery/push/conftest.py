@@ -64,19 +64,26 @@ class PushEnv:
         return result
 
     def settle(self, rounds: int = 60) -> int:
-        """Step until nothing is due, to send or in flight; returns the steps taken."""
+        """Step until nothing is in flight or waiting for a retry and a sweep plans nothing; returns steps.
+
+        Objects whose order rule is not met (a Duty whose Person was refused) stay dirty: they wait.
+        """
         for number in range(1, rounds + 1):
-            self.step()
-            if self.quiet():
+            result = self.step()
+            if self.quiet() and not result.get("push_planned") and not result.get("push_enqueued"):
                 return number
         raise AssertionError(f"push did not settle in {rounds} steps: {self.batches()[-3:]}")
 
     def quiet(self) -> bool:
-        """Nothing dirty and due, nothing to send or poll."""
+        """Nothing to send or poll, nothing waiting for a retry time."""
+        from dnp.models.types import utcnow
+
         with self.session() as session:
             busy = session.exec(select(PushBatch).where(PushBatch.status.in_(("new", "polling")))).first()
-            dirty = session.exec(select(PushObject).where(PushObject.dirty.is_(True))).first()
-            return busy is None and dirty is None
+            later = session.exec(
+                select(PushObject).where(PushObject.dirty.is_(True), PushObject.due_at > utcnow())
+            ).first()
+            return busy is None and later is None
 
     def objects(self, resource: str | None = None) -> dict[str, PushObject]:
         """Push state per entity id."""

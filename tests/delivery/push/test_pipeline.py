@@ -140,3 +140,19 @@ def test_back_to_pull_stops_pushing(push_env):
     env.step()
     env.step()
     assert len(api.calls) == before
+
+
+def test_the_ss12000_api_refuses_with_a_clear_message_while_the_method_is_push(push_env, client):
+    env = push_env
+    headers = {"Authorization": f"Bearer {env.auth.issue()}"}
+    env.app.config.update(SS12000_JWKS_URL=env.auth.jwks_url, SS12000_ISSUER=env.auth.issuer)
+    from tests.fakes.auth_server import API_LOCATION
+
+    env.app.config["SS12000_LOCATION"] = API_LOCATION
+    assert client.get("/ss12000/groups", headers=headers).status_code == 200
+    env.switch_to_push()
+    response = client.get("/ss12000/groups", headers=headers)
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "transfer_method_push"
+    assert "push" in response.get_json()["message"]
+    assert client.get("/ss12000/groups").status_code == 401  # no token: still refused as before
