@@ -138,6 +138,13 @@ def test_cli_transfer_method_and_push_status_and_resend(push_env, runner):
     status = json.loads(runner.invoke(args=["dnp", "push", "status"]).output.splitlines()[0])
     assert status["method"] == "push" and status["waiting"]["Person"] == 5
     env.settle()
+    assert len(env.objects()) == 8 and not any(o.dirty for o in env.objects().values())
+    before = len(env.api.writes())
     result = runner.invoke(args=["dnp", "push", "resend", "--all"])
-    assert result.exit_code == 0 and "8 objekt" in result.output
+    assert result.exit_code == 0 and "skickas igen" in result.output, result.output
+    assert all(o.dirty for o in env.objects().values())
+    env.settle()
+    assert sorted(c.path for c in env.api.writes()[before:]) == sorted(
+        f"{r}/bulk" for r in ("persons", "duties", "groups", "activities")
+    )
     assert runner.invoke(args=["dnp", "push", "resend"]).exit_code != 0
