@@ -83,6 +83,7 @@ def job_id(batch: PushBatch) -> str:
 def sweep(session: Session, now: datetime, enqueue) -> dict[str, int]:
     """Gather, plan, and enqueue every due step (``enqueue(job_id, function, batch_id, key)``); commits."""
     timing = timing_from_config(current_app.config)
+    released = pipeline.release_lost(session, now)
     gathered = pipeline.gather(session, now, timing)
     planned = pipeline.plan(session, now, timing)
     session.commit()
@@ -91,7 +92,12 @@ def sweep(session: Session, now: datetime, enqueue) -> dict[str, int]:
         function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
         enqueued += enqueue(job_id(batch), function, batch.id, batch.key)
     session.commit()
-    return {"push_gathered": gathered, "push_planned": len(planned), "push_enqueued": enqueued}
+    return {
+        "push_released": released,
+        "push_gathered": gathered,
+        "push_planned": len(planned),
+        "push_enqueued": enqueued,
+    }
 
 
 def _worker() -> str:

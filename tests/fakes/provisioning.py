@@ -129,6 +129,7 @@ class FakeProvisioningApi:
         self.pending_forever = False
         self.calls: list[Call] = []
         self.refused_tokens = 0
+        self.hung = 0  # calls held by a scripted "hang"
         self.errors: list[str] = []
         self.jobs: dict[str, Job] = {}
         # organisation -> resource -> id -> stored object
@@ -514,6 +515,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.script and any(p in self.path for p in fake.script_paths):
                 fault = fake.script.pop(0)
         if fault == "hang":
+            with fake._lock:
+                fake.hung += 1
             fake._release.wait(120)
             self.close_connection = True
             return None

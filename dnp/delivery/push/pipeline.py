@@ -490,6 +490,22 @@ def store_batch(session: Session, resource: str, action: str, items: list[_Item]
 # -- sending and answers -------------------------------------------------------------------------
 
 
+def release_lost(session: Session, now: datetime) -> int:
+    """Claims whose lease ran out were lost (a killed worker): count an attempt, so the next job id differs.
+
+    RQ may still hold the lost job as started under the old id; a new id lets the step run again now.
+    """
+    lost = session.exec(
+        select(PushBatch).where(PushBatch.status.in_(("new", "polling")), PushBatch.lease_until < now)
+    ).all()
+    for batch in lost:
+        batch.attempts += 1
+        batch.lease_until, batch.due_at = None, now
+        batch.last_error = "Steget avbröts (arbetaren försvann); görs om."
+        session.add(batch)
+    return len(lost)
+
+
 def due_batches(session: Session, now: datetime, limit: int = 200) -> list[PushBatch]:
     """Batches to send or poll now, oldest first, not held by a live lease."""
     return list(
