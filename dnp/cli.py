@@ -244,6 +244,55 @@ def deliveries_requeue(delivery_id: int | None, everything: bool):
     click.echo(f"{counted(count, 'leverans', 'leveranser')} skickas igen.")
 
 
+@dnp_cli.command("transfer-method")
+@click.argument("method", type=click.Choice(["push", "pull"]))
+def transfer_method_command(method: str):
+    """Choose how Skolverket gets the data (audited; asks nothing, for scripted installs)."""
+    from dnp.delivery.push.method import METHOD_NAMES
+    from dnp.delivery.push.method import set_transfer_method
+
+    session = get_session()
+    changed = set_transfer_method(session, _actor("transfer-method"), method)
+    session.commit()
+    name = METHOD_NAMES[method]
+    click.echo(f"Överföringsmetod: {name}." if changed else f"Överföringsmetoden var redan: {name}.")
+
+
+@dnp_cli.group("push")
+def push_cli():
+    """Push to Skolverket's Provisioning API (on-call)."""
+
+
+@push_cli.command("status")
+def push_status():
+    """What waits, what is in flight, what Skolverket refused, what failed; the latest failed calls."""
+    from dnp.delivery.push import ops
+    from dnp.delivery.push.method import transfer_method
+
+    session = get_session()
+    result = ops.status(session)
+    counts = {key: getattr(result, key) for key in ("waiting", "in_flight", "refused", "failed")}
+    click.echo(json.dumps({"method": transfer_method(session), **counts}, sort_keys=True))
+    for batch in result.last_failures:
+        fields = (batch.id, batch.resource, batch.action, batch.status, batch.attempts, batch.last_error)
+        click.echo("\t".join(str(field) for field in fields))
+
+
+@push_cli.command("resend")
+@click.option("--failed", "failed", is_flag=True, help="Every object Skolverket refused or that failed.")
+@click.option("--all", "everything", is_flag=True, help="Everything that is ready (a full sync).")
+def push_resend(failed: bool, everything: bool):
+    """Send objects to Skolverket again (audited); the next sweep sends them, in order."""
+    from dnp.delivery.push import ops
+
+    if failed == everything:
+        raise click.UsageError("Ange --failed eller --all.")
+    session = get_session()
+    count = ops.resend(session, _actor("push"), failed=failed, everything=everything)
+    session.commit()
+    click.echo(f"{counted(count, 'objekt', 'objekt')} skickas igen.")
+
+
 @dnp_cli.group("catalog")
 def catalog_cli():
     """The provaktivitet catalog from Skolverket's open-data API."""

@@ -18,9 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from dnp.db import get_session
+from dnp.delivery.push.method import is_push
 from dnp.jobs import JOBS_QUEUE
+from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs import get_queue
+from dnp.jobs import push
 from dnp.jobs.webhooks import timing_from_config
 from dnp.models import BackgroundTask
 from dnp.models import Delivery
@@ -38,6 +41,14 @@ def sweep_once() -> dict[str, int]:
     session = get_session()
     timing = timing_from_config(current_app.config)
     now = utcnow()
+    if is_push(session):
+        # Push instead of webhooks: Skolverket is not told to pull (webhooks wait until pull again).
+        queue = get_queue(PUSH_QUEUE)
+        result = push.sweep(session, now, lambda job_id, *args: _enqueue_push(queue, job_id, *args))
+        result["enqueued"] = result["push_enqueued"] + _requeue_waiting_tasks(session, now)
+        result["released"] = 0
+        session.close()
+        return result
     released = deliveries.release_stuck(session, now, timing)
     gathered = deliveries.gather(session, now, timing)
     session.commit()
@@ -96,6 +107,14 @@ def _enqueue_unique(queue, job_id: str, function: str, *args, **options) -> int:
     except DuplicateJobError:
         return 0  # another sweeper replaced it first
     return 1
+
+
+def _enqueue_push(queue, job_id: str, function: str, *args) -> int:
+    """Enqueue one push step under its unique job id (a held one that will still run is skipped)."""
+    timeout = int(float(current_app.config["PROVISIONING_TIMEOUT"]) * 4 + 60)
+    return _enqueue_unique(
+        queue, job_id, function, *args, result_ttl=0, failure_ttl=24 * 3600, job_timeout=timeout
+    )
 
 
 def _requeue_waiting_tasks(session, now) -> int:

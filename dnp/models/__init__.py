@@ -69,3 +69,6 @@ __all__ = [
     "SamlRequest",
     "UsedAssertion",
 ]
+
+# Area packages keep their own models; imported here so that they are in ``SQLModel.metadata`` too.
+import dnp.delivery.push.models  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Getting the publication to Skolverket: pull notifications (webhooks) and push (Provisioning API)."""
