@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC
 from datetime import timedelta
 
 from flask import current_app
@@ -71,18 +72,23 @@ def sweep_once() -> dict[str, int]:
                 result_ttl=0,
                 failure_ttl=24 * 3600,
                 job_timeout=int(float(current_app.config["WEBHOOK_TIMEOUT"]) * 3 + 30),
+                orphaned_after=timing.stuck_after_seconds,
             )
     enqueued += _requeue_waiting_tasks(session, now)
     session.close()
     return {"released": released, "gathered": gathered, "due": len(due), "enqueued": enqueued}
 
 
-def _enqueue_unique(queue, job_id: str, function: str, *args, **options) -> int:
+def _enqueue_unique(
+    queue, job_id: str, function: str, *args, orphaned_after: float | None = None, **options
+) -> int:
     """Enqueue under ``job_id`` unless Redis holds a job of that id that is still to run; 1 if enqueued.
 
     A held id is logged (once per job, ids only). A held job that will never run again (failed,
     stopped, cancelled, or left from before a database restore) would block the work for as long as
-    Redis keeps it, so it is replaced.
+    Redis keeps it, so it is replaced. With ``orphaned_after``, so is a job marked started that long
+    ago: the work is due again, so the job never got as far as claiming it, and its worker was stopped
+    before it could mark the job failed (RQ would only notice at its next maintenance, minutes later).
     """
     try:
         queue.enqueue(function, *args, job_id=job_id, unique=True, **options)
@@ -91,14 +97,15 @@ def _enqueue_unique(queue, job_id: str, function: str, *args, **options) -> int:
         pass
     held = queue.fetch_job(job_id)
     status = held.get_status(refresh=False) if held is not None else None
-    if status in STILL_TO_RUN:
+    orphan = status == JobStatus.STARTED and _orphaned(held, orphaned_after)
+    if status in STILL_TO_RUN and not orphan:
         if job_id not in _reported:
             if len(_reported) > 10_000:
                 _reported.clear()
             _reported.add(job_id)
             log.info("enqueue skipped: job %s is already in Redis (%s)", job_id, status.value)
         return 0
-    state = status.value if status is not None else "unknown"
+    state = "started long ago" if orphan else status.value if status is not None else "unknown"
     log.warning("job %s was held by Redis (%s) but will not run: replaced", job_id, state)
     if held is not None:
         held.delete()
@@ -115,6 +122,14 @@ def _enqueue_push(queue, job_id: str, function: str, *args) -> int:
     return _enqueue_unique(
         queue, job_id, function, *args, result_ttl=0, failure_ttl=24 * 3600, job_timeout=timeout
     )
+
+
+def _orphaned(job, after: float | None) -> bool:
+    """True for a started job that began more than ``after`` seconds ago (never, without ``after``)."""
+    if after is None or job.started_at is None:
+        return False
+    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+    return utcnow() - started > timedelta(seconds=after)
 
 
 def _requeue_waiting_tasks(session, now) -> int:

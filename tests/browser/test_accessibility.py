@@ -18,7 +18,7 @@ from tests.browser.conftest import TABLET
 from tests.browser.live import sign_in
 
 pytestmark = pytest.mark.browser
-# Installed by `make install` (npm ci in tests/browser, the version pinned in package-lock.json).
+# Installed by `make test` (npm ci in tests/browser, the version pinned in package-lock.json).
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
 AUDIT = """async () => {
   const result = await axe.run(document, {
@@ -83,7 +83,7 @@ def _screens(page, live_server, demo, draft: TestGroup) -> list[str]:
 def test_no_wcag_aa_violations_on_any_screen(page, live_server, demo, viewport, console_errors_expected):
     # The no-access page answers 403 and the unknown unit 404, on purpose; Chromium logs both.
     console_errors_expected.append(re.compile(r"status of (403|404)"))
-    assert AXE.exists(), f"{AXE} saknas: kör `make install` (npm ci i tests/browser)"
+    assert AXE.exists(), f"{AXE} saknas: kör `make test` (som kör npm ci i tests/browser)"
     page.set_viewport_size(viewport)
     found: list[str] = []
     page.goto("/auth/login")

@@ -7,12 +7,16 @@ replaced, so these run on both databases; test_delivery_e2e.py covers the same w
 from __future__ import annotations
 
 import logging
+from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 
 import pytest
 from redis import Redis
 from rq import Queue
 from rq import SimpleWorker
+from rq.job import Job
+from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlmodel import Session
@@ -155,6 +159,34 @@ def test_a_held_job_that_will_not_run_is_replaced_and_logged(app, db, redis, sen
         r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and job_id in r.getMessage()
     ]
     assert warning == f"job {job_id} was held by Redis (failed) but will not run: replaced"
+    with app.app_context():
+        run_jobs(redis)
+    assert status(app, delivery.id) == "delivered"
+
+
+def test_a_job_left_started_by_a_stopped_worker_is_replaced_once_a_claim_would_have_expired(
+    app, db, redis, sent, caplog
+):
+    # The worker was stopped after marking the job started and before it claimed the delivery (or
+    # marked the job failed): RQ keeps it "started" until its next maintenance, minutes later.
+    subscription(db)
+    delivery = due_delivery(db)
+    with app.app_context():
+        sweep_once()
+    [job_id] = queue(redis).job_ids
+    job = Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
+    queue(redis).remove(job_id)
+    job.set_status(JobStatus.STARTED)
+    job.started_at = datetime.now(UTC) - timedelta(seconds=30)
+    job.save()
+    caplog.set_level(logging.INFO, logger="dnp.jobs.sweeper")
+    with app.app_context():
+        assert sweep_once()["enqueued"] == 0  # started recently: it may still claim the delivery
+        job.started_at = datetime.now(UTC) - timedelta(minutes=10)
+        job.save()
+        assert sweep_once()["enqueued"] == 1
+    assert queue(redis).job_ids == [job_id]
+    assert f"job {job_id} was held by Redis (started long ago) but will not run: replaced" in caplog.text
     with app.app_context():
         run_jobs(redis)
     assert status(app, delivery.id) == "delivered"
