@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -12,6 +11,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from dnp.cli_transfer import command_actor
+from dnp.cli_transfer import deliveries_cli
+from dnp.cli_transfer import push_cli
+from dnp.cli_transfer import transfer_method_command
 from dnp.common.wording import counted
 from dnp.db import get_engine
 from dnp.db import get_session
@@ -59,10 +62,6 @@ def progress_bar(length: int, label: str):
     return LineProgress(length, label)
 
 
-def _actor(kind: str) -> str:
-    return f"cli:{kind}:{os.environ.get('USER') or getpass.getuser()}"
-
-
 @dnp_cli.command("migrate")
 def migrate_command():
     """Bring the database schema up to date (Alembic upgrade head)."""
@@ -88,7 +87,7 @@ def import_command(path: str):
             done["position"] = max(done["position"], target)
 
         try:
-            summary = import_stream(session, stream, _actor("import"), progress)
+            summary = import_stream(session, stream, command_actor("import"), progress)
         except IngestRejected as error:
             session.rollback()
             click.echo(f"\nInget importerades: {error.total} problem.", err=True)
@@ -124,7 +123,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
             bar.length = total
             bar.update(done - bar.pos)
 
-        summary = load_demo(session, seed, scale, _actor("demo-data"), progress)
+        summary = load_demo(session, seed, scale, command_actor("demo-data"), progress)
     session.commit()
     refresh_statistics(get_engine())
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
@@ -155,7 +154,7 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
             raise click.ClickException(f"Ingen skolenhet med koden {code}.")
         unit_ids.append(unit.id)
     try:
-        added = grant_role(session, _actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids)
+        added = grant_role(session, command_actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids)
     except AccessError as error:
         raise click.ClickException(str(error)) from error
     session.commit()
@@ -193,57 +192,6 @@ def sweeper_command(interval: float, once: bool):
     run_forever(interval)
 
 
-@dnp_cli.group("deliveries")
-def deliveries_cli():
-    """Webhook deliveries to Skolverket (on-call)."""
-
-
-@deliveries_cli.command("status")
-def deliveries_status():
-    """Backlog counts and the deliveries that are failing or dead."""
-    from dnp.delivery import ops
-
-    session = get_session()
-    backlog = ops.backlog(session)
-    click.echo(json.dumps(vars(backlog), default=lambda value: value.isoformat()))  # counts stay numbers
-    for row in ops.troubled(session):
-        d = row.delivery
-        fields = (
-            d.id,
-            d.status,
-            d.attempts,
-            row.target_host,
-            f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}",
-            d.last_error,
-        )
-        click.echo("\t".join(str(field) for field in fields))
-
-
-@deliveries_cli.command("requeue")
-@click.argument("delivery_id", required=False, type=int)
-@click.option("--all", "everything", is_flag=True, help="Every dead delivery.")
-def deliveries_requeue(delivery_id: int | None, everything: bool):
-    """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
-    from dnp.audit import trail
-    from dnp.delivery import attempts
-    from dnp.types import utcnow
-
-    if delivery_id is None and not everything:
-        raise click.UsageError("Ange ett leverans-id eller --all.")
-    session = get_session()
-    count = attempts.requeue_dead(session, utcnow(), None if everything else delivery_id)
-    trail.record(
-        session,
-        _actor("deliveries"),
-        "ops.deliveries_requeued",
-        "Delivery",
-        str(delivery_id or "*"),
-        after={"count": count},
-    )
-    session.commit()
-    click.echo(f"{counted(count, 'leverans', 'leveranser')} skickas igen.")
-
-
 @dnp_cli.group("catalog")
 def catalog_cli():
     """The provaktivitet catalog from Skolverket's open-data API."""
@@ -261,3 +209,8 @@ def catalog_refresh():
         click.echo(f"Skolverkets API kunde inte användas ({problem}); demokatalogen används.", err=True)
     origin = "Skolverket" if source == "skolverket" else "demokatalog"
     click.echo(f"{counted(count, 'provaktivitet', 'provaktiviteter')} ({origin}).")
+
+
+dnp_cli.add_command(deliveries_cli)
+dnp_cli.add_command(transfer_method_command)
+dnp_cli.add_command(push_cli)

@@ -32,6 +32,14 @@ DEFAULTS = {
     "WEBHOOK_TIMEOUT": 10.0,
     "WEBHOOK_RESTAMP_AFTER": 240.0,
     "SUBSCRIPTION_DAYS": 90,
+    # Push (Skolverket's Provisioning API): base URL, the location asked for in the token (default: the
+    # URL), write and status calls per any second across all workers, largest request body.
+    "PROVISIONING_URL": "https://api.skolverket.se/provtjanst/provisioning/v1",
+    "PROVISIONING_LOCATION": None,
+    "PROVISIONING_RATE": 5,
+    "PROVISIONING_MAX_BYTES": 200_000,
+    "PROVISIONING_TIMEOUT": 10.0,
+    "PROVISIONING_POLL_SECONDS": 2.0,
     # Page size of the SS 12000 list endpoints when the client sends no limit, and the largest allowed.
     "SS12000_PAGE_DEFAULT": 1000,
     "SS12000_PAGE_MAX": 10000,
@@ -70,6 +78,8 @@ INT_KEYS = {
     "FORM_MAX_BYTES",
     "UPLOAD_MAX_BYTES",
     "SUBSCRIPTION_DAYS",
+    "PROVISIONING_RATE",
+    "PROVISIONING_MAX_BYTES",
     "SS12000_PAGE_DEFAULT",
     "SS12000_PAGE_MAX",
     "SESSION_IDLE_MINUTES",
@@ -80,7 +90,14 @@ INT_KEYS = {
 
 
 BOOL_KEYS = {"JOBS_INLINE"}
-FLOAT_KEYS = {"WEBHOOK_TIME_SCALE", "WEBHOOK_TIMEOUT", "WEBHOOK_COALESCE_SECONDS", "WEBHOOK_RESTAMP_AFTER"}
+FLOAT_KEYS = {
+    "WEBHOOK_TIME_SCALE",
+    "WEBHOOK_TIMEOUT",
+    "WEBHOOK_COALESCE_SECONDS",
+    "WEBHOOK_RESTAMP_AFTER",
+    "PROVISIONING_TIMEOUT",
+    "PROVISIONING_POLL_SECONDS",
+}
 
 
 def from_environment(environ: os._Environ | dict | None = None) -> dict:

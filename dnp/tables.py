@@ -8,6 +8,7 @@ from dnp.audit import models as audit_models
 from dnp.auth import models as auth_models
 from dnp.connection import models as connection_models
 from dnp.delivery import models as delivery_models
+from dnp.delivery.push import models as push_models
 from dnp.groups import models as groups_models
 from dnp.publication import models as publication_models
 from dnp.register import models as register_models
@@ -19,6 +20,7 @@ AREA_MODELS = (
     publication_models,
     ss12000_models,
     delivery_models,
+    push_models,
     connection_models,
     auth_models,
     audit_models,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC
 from datetime import datetime
 
@@ -75,3 +76,8 @@ def stamp(moment: datetime) -> str:
     inclusive comparison it asked for.
     """
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of a stored document."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -17,14 +17,15 @@ from rq.serializers import JSONSerializer
 
 from dnp import create_app
 from dnp.jobs import JOBS_QUEUE
+from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs import context
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Build the app, then work the queues (webhooks first)."""
+    """Build the app, then work the queues (webhooks and push first)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("queues", nargs="*", default=[WEBHOOKS_QUEUE, JOBS_QUEUE])
+    parser.add_argument("queues", nargs="*", default=[WEBHOOKS_QUEUE, PUSH_QUEUE, JOBS_QUEUE])
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--worker-ttl", type=int, default=420)
     parser.add_argument("--maintenance-interval", type=int, default=600)
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app()
     context.set_worker_app(app)
     # Import the job modules now, so horses do not.
+    import dnp.jobs.push  # noqa: F401
     import dnp.jobs.tasks  # noqa: F401
     import dnp.jobs.webhooks  # noqa: F401
 

@@ -42,6 +42,7 @@ class TokenClient:
         auth_client_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        access_type: str = "ss12000-client",
     ) -> None:
         self.auth_server_url = auth_server_url
         self.location = location
@@ -50,6 +51,7 @@ class TokenClient:
         self.ca_bundle = ca_bundle
         self.auth_client_key = auth_client_key
         self.timeout = timeout
+        self.access_type = access_type  # ss12000-client (webhooks) or provisioning-api (push)
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -79,6 +81,11 @@ class TokenClient:
             self._renew_at = self._clock() + RENEW_AT * lifetime
             return token
 
+    def renew_in(self) -> float:
+        """Seconds until the cached token is renewed (0 without one): how long others may reuse it."""
+        with self._lock:
+            return max(0.0, self._renew_at - self._clock()) if self._token is not None else 0.0
+
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (after a 401); with ``token``, only if it is still the cached one."""
         # Passing the rejected token keeps a slow thread from throwing away a token another
@@ -97,7 +104,7 @@ class TokenClient:
             key = {"proof": "mtls", "cert#S256": cert_s256(cert)}
         return {
             "access_token": [
-                {"access": [{"type": "ss12000-client", "locations": [self.location]}], "flags": ["bearer"]}
+                {"access": [{"type": self.access_type, "locations": [self.location]}], "flags": ["bearer"]}
             ],
             "client": {"key": key},
         }

@@ -1,1 +1,1 @@
-"""Webhooks to Skolverket: subscriptions, deliveries of outbox ranges, the sender and the ops read models."""
+"""Getting the publication to Skolverket: pull notifications (webhooks) and push (Provisioning API)."""

@@ -13,6 +13,7 @@ from rq.serializers import JSONSerializer
 log = logging.getLogger(__name__)
 JOBS_QUEUE = "dnp-jobs"
 WEBHOOKS_QUEUE = "dnp-webhooks"
+PUSH_QUEUE = "dnp-push"
 FAILURE_TTL = 7 * 24 * 3600  # failed jobs hold only ids, but need not stay for RQ's default year
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
@@ -16,14 +17,20 @@ from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.db import get_session
 from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
+from dnp.delivery.push import pipeline
+from dnp.delivery.push import timing as push_timing
+from dnp.delivery.push.method import is_push
+from dnp.delivery.push.models import PushBatch
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import JOBS_QUEUE
+from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs import get_queue
 from dnp.types import utcnow
@@ -39,6 +46,14 @@ def sweep_once() -> dict[str, int]:
     session = get_session()
     timing = deliveries.timing_from_config(current_app.config)
     now = utcnow()
+    if is_push(session):
+        # Push instead of webhooks: Skolverket is not told to pull (webhooks wait until pull again).
+        queue = get_queue(PUSH_QUEUE)
+        result = sweep_push(session, now, lambda job_id, *args: _enqueue_push(queue, job_id, *args))
+        result["enqueued"] = result["push_enqueued"] + _requeue_waiting_tasks(session, now)
+        result["released"] = 0
+        session.close()
+        return result
     released = attempts.release_stuck(session, now, timing)
     gathered = deliveries.gather(session, now, timing)
     session.commit()
@@ -105,6 +120,14 @@ def _enqueue_unique(
     return 1
 
 
+def _enqueue_push(queue, job_id: str, function: str, *args) -> int:
+    """Enqueue one push step under its unique job id (a held one that will still run is skipped)."""
+    timeout = int(float(current_app.config["PROVISIONING_TIMEOUT"]) * 4 + 60)
+    return _enqueue_unique(
+        queue, job_id, function, *args, result_ttl=0, failure_ttl=24 * 3600, job_timeout=timeout
+    )
+
+
 def _orphaned(job, after: float | None) -> bool:
     """True for a started job that began more than ``after`` seconds ago (never, without ``after``)."""
     if after is None or job.started_at is None:
@@ -139,3 +162,28 @@ def run_forever(interval: float = 1.0, stop=lambda: False) -> None:
             log.warning("sweep failed, will retry: %s", type(exc).__name__)
             get_session().rollback()
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def push_job_id(batch: PushBatch) -> str:
+    """The RQ job id of one step of one batch: unique per step, and across database restores."""
+    return f"push-{batch.id}-{batch.key}-{batch.status}-{batch.attempts}-{batch.polls}"
+
+
+def sweep_push(session: Session, now: datetime, enqueue) -> dict[str, int]:
+    """Gather, plan, and enqueue every due step (``enqueue(job_id, function, batch_id, key)``); commits."""
+    timing = push_timing.timing_from_config(current_app.config)
+    released = pipeline.release_lost(session, now)
+    gathered = pipeline.gather(session, now, timing)
+    planned = pipeline.plan(session, now, timing)
+    session.commit()
+    enqueued = 0
+    for batch in pipeline.due_batches(session, now):
+        function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
+        enqueued += enqueue(push_job_id(batch), function, batch.id, batch.key)
+    session.commit()
+    return {
+        "push_released": released,
+        "push_gathered": gathered,
+        "push_planned": len(planned),
+        "push_enqueued": enqueued,
+    }

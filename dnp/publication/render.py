@@ -35,11 +35,6 @@ def serialise(document: dict) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
-def text_hash(text: str) -> str:
-    """SHA-256 of a stored document."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 META_KEY = ',"meta":'
 
 

@@ -18,6 +18,7 @@ from dnp.publication import render
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
+from dnp.types import text_hash
 
 CHUNK = 500
 # Publishing into a table the planner believes small (a first publication of a whole municipality)
@@ -84,7 +85,7 @@ class Writer:
                     deletes.append(entity_id)
                 continue
             text = render.serialise(document)
-            digest = render.text_hash(text)
+            digest = text_hash(text)
             row = {"resource": resource, "id": entity_id, "content_hash": digest, "modified": self.now}
             if entity_id not in existing:
                 document = render.with_meta(text, self.now, self.now)

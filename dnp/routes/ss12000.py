@@ -18,6 +18,7 @@ from dnp.common.request_input import parse_json
 from dnp.db import get_engine
 from dnp.db import get_session
 from dnp.delivery import subscriptions
+from dnp.delivery.push.method import is_push
 from dnp.publication.models import PublishedEntity
 from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
@@ -78,6 +79,14 @@ def _authenticate():
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response, status
+    if is_push(get_session()):
+        # The organiser chose push: Skolverket gets the data through the Provisioning API instead.
+        return json_error(
+            403,
+            "This organiser sends its data to Skolverket by push (Provisioning API); "
+            "the SS 12000 API is closed while that transfer method is chosen.",
+            "transfer_method_push",
+        )
     request.max_content_length = MAX_BODY
 
 

@@ -161,14 +161,17 @@ class Receiver:
 class WorkerProcess:
     """``python -m dnp.worker`` in a subprocess: forking RQ as in production, set up by DNP_* variables."""
 
-    def __init__(self, env: dict[str, str], redis_url: str, log: Path):
+    def __init__(
+        self, env: dict[str, str], redis_url: str, log: Path, queues: tuple[str, ...] = ("dnp-webhooks",)
+    ):
+        self.queues = queues
         self.env = {**os.environ, **env}
         self.redis_url = redis_url
         self.log = log
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
-        """Start a worker on the webhooks queue."""
+        """Start a worker on its queues (the webhooks queue by default)."""
         self.log_file = self.log.open("ab")
         self.process = subprocess.Popen(
             [
@@ -179,7 +182,7 @@ class WorkerProcess:
                 "30",
                 "--maintenance-interval",
                 "5",
-                "dnp-webhooks",
+                *self.queues,
             ],
             env=self.env,
             cwd=ROOT,

@@ -1,0 +1,145 @@
+"""RQ entry points for push: send one bulk call, poll one job (by batch id); the sweeper decides what is due.
+
+Each job does one step of one batch in a few short transactions and takes only ids, so it can be run
+twice, or die anywhere: the batch's lease runs out and the next sweep enqueues the step again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import ssl
+from datetime import timedelta
+
+from flask import current_app
+from sqlmodel import Session
+
+from dnp.connection.credentials import certificate_files
+from dnp.connection.token import TokenClient
+from dnp.db import get_session
+from dnp.delivery.push import pipeline
+from dnp.delivery.push import timing as push_timing
+from dnp.delivery.push.client import ACCESS_TYPE
+from dnp.delivery.push.client import ProvisioningClient
+from dnp.delivery.push.client import SharedRateLimit
+from dnp.delivery.push.client import SharedToken
+from dnp.delivery.push.method import is_push
+from dnp.jobs import redis_connection
+from dnp.jobs.context import app_context
+from dnp.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def provisioning_location(config) -> str:
+    """The location asked for in the token: ``DNP_PROVISIONING_LOCATION``, by default the API's URL."""
+    return config.get("PROVISIONING_LOCATION") or config["PROVISIONING_URL"]
+
+
+def client_from_config(config, session: Session) -> ProvisioningClient:
+    """A Provisioning API client with our certificate, the shared token and the shared rate limit."""
+    cert, key = certificate_files(config, session)
+    tokens = TokenClient(
+        auth_server_url=config["AUTH_SERVER_URL"],
+        location=provisioning_location(config),
+        tls_client_cert=cert,
+        tls_client_key=key,
+        ca_bundle=config.get("TLS_CA_BUNDLE"),
+        auth_client_key=config.get("AUTH_CLIENT_KEY"),
+        access_type=ACCESS_TYPE,
+    )
+    redis = redis_connection()
+    return ProvisioningClient(
+        config["PROVISIONING_URL"],
+        SharedToken(tokens, redis),
+        SharedRateLimit(config["REDIS_URL"], int(config["PROVISIONING_RATE"])),
+        ca_bundle=config.get("TLS_CA_BUNDLE"),
+        timeout=float(config["PROVISIONING_TIMEOUT"]),
+        redis=redis,
+    )
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def send_batch(batch_id: int, key: str) -> None:
+    """Send one bulk call and record what Skolverket answered (202, 413, 429, 400, or a failure)."""
+    with app_context():
+        config = current_app.config
+        session = get_session()
+        timing = push_timing.timing_from_config(config)
+        if not is_push(session):
+            return
+        batch = pipeline.claim(session, batch_id, key, "new", _worker(), utcnow(), timing)
+        if batch is None:
+            return
+        try:
+            client = client_from_config(config, session)
+        except (OSError, ssl.SSLError) as exc:  # e.g. an unreadable DNP_TLS_CA_BUNDLE
+            pipeline.send_failed(session, batch, f"Klienten kunde inte skapas: {exc}", None, utcnow(), timing)
+            session.commit()
+            return
+        try:
+            reply = client.bulk(pipeline.PATHS[batch.resource], batch.action, batch.body)
+        finally:
+            client.close()
+        now = utcnow()
+        if reply.status == 202 and isinstance(reply.body, dict) and reply.body.get("jobId"):
+            pipeline.sent(session, batch, str(reply.body["jobId"]), 202, now, timing)
+        elif reply.status == 413 and len(batch.entity_ids) > 1:
+            pipeline.split(session, batch, now)
+        elif reply.status in (400, 413):
+            entries = reply.body if isinstance(reply.body, list) else []
+            pipeline.refused(session, batch, entries, reply.status, now)
+        elif reply.status == 429:
+            pipeline.retry_later(session, batch, now, timedelta(seconds=reply.reset), reply.message(), 429)
+        else:
+            log.warning("push batch %s (%s) failed: %s", batch.id, batch.resource, reply.message())
+            pipeline.send_failed(session, batch, reply.message(), reply.status, now, timing)
+        session.commit()
+
+
+def poll_batch(batch_id: int, key: str) -> None:
+    """Ask whether Skolverket's job is done; when it is, fetch and store every object's answer."""
+    with app_context():
+        config = current_app.config
+        session = get_session()
+        timing = push_timing.timing_from_config(config)
+        if not is_push(session):
+            return
+        batch = pipeline.claim(session, batch_id, key, "polling", _worker(), utcnow(), timing)
+        if batch is None:
+            return
+        path = pipeline.PATHS[batch.resource]
+        client = client_from_config(config, session)
+        try:
+            done = client.is_completed(path, batch.job_id)
+            result = client.job(path, batch.job_id) if done.status == 200 and done.body is True else None
+        finally:
+            client.close()
+        now = utcnow()
+        if result is not None and result.status == 200 and isinstance(result.body, dict):
+            pipeline.record_answers(session, batch, result.body.get("responses"), now, timing)
+        elif done.status == 200 and done.body is False:
+            pipeline.still_pending(session, batch, now, timing)
+        elif done.status == 404 or (result is not None and result.status == 404):
+            # Skolverket no longer knows the job: its objects are sent again.
+            pipeline.still_pending(session, batch, now, pipeline.Timing(pending_limit_seconds=0))
+        else:
+            failure = result if result is not None else done
+            if failure.status == 429:
+                pipeline.retry_later(
+                    session, batch, now, timedelta(seconds=failure.reset), failure.message(), 429
+                )
+            else:
+                batch.attempts += 1
+                batch.last_error, batch.last_status, batch.lease_until = (
+                    failure.message()[:2000],
+                    failure.status,
+                    None,
+                )
+                batch.due_at = now + timing.backoff(batch.attempts)
+                session.add(batch)
+        session.commit()
