@@ -163,11 +163,6 @@ def init_url_map(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
-def has_endpoint(name: str) -> bool:
-    """True when the app has a view called ``name`` (areas are added issue by issue)."""
-    return name in current_app.view_functions
-
-
 def init_app(app: Flask) -> None:
     """Register response hooks, error pages and template helpers."""
     app.session_interface = PageSessionInterface()
@@ -176,6 +171,5 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.after_request(_htmx_redirects)
     app.register_error_handler(HTTPException, _http_error)
-    app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["counted"] = counted
