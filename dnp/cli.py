@@ -10,7 +10,10 @@ import time
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlmodel import select
 
+from dnp.auth.roles import AccessError
+from dnp.auth.roles import grant_role
 from dnp.cli_transfer import command_actor
 from dnp.cli_transfer import deliveries_cli
 from dnp.cli_transfer import push_cli
@@ -22,7 +25,13 @@ from dnp.db import refresh_statistics
 from dnp.demo.register import load_demo
 from dnp.demo.register import register_is_empty
 from dnp.demo.register import write_demo_file
+from dnp.groups.catalog import refresh_catalog
+from dnp.jobs.sweeper import run_forever
+from dnp.jobs.sweeper import sweep_once
+from dnp.migrate import upgrade
+from dnp.publication.changes import rebuild as rebuild_publication
 from dnp.register.file_import import import_stream
+from dnp.register.models import Organisation
 from dnp.register.results import IngestRejected
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
@@ -65,8 +74,6 @@ def progress_bar(length: int, label: str):
 @dnp_cli.command("migrate")
 def migrate_command():
     """Bring the database schema up to date (Alembic upgrade head)."""
-    from dnp.migrate import upgrade
-
     upgrade(current_app.config["DATABASE_URL"])
     click.echo("Databasen är uppdaterad.")
 
@@ -140,12 +147,6 @@ ROLE_ARGUMENTS = {"central-admin": "central_admin", "unit-admin": "unit_admin", 
 )
 def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
     """Grant a role to an EPPN (bootstrap the first central administrator with this)."""
-    from sqlmodel import select
-
-    from dnp.auth.roles import AccessError
-    from dnp.auth.roles import grant_role
-    from dnp.register.models import Organisation
-
     session = get_session()
     unit_ids = []
     for code in unit_codes:
@@ -168,8 +169,6 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
 @click.option("--rebuild", is_flag=True, required=True, help="Recompute every published document.")
 def publish_command(rebuild: bool):
     """Recompute the SS 12000 publication from the register; unchanged documents stay untouched."""
-    from dnp.publication.changes import rebuild as rebuild_publication
-
     session = get_session()
     counts = rebuild_publication(session)
     session.commit()
@@ -182,9 +181,6 @@ def publish_command(rebuild: bool):
 @click.option("--once", is_flag=True, help="Sweep once and exit.")
 def sweeper_command(interval: float, once: bool):
     """Gather publication changes into webhook deliveries and enqueue what is due (the clock process)."""
-    from dnp.jobs.sweeper import run_forever
-    from dnp.jobs.sweeper import sweep_once
-
     if once:
         click.echo(json.dumps(sweep_once()))
         return
@@ -200,8 +196,6 @@ def catalog_cli():
 @catalog_cli.command("refresh")
 def catalog_refresh():
     """Fetch the catalog now (falls back to the bundled demo catalog when the API cannot be reached)."""
-    from dnp.groups.catalog import refresh_catalog
-
     session = get_session()
     count, source, problem = refresh_catalog(session, current_app.config["OPEN_DATA_URL"])
     session.commit()

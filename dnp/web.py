@@ -23,6 +23,7 @@ from dnp.common.request_input import BadInput
 from dnp.common.request_input import check_texts
 from dnp.common.request_input import is_storable
 from dnp.common.wording import counted
+from dnp.routes.api_errors import json_error
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (
@@ -89,8 +90,6 @@ ERROR_TEXTS = {
 def _http_error(error: HTTPException):
     status = error.code or 500
     if request.path.startswith(JSON_PREFIXES):
-        from dnp.routes.api_errors import json_error
-
         response = json_error(status, error.description or error.name)
         if status == 405 and getattr(error, "valid_methods", None):
             response[0].headers["Allow"] = ", ".join(error.valid_methods)

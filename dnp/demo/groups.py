@@ -19,6 +19,7 @@ from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
+from dnp.register.models import RegisterGroup
 from dnp.register.models import skolverket_id
 
 DEMO_TERM = "VT 2027"
@@ -59,8 +60,6 @@ def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
 def _plans(session: Session, unit: Organisation) -> list[tuple[TestActivity, list[str], str]]:
     plans = []
     if "GY" in unit.school_types:
-        from dnp.register.models import RegisterGroup
-
         for course in GY_TESTS:
             activity = session.get(TestActivity, skolverket_id(course))
             teaching = session.exec(
