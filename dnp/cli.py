@@ -155,7 +155,7 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
             raise click.ClickException(f"Ingen skolenhet med koden {code}.")
         unit_ids.append(unit.id)
     try:
-        added = grant_role(session, command_actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids)
+        added = grant_role(command_actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids, session=session)
     except AccessError as error:
         raise click.ClickException(str(error)) from error
     session.commit()

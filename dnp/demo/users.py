@@ -30,10 +30,10 @@ class DemoUser:
 
 def grant_demo_roles(session: Session, actor: str) -> None:
     """Central admin, operator, and each unit's school administrator as unit admin."""
-    access.grant_role(session, actor, CENTRAL_ADMIN, "central_admin")
-    access.grant_role(session, actor, OPERATOR, "operator")
+    access.grant_role(actor, CENTRAL_ADMIN, "central_admin", session=session)
+    access.grant_role(actor, OPERATOR, "operator", session=session)
     for person_eppn, unit_id in _unit_administrators(session):
-        access.grant_role(session, actor, person_eppn, "unit_admin", [unit_id])
+        access.grant_role(actor, person_eppn, "unit_admin", [unit_id], session=session)
 
 
 def _unit_administrators(session: Session) -> list[tuple[str, str]]:
@@ -59,7 +59,7 @@ def demo_users(session: Session, limit: int = 8) -> list[DemoUser]:
         .order_by(Organisation.display_name)
         .limit(limit)
     ).all()
-    names = access.display_names(session, {eppn for eppn, _ in rows})
+    names = access.display_names({eppn for eppn, _ in rows}, session=session)
     for eppn, unit_name in rows:
         users.append(DemoUser(eppn, f"{names.get(eppn, eppn)} – {unit_name}", "Skolenhetsadministratör"))
     users.append(DemoUser(NO_ROLE, "Inloggad utan roll", "Ingen roll"))

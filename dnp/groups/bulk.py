@@ -66,7 +66,7 @@ def create_per_class(
             )
         ).all()
     )
-    rights = access_for(session, actor)
+    rights = access_for(actor, session=session)
     created = 0
     for index, klass in enumerate(classes, start=1):
         if klass.id not in existing:
