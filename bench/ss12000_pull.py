@@ -297,7 +297,7 @@ def delta_pull(url: str, base: str, token: str) -> list[float]:
         ).scalar_one()
         person = json.loads(text)
         person["givenName"] += "a"
-        ingest_items(session, "persons", [person], "bench", "upsert")
+        ingest_items("persons", [person], "bench", "upsert", session=session)
         session.commit()
     timings = []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:

@@ -94,7 +94,7 @@ def import_command(path: str):
             done["position"] = max(done["position"], target)
 
         try:
-            summary = import_stream(session, stream, command_actor("import"), progress)
+            summary = import_stream(stream, command_actor("import"), progress, session=session)
         except IngestRejected as error:
             session.rollback()
             click.echo(f"\nInget importerades: {error.total} problem.", err=True)
@@ -121,7 +121,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
         click.echo(f"Skrev {counted(count, 'person', 'personer')} till {write_file}.")
         return
     session = get_session()
-    if if_empty and not register_is_empty(session):
+    if if_empty and not register_is_empty(session=session):
         click.echo("Registret har redan data; demodata lades inte in.")
         return
     with progress_bar(1, "Skapar demodata") as bar:
@@ -130,7 +130,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
             bar.length = total
             bar.update(done - bar.pos)
 
-        summary = load_demo(session, seed, scale, command_actor("demo-data"), progress)
+        summary = load_demo(seed, scale, command_actor("demo-data"), progress, session=session)
     session.commit()
     refresh_statistics(get_engine())
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))

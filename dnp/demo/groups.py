@@ -27,7 +27,7 @@ GR_TESTS = (("MA åk 9", 9), ("SV åk 9", 9), ("MA åk 6", 6))
 GY_TESTS = ("MATMAT01c", "ENGENG05")
 
 
-def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
+def create_demo_groups(unit_limit: int = 4, *, session: Session) -> int:
     """Groups for a few tests at the first units, with teachers; all but one per unit ready."""
     ensure_catalog(session)
     if session.exec(select(TestGroup.id).limit(1)).first() is not None:
@@ -43,7 +43,7 @@ def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
         teachers = session.exec(
             select(Duty.person_id).where(Duty.school_unit_id == unit.id, Duty.duty_role == "Lärare")
         ).all()
-        plans = _plans(session, unit)
+        plans = _plans(unit, session=session)
         for index, (activity, classes, name) in enumerate(plans):
             group = create_group(
                 session, CENTRAL_ADMIN, rights, unit.id, activity.id, DEMO_TERM, name, classes
@@ -57,7 +57,7 @@ def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
     return created
 
 
-def _plans(session: Session, unit: Organisation) -> list[tuple[TestActivity, list[str], str]]:
+def _plans(unit: Organisation, *, session: Session) -> list[tuple[TestActivity, list[str], str]]:
     plans = []
     if "GY" in unit.school_types:
         for course in GY_TESTS:

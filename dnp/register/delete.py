@@ -40,7 +40,7 @@ _ORGANISATION_USERS = (
 )
 
 
-def delete_items(session: Session, kind: str, references: list, actor: str) -> IngestSummary:
+def delete_items(kind: str, references: list, actor: str, *, session: Session) -> IngestSummary:
     """Delete the referenced entities, all or nothing; unknown ids are reported, not errors.
 
     Deleting is idempotent so that a feed may safely retry: ids that are already gone are
@@ -65,7 +65,7 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     for part in chunks(ids):
         existing.update(connection.execute(select(table.c.id).where(table.c.id.in_(part))).scalars())
     if kind == "organisations":
-        problems = _organisations_in_use(session, [i for i in ids if i in existing])
+        problems = _organisations_in_use([i for i in ids if i in existing], session=session)
         if problems:
             raise IngestRejected(problems, len(problems))
     present = [i for i in ids if i in existing]
@@ -95,7 +95,7 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     return summary
 
 
-def _organisations_in_use(session: Session, ids: list[str]) -> list[Problem]:
+def _organisations_in_use(ids: list[str], *, session: Session) -> list[Problem]:
     problems = []
     for organisation_id in ids:
         uses = []

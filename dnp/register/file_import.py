@@ -43,7 +43,7 @@ def top_level_keys(stream: BinaryIO) -> list[str]:
 
 
 def import_stream(
-    session: Session, stream: BinaryIO, actor: str, progress: Progress | None = None
+    stream: BinaryIO, actor: str, progress: Progress | None = None, *, session: Session
 ) -> IngestSummary:
     """Upsert every item of the file, all or nothing, in the order organisations → groups.
 

@@ -25,4 +25,4 @@ def index():
             return redirect(url_for("ops.index"))
         if not rights.has_any_role:
             return redirect(url_for("auth.no_access"))
-    return render("home/index.html", counts=register_counts(get_session()))
+    return render("home/index.html", counts=register_counts(session=get_session()))

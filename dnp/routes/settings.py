@@ -33,9 +33,9 @@ def index():
         mode=protected_mode(session),
         setting=setting_row(session),
         mode_names=MODE_NAMES,
-        fetches=feedback.fetch_status(session),
-        log_entries=feedback.log_entries(session),
-        statistics=feedback.statistics_entries(session),
+        fetches=feedback.fetch_status(session=session),
+        log_entries=feedback.log_entries(session=session),
+        statistics=feedback.statistics_entries(session=session),
     )
 
 
@@ -61,8 +61,8 @@ def publication_status(group) -> dict:
     if "dnp_publication_status" not in g:
         session = get_session()
         g.dnp_publication_status = (
-            feedback.published_groups(session),
-            feedback.last_fetch(session, "/groups"),
+            feedback.published_groups(session=session),
+            feedback.last_fetch("/groups", session=session),
         )
     published, fetched = g.dnp_publication_status
     modified = published.get(group.id)
@@ -75,4 +75,4 @@ def publication_status(group) -> dict:
 @bp.app_template_global()
 def skolverket_feedback(group, members) -> list:
     """Skolverket's log entries about this group, its activity or its members (with the name to show)."""
-    return feedback.feedback_for_group(get_session(), group, members)
+    return feedback.feedback_for_group(group, members, session=get_session())

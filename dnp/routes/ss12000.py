@@ -223,7 +223,7 @@ def delete_subscription(subscription_id: str):
 def post_log():
     """Store a LogEntry from Skolverket's client."""
     session = get_session()
-    feedback.store_log(session, _json_body(), _caller_name())
+    feedback.store_log(_json_body(), _caller_name(), session=session)
     session.commit()
     _record(201, 1)
     return jsonify(message="created"), 201
@@ -233,7 +233,7 @@ def post_log():
 def post_statistics():
     """Store a StatisticsEntry from Skolverket's client."""
     session = get_session()
-    feedback.store_statistics(session, _json_body(), _caller_name())
+    feedback.store_statistics(_json_body(), _caller_name(), session=session)
     session.commit()
     _record(201, 1)
     return jsonify(message="created"), 201
