@@ -103,7 +103,7 @@ def make_everything_ready(url: str) -> tuple[int, float]:
         session.execute(insert(TestGroup.__table__), groups)
         session.execute(insert(TestGroupMember.__table__), members)
         started = time.perf_counter()
-        rebuild(session)
+        rebuild(session=session)
         session.commit()
         refresh_statistics(engine)  # as `dnp publish --rebuild` does
         return len(groups), time.perf_counter() - started

@@ -170,7 +170,7 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
 def publish_command(rebuild: bool):
     """Recompute the SS 12000 publication from the register; unchanged documents stay untouched."""
     session = get_session()
-    counts = rebuild_publication(session)
+    counts = rebuild_publication(session=session)
     session.commit()
     refresh_statistics(get_engine())
     click.echo(json.dumps(counts or {"unchanged": True}, ensure_ascii=False, sort_keys=True))

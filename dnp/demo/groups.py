@@ -72,6 +72,6 @@ def _plans(unit: Organisation, *, session: Session) -> list[tuple[TestActivity, 
         return plans
     for name, year in GR_TESTS:
         activity = session.get(TestActivity, skolverket_id(name))
-        for klass in classes_of_year(session, unit.id, year):
+        for klass in classes_of_year(unit.id, year, session=session):
             plans.append((activity, [klass.id], f"{name} {klass.display_name}"))
     return plans

@@ -57,6 +57,6 @@ def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) ->
             )
         return f"Klart: {counted(count, 'provaktivitet', 'provaktiviteter')} hämtade från Skolverket."
     if task.kind == "bulk_create":
-        created = create_per_class(session, task.created_by, parameters, progress)
+        created = create_per_class(task.created_by, parameters, progress, session=session)
         return f"Klart: {counted(created, 'provgrupp', 'provgrupper')} skapades."
     raise ValueError(task.kind)

@@ -58,7 +58,7 @@ class Publisher:
     def mode(self) -> str:
         """How protected persons are sent (central setting)."""
         if self._mode is None:
-            self._mode = protected_mode(self.session)
+            self._mode = protected_mode(session=self.session)
         return self._mode
 
     def units(self) -> dict[str, Organisation]:

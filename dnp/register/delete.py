@@ -70,9 +70,9 @@ def delete_items(kind: str, references: list, actor: str, *, session: Session) -
             raise IngestRejected(problems, len(problems))
     present = [i for i in ids if i in existing]
     if kind == "persons":
-        remove_deleted_persons(session, present)
+        remove_deleted_persons(present, session=session)
     # Test groups following a deleted class lose its pupils: find them before the class goes.
-    following = groups_following(session, present) if kind == "groups" else []
+    following = groups_following(present, session=session) if kind == "groups" else []
     for part in chunks(present):
         if kind == "persons":
             for dependent, column in _PERSON_DEPENDENTS:
@@ -87,11 +87,11 @@ def delete_items(kind: str, references: list, actor: str, *, session: Session) -
     summary.changed_ids[kind] = present
     summary.not_found = [i for i in ids if i not in existing]
     if kind == "persons":
-        publication.persons_changed(session, present)
+        publication.persons_changed(present, session=session)
     if kind == "duties":
-        publication.duties_changed(session, present)
+        publication.duties_changed(present, session=session)
     for group in following:
-        sync_group(session, group)
+        sync_group(group, session=session)
     return summary
 
 

@@ -75,5 +75,5 @@ def import_stream(
                 [Problem(kind, offset, None, "", f"felaktig JSON: {exc}")], ingest.problem_count + 1
             ) from exc
     summary = ingest.finish()
-    after_register_change(session, summary.changed_ids)
+    after_register_change(summary.changed_ids, session=session)
     return summary

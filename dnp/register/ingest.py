@@ -216,7 +216,7 @@ def ingest_items(kind: str, items: list, actor: str, mode: str, *, session: Sess
     ingest = RegisterIngest(session, actor, mode)
     ingest.add_batch(kind, items)
     summary = ingest.finish()
-    after_register_change(session, summary.changed_ids)
+    after_register_change(summary.changed_ids, session=session)
     return summary
 
 

@@ -30,8 +30,8 @@ def index():
     session = get_session()
     return render(
         "settings/index.html",
-        mode=protected_mode(session),
-        setting=setting_row(session),
+        mode=protected_mode(session=session),
+        setting=setting_row(session=session),
         mode_names=MODE_NAMES,
         fetches=feedback.fetch_status(session=session),
         log_entries=feedback.log_entries(session=session),
@@ -48,7 +48,7 @@ def protected_persons():
         flash("Välj ett av alternativen.", "error")
         return redirect(url_for("settings.index"), 303)
     session = get_session()
-    counts = set_protected_mode(session, current_user.eppn, mode)
+    counts = set_protected_mode(current_user.eppn, mode, session=session)
     session.commit()
     changed = sum(value for key, value in counts.items() if key.startswith("Person."))
     flash(f"Inställningen är sparad. {changed} skyddade personer skickas om till Skolverket.", "success")
