@@ -126,7 +126,7 @@ def _groups(session: Session, unit_id: str) -> dict[str, str]:
             if index % 3:  # two in three are ready, the rest drafts
                 with contextlib.suppress(changes.GroupError):
                     changes.mark_ready(session, CENTRAL_ADMIN, group)
-        access.grant_role(session, "bench", CENTRAL_ADMIN, "central_admin")
+        access.grant_role("bench", CENTRAL_ADMIN, "central_admin", session=session)
         session.commit()
     groups = session.exec(select(TestGroup).where(TestGroup.school_unit_id == unit_id)).all()
     by_name = {g.display_name: g.id for g in groups}
@@ -208,7 +208,7 @@ def main() -> None:
         ids = _groups(session, unit_id)
         unit = session.get(Organisation, unit_id)
         pupils = session.exec(select(func.count()).where(Enrolment.school_unit_id == unit_id)).one()
-        session_id = sessions.start_session(session, CENTRAL_ADMIN, "bench")
+        session_id = sessions.start_session(CENTRAL_ADMIN, "bench", session=session)
         session.commit()
     gc.collect()
     gc.freeze()  # as app.py does in each web worker

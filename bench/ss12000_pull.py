@@ -103,7 +103,7 @@ def make_everything_ready(url: str) -> tuple[int, float]:
         session.execute(insert(TestGroup.__table__), groups)
         session.execute(insert(TestGroupMember.__table__), members)
         started = time.perf_counter()
-        rebuild(session)
+        rebuild(session=session)
         session.commit()
         refresh_statistics(engine)  # as `dnp publish --rebuild` does
         return len(groups), time.perf_counter() - started
@@ -297,7 +297,7 @@ def delta_pull(url: str, base: str, token: str) -> list[float]:
         ).scalar_one()
         person = json.loads(text)
         person["givenName"] += "a"
-        ingest_items(session, "persons", [person], "bench", "upsert")
+        ingest_items("persons", [person], "bench", "upsert", session=session)
         session.commit()
     timings = []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:

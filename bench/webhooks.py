@@ -70,7 +70,7 @@ def main() -> None:
     engine = app.extensions["dnp.engine"]
     rights = Access(eppn=CENTRAL_ADMIN, central_admin=True)
     with Session(engine) as session:
-        load_demo(session, 1, "small", "bench")
+        load_demo(1, "small", "bench", session=session)
         session.commit()
         group_id = session.exec(select(TestGroup.id).where(TestGroup.status == "ready")).first()
         session.add(

@@ -10,7 +10,10 @@ import time
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlmodel import select
 
+from dnp.auth.roles import AccessError
+from dnp.auth.roles import grant_role
 from dnp.cli_transfer import command_actor
 from dnp.cli_transfer import deliveries_cli
 from dnp.cli_transfer import push_cli
@@ -22,7 +25,13 @@ from dnp.db import refresh_statistics
 from dnp.demo.register import load_demo
 from dnp.demo.register import register_is_empty
 from dnp.demo.register import write_demo_file
+from dnp.groups.catalog import refresh_catalog
+from dnp.jobs.sweeper import run_forever
+from dnp.jobs.sweeper import sweep_once
+from dnp.migrate import upgrade
+from dnp.publication.changes import rebuild as rebuild_publication
 from dnp.register.file_import import import_stream
+from dnp.register.models import Organisation
 from dnp.register.results import IngestRejected
 
 dnp_cli = AppGroup("dnp", help="DNP administration commands.")
@@ -65,8 +74,6 @@ def progress_bar(length: int, label: str):
 @dnp_cli.command("migrate")
 def migrate_command():
     """Bring the database schema up to date (Alembic upgrade head)."""
-    from dnp.migrate import upgrade
-
     upgrade(current_app.config["DATABASE_URL"])
     click.echo("Databasen är uppdaterad.")
 
@@ -87,7 +94,7 @@ def import_command(path: str):
             done["position"] = max(done["position"], target)
 
         try:
-            summary = import_stream(session, stream, command_actor("import"), progress)
+            summary = import_stream(stream, command_actor("import"), progress, session=session)
         except IngestRejected as error:
             session.rollback()
             click.echo(f"\nInget importerades: {error.total} problem.", err=True)
@@ -114,7 +121,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
         click.echo(f"Skrev {counted(count, 'person', 'personer')} till {write_file}.")
         return
     session = get_session()
-    if if_empty and not register_is_empty(session):
+    if if_empty and not register_is_empty(session=session):
         click.echo("Registret har redan data; demodata lades inte in.")
         return
     with progress_bar(1, "Skapar demodata") as bar:
@@ -123,7 +130,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
             bar.length = total
             bar.update(done - bar.pos)
 
-        summary = load_demo(session, seed, scale, command_actor("demo-data"), progress)
+        summary = load_demo(seed, scale, command_actor("demo-data"), progress, session=session)
     session.commit()
     refresh_statistics(get_engine())
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
@@ -140,12 +147,6 @@ ROLE_ARGUMENTS = {"central-admin": "central_admin", "unit-admin": "unit_admin", 
 )
 def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
     """Grant a role to an EPPN (bootstrap the first central administrator with this)."""
-    from sqlmodel import select
-
-    from dnp.auth.roles import AccessError
-    from dnp.auth.roles import grant_role
-    from dnp.register.models import Organisation
-
     session = get_session()
     unit_ids = []
     for code in unit_codes:
@@ -154,7 +155,7 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
             raise click.ClickException(f"Ingen skolenhet med koden {code}.")
         unit_ids.append(unit.id)
     try:
-        added = grant_role(session, command_actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids)
+        added = grant_role(command_actor("grant"), eppn, ROLE_ARGUMENTS[role], unit_ids, session=session)
     except AccessError as error:
         raise click.ClickException(str(error)) from error
     session.commit()
@@ -168,10 +169,8 @@ def grant_command(role: str, eppn: str, unit_codes: tuple[str, ...]):
 @click.option("--rebuild", is_flag=True, required=True, help="Recompute every published document.")
 def publish_command(rebuild: bool):
     """Recompute the SS 12000 publication from the register; unchanged documents stay untouched."""
-    from dnp.publication.changes import rebuild as rebuild_publication
-
     session = get_session()
-    counts = rebuild_publication(session)
+    counts = rebuild_publication(session=session)
     session.commit()
     refresh_statistics(get_engine())
     click.echo(json.dumps(counts or {"unchanged": True}, ensure_ascii=False, sort_keys=True))
@@ -182,9 +181,6 @@ def publish_command(rebuild: bool):
 @click.option("--once", is_flag=True, help="Sweep once and exit.")
 def sweeper_command(interval: float, once: bool):
     """Gather publication changes into webhook deliveries and enqueue what is due (the clock process)."""
-    from dnp.jobs.sweeper import run_forever
-    from dnp.jobs.sweeper import sweep_once
-
     if once:
         click.echo(json.dumps(sweep_once()))
         return
@@ -200,8 +196,6 @@ def catalog_cli():
 @catalog_cli.command("refresh")
 def catalog_refresh():
     """Fetch the catalog now (falls back to the bundled demo catalog when the API cannot be reached)."""
-    from dnp.groups.catalog import refresh_catalog
-
     session = get_session()
     count, source, problem = refresh_catalog(session, current_app.config["OPEN_DATA_URL"])
     session.commit()

@@ -53,9 +53,9 @@ def _load_user(session_id: str) -> CurrentUser | None:
     )
     if record is None:
         return None
-    names = access.display_names(db, {record.eppn})
+    names = access.display_names({record.eppn}, session=db)
     return CurrentUser(
-        session_id, record.eppn, access.access_for(db, record.eppn), names.get(record.eppn, "")
+        session_id, record.eppn, access.access_for(record.eppn, session=db), names.get(record.eppn, "")
     )
 
 
@@ -101,10 +101,10 @@ def sign_in(eppn: str, method: str, display_name: str = "", next_path: str | Non
     db = get_session()
     eppn = access.normalise_eppn(eppn)  # whatever case the IdP or the form used
     cookie_session.clear()  # a fresh session on login: no fixation
-    session_id = sessions.start_session(db, eppn, method, display_name)
+    session_id = sessions.start_session(eppn, method, display_name, session=db)
     db.commit()
-    rights = access.access_for(db, eppn)
-    login_user(CurrentUser(session_id, eppn, rights, access.display_names(db, {eppn}).get(eppn, "")))
+    rights = access.access_for(eppn, session=db)
+    login_user(CurrentUser(session_id, eppn, rights, access.display_names({eppn}, session=db).get(eppn, "")))
     if not rights.has_any_role:
         return redirect(url_for("auth.no_access"))
     return redirect(safe_next(next_path))
@@ -114,7 +114,7 @@ def sign_out() -> None:
     """End the server-side session and clear the cookie."""
     if current_user.is_authenticated:
         db = get_session()
-        sessions.end_session(db, current_user.session_id)
+        sessions.end_session(current_user.session_id, session=db)
         db.commit()
     logout_user()
     cookie_session.clear()

@@ -12,6 +12,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 # Views that take a file upload get DNP_UPLOAD_MAX_BYTES; every other page or SAML post gets
 # DNP_FORM_MAX_BYTES.
 UPLOAD_ENDPOINTS = frozenset({"connection.certificate"})
+# The SS 12000 API's bodies (subscriptions, feedback) are small JSON; its blueprint applies this too.
+SS12000_MAX_BODY = 1024 * 1024
 
 
 def body_limit() -> tuple[int, bool]:
@@ -22,9 +24,7 @@ def body_limit() -> tuple[int, bool]:
     if request.path.startswith("/ingest/"):
         return int(config["INGEST_MAX_BYTES"]), False
     if request.path.startswith("/ss12000/"):
-        from dnp.routes.ss12000 import MAX_BODY
-
-        return MAX_BODY, False
+        return SS12000_MAX_BODY, False
     if request.endpoint in UPLOAD_ENDPOINTS:
         return int(config["UPLOAD_MAX_BYTES"]), True
     return int(config["FORM_MAX_BYTES"]), True

@@ -23,6 +23,7 @@ from dnp.common.request_input import BadInput
 from dnp.common.request_input import check_texts
 from dnp.common.request_input import is_storable
 from dnp.common.wording import counted
+from dnp.routes.api_errors import json_error
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CSP = (
@@ -89,8 +90,6 @@ ERROR_TEXTS = {
 def _http_error(error: HTTPException):
     status = error.code or 500
     if request.path.startswith(JSON_PREFIXES):
-        from dnp.routes.api_errors import json_error
-
         response = json_error(status, error.description or error.name)
         if status == 405 and getattr(error, "valid_methods", None):
             response[0].headers["Allow"] = ", ".join(error.valid_methods)
@@ -163,11 +162,6 @@ def init_url_map(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
-def has_endpoint(name: str) -> bool:
-    """True when the app has a view called ``name`` (areas are added issue by issue)."""
-    return name in current_app.view_functions
-
-
 def init_app(app: Flask) -> None:
     """Register response hooks, error pages and template helpers."""
     app.session_interface = PageSessionInterface()
@@ -176,6 +170,5 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.after_request(_htmx_redirects)
     app.register_error_handler(HTTPException, _http_error)
-    app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["counted"] = counted

@@ -159,7 +159,7 @@ def login(client, app, eppn: str) -> str:
     from dnp.auth.sessions import start_session
 
     with Session(app.extensions["dnp.engine"]) as session:
-        session_id = start_session(session, eppn, "test")
+        session_id = start_session(eppn, "test", session=session)
         session.commit()
     with client.session_transaction() as cookie:
         cookie["_user_id"] = session_id
@@ -180,5 +180,5 @@ def grant(app, eppn: str, role: str, unit_ids=()) -> None:
     from dnp.auth.roles import grant_role
 
     with Session(app.extensions["dnp.engine"]) as session:
-        grant_role(session, "test", eppn, role, list(unit_ids))
+        grant_role("test", eppn, role, list(unit_ids), session=session)
         session.commit()

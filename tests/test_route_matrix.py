@@ -113,7 +113,7 @@ def _fresh_objects(app, world) -> dict:
             session, "setup", rights, world.unit["id"], MA9, "VT 2027", "G", [world.class_a["id"]]
         )
         changes.add_staff(session, "setup", group, world.teacher["id"])
-        task = start_task(session, EPPNS["unit_admin"], "catalog_refresh")
+        task = start_task(EPPNS["unit_admin"], "catalog_refresh", session=session)
         session.commit()
         grant_row = session.exec(RoleGrant.__table__.select().limit(1)).first()
     return {

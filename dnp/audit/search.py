@@ -75,7 +75,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=STOCKHOLM)
 
 
-def search_audit(session: Session, wanted: AuditFilter) -> tuple[list[AuditEvent], int]:
+def search_audit(wanted: AuditFilter, *, session: Session) -> tuple[list[AuditEvent], int]:
     """One page of matching events, newest first, and the total number of matches."""
     query = select(AuditEvent)
     if wanted.actor:
@@ -98,7 +98,7 @@ def search_audit(session: Session, wanted: AuditFilter) -> tuple[list[AuditEvent
     return list(rows), total
 
 
-def known_values(session: Session) -> tuple[list[str], list[str]]:
+def known_values(*, session: Session) -> tuple[list[str], list[str]]:
     """Actions and entity types present in the log, for the filter menus."""
     actions = session.exec(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
     types = session.exec(select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)).all()

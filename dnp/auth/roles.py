@@ -36,7 +36,7 @@ def normalise_eppn(eppn: str) -> str:
     return eppn.strip().lower()
 
 
-def register_person(session: Session, eppn: str) -> Person | None:
+def register_person(eppn: str, *, session: Session) -> Person | None:
     """The register's person with this EPPN, in any letter case (a protected one first, to be safe)."""
     persons = session.exec(select(Person).where(func.lower(Person.eppn) == normalise_eppn(eppn))).all()
     return min(persons, key=lambda person: (person.security_marking == "Ingen", person.id), default=None)
@@ -76,7 +76,7 @@ class Access:
         return getattr(self, role)
 
 
-def access_for(session: Session, eppn: str) -> Access:
+def access_for(eppn: str, *, session: Session) -> Access:
     """Collect an EPPN's grants (whatever its letter case)."""
     eppn = normalise_eppn(eppn)
     grants = session.exec(select(RoleGrant).where(RoleGrant.eppn == eppn)).all()
@@ -88,7 +88,7 @@ def access_for(session: Session, eppn: str) -> Access:
     )
 
 
-def grant_role(session: Session, actor: str, eppn: str, role: str, unit_ids: list[str] = ()) -> int:
+def grant_role(actor: str, eppn: str, role: str, unit_ids: list[str] = (), *, session: Session) -> int:
     """Grant ``role`` (per unit for school-unit administrators); return how many grants are new."""
     eppn = normalise_eppn(eppn)
     if not identifiers.is_eppn(eppn):
@@ -126,7 +126,7 @@ def grant_role(session: Session, actor: str, eppn: str, role: str, unit_ids: lis
     return added
 
 
-def revoke_grant(session: Session, actor: str, grant_id: int) -> RoleGrant:
+def revoke_grant(actor: str, grant_id: int, *, session: Session) -> RoleGrant:
     """Remove one grant; a central administrator cannot remove their own central role."""
     grant = session.get(RoleGrant, grant_id)
     if grant is None:
@@ -139,18 +139,18 @@ def revoke_grant(session: Session, actor: str, grant_id: int) -> RoleGrant:
     return grant
 
 
-def list_grants(session: Session) -> list[tuple[RoleGrant, str | None, str]]:
+def list_grants(*, session: Session) -> list[tuple[RoleGrant, str | None, str]]:
     """Every grant with its unit name and the grantee's display name."""
     rows = session.exec(
         select(RoleGrant, Organisation.display_name)
         .join(Organisation, Organisation.id == RoleGrant.school_unit_id, isouter=True)
         .order_by(RoleGrant.eppn, RoleGrant.role, Organisation.display_name)
     ).all()
-    names = display_names(session, {grant.eppn for grant, _ in rows})
+    names = display_names({grant.eppn for grant, _ in rows}, session=session)
     return [(grant, unit_name, names.get(grant.eppn, "")) for grant, unit_name in rows]
 
 
-def display_names(session: Session, eppns: set[str]) -> dict[str, str]:
+def display_names(eppns: set[str], *, session: Session) -> dict[str, str]:
     """Names to show for EPPNs: the register's (alias for protected persons), else the IdP's.
 
     The IdP's name is never used for someone the register knows: for a protected person it is the real
@@ -169,7 +169,7 @@ def display_names(session: Session, eppns: set[str]) -> dict[str, str]:
     return names
 
 
-def find_people(session: Session, query: str, limit: int = 10) -> list[tuple[str, str, bool]]:
+def find_people(query: str, limit: int = 10, *, session: Session) -> list[tuple[str, str, bool]]:
     """People to grant roles to, by EPPN or name: (eppn, label, protected).
 
     A protected person is found only by what DNP shows of them (alias, a name-free EPPN), never by the

@@ -19,7 +19,7 @@ from dnp.types import utcnow
 _SEEN_EVERY = timedelta(seconds=60)
 
 
-def start_session(session: Session, eppn: str, method: str, display_name: str = "") -> str:
+def start_session(eppn: str, method: str, display_name: str = "", *, session: Session) -> str:
     """Record a sign-in and return the new server-side session id.
 
     The IdP's name is kept only for someone the register does not mark as protected: for a protected
@@ -27,7 +27,7 @@ def start_session(session: Session, eppn: str, method: str, display_name: str = 
     """
     eppn = normalise_eppn(eppn)
     now = utcnow()
-    person = register_person(session, eppn)
+    person = register_person(eppn, session=session)
     if person is not None and person.is_protected:
         display_name = ""
     account = session.get(UserAccount, eppn)
@@ -63,7 +63,7 @@ def load_session(
     return record
 
 
-def end_session(session: Session, session_id: str) -> None:
+def end_session(session_id: str, *, session: Session) -> None:
     """Log out: the session id is dead from now on, whatever cookie carries it."""
     record = session.get(LoginSession, session_id)
     if record is not None and record.ended is None:

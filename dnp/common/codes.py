@@ -65,15 +65,4 @@ EMAIL_TYPES = ("Privat", "Skola elev", "Skola personal", "Arbete övrigt")
 
 SECURITY_MARKINGS = ("Ingen", "Sekretessmarkering", "Skyddad folkbokföring")
 
-GROUP_TYPES = (
-    "Klass",
-    "Schema",
-    "Avdelning",
-    "Övrigt",
-    "Undervisning",
-    "Mentor",
-    "Personalgrupp",
-    "Provgrupp",
-)
-
 ORGANISATION_TYPES = ("Huvudman", "Skolenhet")

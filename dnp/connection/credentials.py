@@ -98,7 +98,7 @@ def store(
     return credential
 
 
-def activate(session: Session, actor: str, credential_id: int) -> ClientCredential:
+def activate(actor: str, credential_id: int, *, session: Session) -> ClientCredential:
     """Make the pending certificate the one in use (audited); the previous one is retired."""
     credential = session.get(ClientCredential, credential_id)
     if credential is None or not credential.pending:
@@ -116,7 +116,7 @@ def activate(session: Session, actor: str, credential_id: int) -> ClientCredenti
     return credential
 
 
-def discard_pending(session: Session, actor: str) -> bool:
+def discard_pending(actor: str, *, session: Session) -> bool:
     """Drop the pending certificate (audited); False when there was none."""
     credential = pending(session)
     if credential is None:

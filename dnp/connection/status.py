@@ -58,7 +58,7 @@ def current_certificate(config: Mapping, session: Session) -> Certificate | None
     return _described(active(session))
 
 
-def pending_certificate(session: Session) -> Certificate | None:
+def pending_certificate(*, session: Session) -> Certificate | None:
     """A new certificate stored but not yet in use (it waits for a test and activation)."""
     return _described(pending(session))
 
@@ -124,7 +124,7 @@ def test_connection(
         credential = pending(session)
         if credential is None:
             nothing = ConnectionCheck(ok=False, message="Det finns inget nytt certifikat att testa.")
-            return _recorded(session, actor, nothing)
+            return _recorded(actor, nothing, session=session)
         cert, key = credential_files(config, credential)
         prefix = "Det nya certifikatet: "
     else:
@@ -138,11 +138,11 @@ def test_connection(
         )
     except TokenError as error:
         check = ConnectionCheck(ok=False, message=prefix + error.message_sv)
-    return _recorded(session, actor, check, new_certificate)
+    return _recorded(actor, check, new_certificate, session=session)
 
 
 def _recorded(
-    session: Session, actor: str, check: ConnectionCheck, new_certificate: bool = True
+    actor: str, check: ConnectionCheck, new_certificate: bool = True, *, session: Session
 ) -> ConnectionCheck:
     check.checked_by = actor
     session.add(check)
@@ -152,7 +152,7 @@ def _recorded(
     return check
 
 
-def last_check(session: Session) -> ConnectionCheck | None:
+def last_check(*, session: Session) -> ConnectionCheck | None:
     """The latest token check."""
     return session.exec(select(ConnectionCheck).order_by(ConnectionCheck.id.desc())).first()
 
@@ -186,7 +186,7 @@ def checklist(config: Mapping, session: Session) -> list[Step]:
     """The steps an organiser goes through before the first test, each with its live status."""
     now = utcnow()
     certificate = current_certificate(config, session)
-    check = last_check(session)
+    check = last_check(session=session)
     subscriptions = session.exec(
         select(func.count()).select_from(Subscription).where(Subscription.expires > now)
     ).one()

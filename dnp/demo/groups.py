@@ -19,6 +19,7 @@ from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
+from dnp.register.models import RegisterGroup
 from dnp.register.models import skolverket_id
 
 DEMO_TERM = "VT 2027"
@@ -26,7 +27,7 @@ GR_TESTS = (("MA åk 9", 9), ("SV åk 9", 9), ("MA åk 6", 6))
 GY_TESTS = ("MATMAT01c", "ENGENG05")
 
 
-def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
+def create_demo_groups(unit_limit: int = 4, *, session: Session) -> int:
     """Groups for a few tests at the first units, with teachers; all but one per unit ready."""
     ensure_catalog(session)
     if session.exec(select(TestGroup.id).limit(1)).first() is not None:
@@ -42,7 +43,7 @@ def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
         teachers = session.exec(
             select(Duty.person_id).where(Duty.school_unit_id == unit.id, Duty.duty_role == "Lärare")
         ).all()
-        plans = _plans(session, unit)
+        plans = _plans(unit, session=session)
         for index, (activity, classes, name) in enumerate(plans):
             group = create_group(
                 session, CENTRAL_ADMIN, rights, unit.id, activity.id, DEMO_TERM, name, classes
@@ -56,11 +57,9 @@ def create_demo_groups(session: Session, unit_limit: int = 4) -> int:
     return created
 
 
-def _plans(session: Session, unit: Organisation) -> list[tuple[TestActivity, list[str], str]]:
+def _plans(unit: Organisation, *, session: Session) -> list[tuple[TestActivity, list[str], str]]:
     plans = []
     if "GY" in unit.school_types:
-        from dnp.register.models import RegisterGroup
-
         for course in GY_TESTS:
             activity = session.get(TestActivity, skolverket_id(course))
             teaching = session.exec(
@@ -73,6 +72,6 @@ def _plans(session: Session, unit: Organisation) -> list[tuple[TestActivity, lis
         return plans
     for name, year in GR_TESTS:
         activity = session.get(TestActivity, skolverket_id(name))
-        for klass in classes_of_year(session, unit.id, year):
+        for klass in classes_of_year(unit.id, year, session=session):
             plans.append((activity, [klass.id], f"{name} {klass.display_name}"))
     return plans

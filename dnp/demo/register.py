@@ -30,13 +30,13 @@ from dnp.types import utcnow
 Progress = Callable[[int, int], None]
 
 
-def register_is_empty(session: Session) -> bool:
+def register_is_empty(*, session: Session) -> bool:
     """True when no organisation has been stored yet."""
     return session.exec(select(func.count()).select_from(Organisation)).one()[0] == 0
 
 
 def load_demo(
-    session: Session, seed: int, scale: str, actor: str, progress: Progress | None = None
+    seed: int, scale: str, actor: str, progress: Progress | None = None, *, session: Session
 ) -> IngestSummary:
     """Validate and upsert the demo municipality, then add the broken records; caller commits."""
     municipality = DemoMunicipality(seed, scale)
@@ -55,9 +55,9 @@ def load_demo(
                     municipality.unit_count * 3,
                 )
     summary = ingest.finish()
-    _add_broken_records(session, municipality, actor)
-    grant_demo_roles(session, actor)
-    create_demo_groups(session)
+    _add_broken_records(municipality, actor, session=session)
+    grant_demo_roles(actor, session=session)
+    create_demo_groups(session=session)
     return summary
 
 
@@ -90,7 +90,7 @@ def broken_records(municipality: DemoMunicipality) -> list[dict]:
     ]
 
 
-def _add_broken_records(session: Session, municipality: DemoMunicipality, actor: str) -> None:
+def _add_broken_records(municipality: DemoMunicipality, actor: str, *, session: Session) -> None:
     connection = session.connection()
     class_id = municipality._id("class", 0, "9A")
     broken = broken_records(municipality)

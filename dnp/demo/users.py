@@ -28,15 +28,15 @@ class DemoUser:
     role: str
 
 
-def grant_demo_roles(session: Session, actor: str) -> None:
+def grant_demo_roles(actor: str, *, session: Session) -> None:
     """Central admin, operator, and each unit's school administrator as unit admin."""
-    access.grant_role(session, actor, CENTRAL_ADMIN, "central_admin")
-    access.grant_role(session, actor, OPERATOR, "operator")
-    for person_eppn, unit_id in _unit_administrators(session):
-        access.grant_role(session, actor, person_eppn, "unit_admin", [unit_id])
+    access.grant_role(actor, CENTRAL_ADMIN, "central_admin", session=session)
+    access.grant_role(actor, OPERATOR, "operator", session=session)
+    for person_eppn, unit_id in _unit_administrators(session=session):
+        access.grant_role(actor, person_eppn, "unit_admin", [unit_id], session=session)
 
 
-def _unit_administrators(session: Session) -> list[tuple[str, str]]:
+def _unit_administrators(*, session: Session) -> list[tuple[str, str]]:
     rows = session.exec(
         select(Person.eppn, Duty.school_unit_id)
         .join(Duty, Duty.person_id == Person.id)
@@ -46,7 +46,7 @@ def _unit_administrators(session: Session) -> list[tuple[str, str]]:
     return [(eppn, unit_id) for eppn, unit_id in rows]
 
 
-def demo_users(session: Session, limit: int = 8) -> list[DemoUser]:
+def demo_users(limit: int = 8, *, session: Session) -> list[DemoUser]:
     """Personas to offer on the development sign-in page."""
     users = [
         DemoUser(CENTRAL_ADMIN, "Centraladministratör (förvaltningen)", "Central administratör"),
@@ -59,7 +59,7 @@ def demo_users(session: Session, limit: int = 8) -> list[DemoUser]:
         .order_by(Organisation.display_name)
         .limit(limit)
     ).all()
-    names = access.display_names(session, {eppn for eppn, _ in rows})
+    names = access.display_names({eppn for eppn, _ in rows}, session=session)
     for eppn, unit_name in rows:
         users.append(DemoUser(eppn, f"{names.get(eppn, eppn)} – {unit_name}", "Skolenhetsadministratör"))
     users.append(DemoUser(NO_ROLE, "Inloggad utan roll", "Ingen roll"))

@@ -25,7 +25,7 @@ from dnp.register.models import RegisterGroupMembership
 from dnp.types import utcnow
 
 
-def classes_of_year(session: Session, unit_id: str, school_year: int) -> list[RegisterGroup]:
+def classes_of_year(unit_id: str, school_year: int, *, session: Session) -> list[RegisterGroup]:
     """Classes (Klass) at the unit whose pupils are mostly in ``school_year``."""
     rows = session.exec(
         select(RegisterGroup, Enrolment.school_year, func.count())
@@ -47,13 +47,13 @@ def classes_of_year(session: Session, unit_id: str, school_year: int) -> list[Re
 
 
 def create_per_class(
-    session: Session, actor: str, parameters: dict, progress: Callable[[int, int, str], None]
+    actor: str, parameters: dict, progress: Callable[[int, int, str], None], *, session: Session
 ) -> int:
     """Create a following group per class of the year; classes that already have one are skipped."""
     unit_id, activity_id = parameters["unit_id"], parameters["activity_id"]
     term, school_year = parameters["term"], int(parameters["school_year"])
     activity = session.get(TestActivity, activity_id)
-    classes = classes_of_year(session, unit_id, school_year)
+    classes = classes_of_year(unit_id, school_year, session=session)
     existing = set(
         session.exec(
             select(TestGroupSource.register_group_id)
@@ -66,7 +66,7 @@ def create_per_class(
             )
         ).all()
     )
-    rights = access_for(session, actor)
+    rights = access_for(actor, session=session)
     created = 0
     for index, klass in enumerate(classes, start=1):
         if klass.id not in existing:

@@ -34,7 +34,7 @@ def fits_unit(activity: TestActivity, unit: Organisation) -> bool:
     )
 
 
-def source_pupils(session: Session, unit_id: str, register_group_ids: list[str]) -> list[str]:
+def source_pupils(unit_id: str, register_group_ids: list[str], *, session: Session) -> list[str]:
     """Members of the given classes/teaching groups at the unit, duplicates merged, in order."""
     if not register_group_ids:
         return []
@@ -46,7 +46,7 @@ def source_pupils(session: Session, unit_id: str, register_group_ids: list[str])
     return list(dict.fromkeys(rows))
 
 
-def unit_person(session: Session, unit_id: str, person_id: str) -> Person | None:
+def unit_person(unit_id: str, person_id: str, *, session: Session) -> Person | None:
     """A person with an enrolment or duty at the unit (others are not reachable from it)."""
     enrolled = session.exec(
         select(Enrolment.id).where(Enrolment.person_id == person_id, Enrolment.school_unit_id == unit_id)
@@ -58,7 +58,7 @@ def unit_person(session: Session, unit_id: str, person_id: str) -> Person | None
 
 
 
-def unit_activities(session: Session, unit: Organisation) -> list[TestActivity]:
+def unit_activities(unit: Organisation, *, session: Session) -> list[TestActivity]:
     """Provaktiviteter whose school type fits the unit."""
     activities = session.exec(
         select(TestActivity).order_by(TestActivity.school_type, TestActivity.display_name)
@@ -66,7 +66,7 @@ def unit_activities(session: Session, unit: Organisation) -> list[TestActivity]:
     return [a for a in activities if fits_unit(a, unit)]
 
 
-def unit_classes(session: Session, unit_id: str) -> list[tuple]:
+def unit_classes(unit_id: str, *, session: Session) -> list[tuple]:
     """Classes first, then teaching groups (id, display_name, group_type), with member counts."""
     group = Bundle("group", RegisterGroup.id, RegisterGroup.display_name, RegisterGroup.group_type)
     # Counted per group through the primary key; a join makes PostgreSQL scan every membership.
@@ -98,7 +98,7 @@ class CandidatePupil:
     fits: bool
 
 
-def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: TestActivity | None):
+def _pupils(unit_id: str, person_ids: list[str], activity: TestActivity | None, *, session: Session):
     if not person_ids:
         return []
     persons = {p.id: p for p in session.exec(select(Person).where(Person.id.in_(person_ids))).all()}
@@ -112,7 +112,7 @@ def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: Tes
             )
         ).all()
     }
-    classes = class_names(session, unit_id, person_ids)
+    classes = class_names(unit_id, person_ids, session=session)
     result = []
     for person_id in person_ids:
         person, enrolment = persons.get(person_id), enrolments.get(person_id)
@@ -137,11 +137,12 @@ def _pupils(session: Session, unit_id: str, person_ids: list[str], activity: Tes
 
 def preview(session: Session, unit_id: str, register_group_ids: list[str], activity: TestActivity | None):
     """The merged pupils of the chosen classes, flagged when they do not fit the test (those first)."""
-    pupils = _pupils(session, unit_id, source_pupils(session, unit_id, register_group_ids), activity)
+    sources = source_pupils(unit_id, register_group_ids, session=session)
+    pupils = _pupils(unit_id, sources, activity, session=session)
     return sorted(pupils, key=lambda p: (p.fits, natural_order(p.class_name), person_sort_key(p.person)))
 
 
-def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -> list[CandidatePupil]:
+def search_pupils(unit_id: str, query: str, limit: int = 15, *, session: Session) -> list[CandidatePupil]:
     """Pupils at the unit by name (alias for protected persons), class or EPPN; never by civic number."""
     needle = query.strip().lower()
     if len(needle) < 2:
@@ -178,10 +179,10 @@ def search_pupils(session: Session, unit_id: str, query: str, limit: int = 15) -
         or needle in person_label(row).lower()
     ]
     found.sort(key=person_sort_key)
-    return _pupils(session, unit_id, list(dict.fromkeys(row.id for row in found))[:limit], None)
+    return _pupils(unit_id, list(dict.fromkeys(row.id for row in found))[:limit], None, session=session)
 
 
-def unit_staff(session: Session, unit_id: str, query: str = "") -> list[tuple[Person, str, str]]:
+def unit_staff(unit_id: str, query: str = "", *, session: Session) -> list[tuple[Person, str, str]]:
     """Staff with a duty at the unit: (person, label, duty role), optionally filtered by name or EPPN."""
     statement = (
         select(Person, Duty.duty_role)

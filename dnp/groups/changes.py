@@ -114,7 +114,7 @@ def create_group(
     session.flush()
     for source_id in sources:
         session.add(TestGroupSource(test_group_id=group.id, register_group_id=source_id))
-    for person_id in source_pupils(session, unit_id, sources):
+    for person_id in source_pupils(unit_id, sources, session=session):
         session.add(
             TestGroupMember(test_group_id=group.id, person_id=person_id, origin="register", added_by=actor)
         )
@@ -166,7 +166,7 @@ def add_class(session: Session, actor: str, group: TestGroup, register_group_id:
     if klass is None or klass.school_unit_id != group.school_unit_id:
         raise GroupError("Klassen finns inte på skolenheten.")
     added = 0
-    for person_id in source_pupils(session, group.school_unit_id, [register_group_id]):
+    for person_id in source_pupils(group.school_unit_id, [register_group_id], session=session):
         member = _member(session, group, person_id, "pupil")
         if member is not None and not member.excluded:
             continue
@@ -230,7 +230,7 @@ def set_following(session: Session, actor: str, group: TestGroup, follow: bool) 
     )
     _changed(session, group)
     if follow:
-        sync_group(session, group)
+        sync_group(group, session=session)
 
 
 def mark_ready(session: Session, actor: str, group: TestGroup, issues: list | None = None) -> None:

@@ -75,19 +75,19 @@ def pupils_by_class(pupils: list[MemberRow]) -> list[ClassRows]:
     return sorted(classes, key=lambda c: (c.errors == 0, c.name == "", natural_order(c.name)))
 
 
-def editor_context(session: Session, group: TestGroup) -> dict:
+def editor_context(group: TestGroup, *, session: Session) -> dict:
     """Group, test, unit, members with their problems, validation and sources."""
     occasion = session.get(TestOccasion, group.occasion_id)
     activity = session.get(TestActivity, occasion.activity_id)
     unit = session.get(Organisation, group.school_unit_id)
-    loaded = members_by_group(session, [group])
+    loaded = members_by_group([group], session=session)
     members = loaded.get(group.id, [])
-    issues = validate_group(facts_for_groups(session, [group], loaded)[group.id])
+    issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
     per_person: dict[str, list] = defaultdict(list)
     for issue in issues:
         if issue.person_id:
             per_person[issue.person_id].append(issue)
-    classes = class_names(session, group.school_unit_id, [person.id for _, person, _, _ in members])
+    classes = class_names(group.school_unit_id, [person.id for _, person, _, _ in members], session=session)
     pupils, staff = [], []
     for member, person, enrolment, duty in members:
         own = per_person.get(person.id, [])
@@ -125,7 +125,7 @@ def editor_context(session: Session, group: TestGroup) -> dict:
         "errors": errors,
         "warnings": [i for i in issues if not i.blocking],
         "sources": sources,
-        "classes": unit_classes(session, group.school_unit_id),
+        "classes": unit_classes(group.school_unit_id, session=session),
         "status_names": STATUS_NAMES,
         "protected_count": sum(1 for row in pupils + staff if row.protected),
     }

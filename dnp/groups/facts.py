@@ -70,7 +70,7 @@ ENROLMENT = Bundle(
 DUTY = Bundle("duty", Duty.person_id, Duty.school_unit_id, Duty.duty_role)
 
 
-def members_by_group(session: Session, groups: list[TestGroup]) -> dict[str, list[tuple]]:
+def members_by_group(groups: list[TestGroup], *, session: Session) -> dict[str, list[tuple]]:
     """(member, person, enrolment at the unit, duty at the unit) per group id, excluded ones left out.
 
     Each part is a read-only row with the attributes validation and the editor need (not an ORM object).
@@ -110,7 +110,7 @@ def members_by_group(session: Session, groups: list[TestGroup]) -> dict[str, lis
 
 
 def facts_for_groups(
-    session: Session, groups: list[TestGroup], members: dict[str, list[tuple]] | None = None
+    groups: list[TestGroup], members: dict[str, list[tuple]] | None = None, *, session: Session
 ) -> dict[str, GroupFacts]:
     """Validation input for many groups with a handful of queries (``members`` if already loaded)."""
     activities = {
@@ -121,7 +121,7 @@ def facts_for_groups(
             .where(TestOccasion.id.in_({g.occasion_id for g in groups}))
         ).all()
     }
-    members = members_by_group(session, groups) if members is None else members
+    members = members_by_group(groups, session=session) if members is None else members
     facts = {}
     for group in groups:
         activity = activities[group.occasion_id]
@@ -139,10 +139,10 @@ def facts_for_groups(
 
 def validate(session: Session, group: TestGroup):
     """The validation issues of one group."""
-    return validate_group(facts_for_groups(session, [group])[group.id])
+    return validate_group(facts_for_groups([group], session=session)[group.id])
 
 
-def class_names(session: Session, unit_id: str, person_ids: list[str]) -> dict[str, str]:
+def class_names(unit_id: str, person_ids: list[str], *, session: Session) -> dict[str, str]:
     """Each person's class (Klass) at the unit, for display."""
     names: dict[str, str] = {}
     for start in range(0, len(person_ids), 500):

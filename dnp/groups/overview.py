@@ -47,7 +47,7 @@ class OccasionSummary:
         return sum(1 for g in self.groups if g.group.status == "draft" and g.errors == 0)
 
 
-def manageable_units(session: Session, rights: Access) -> list[Organisation]:
+def manageable_units(rights: Access, *, session: Session) -> list[Organisation]:
     """School units the user may build groups at."""
     query = select(Organisation).where(Organisation.organisation_type == "Skolenhet")
     if not rights.central_admin:
@@ -55,14 +55,14 @@ def manageable_units(session: Session, rights: Access) -> list[Organisation]:
     return list(session.exec(query.order_by(Organisation.display_name)).all())
 
 
-def unit_overview(session: Session, unit_id: str) -> list[OccasionSummary]:
+def unit_overview(unit_id: str, *, session: Session) -> list[OccasionSummary]:
     """Each occasion that has groups at the unit, newest term first, with validated counts."""
     groups = session.exec(
         select(TestGroup).where(TestGroup.school_unit_id == unit_id).order_by(TestGroup.display_name)
     ).all()
     if not groups:
         return []
-    facts = facts_for_groups(session, list(groups))
+    facts = facts_for_groups(list(groups), session=session)
     occasions = {
         occasion.id: OccasionSummary(occasion, activity)
         for occasion, activity in session.exec(
@@ -90,7 +90,7 @@ def unit_overview(session: Session, unit_id: str) -> list[OccasionSummary]:
     )
 
 
-def central_totals(session: Session) -> list[dict]:
+def central_totals(*, session: Session) -> list[dict]:
     """Per school unit: groups by status and pupils in ready groups."""
     units = session.exec(
         select(Organisation)

@@ -15,14 +15,14 @@ from dnp.publication import changes as publication
 REGISTER_ACTOR = "register"
 
 
-def sync_group(session: Session, group: TestGroup) -> tuple[int, int]:
+def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
     """Bring a following group in line with its classes; hand-made changes stay. Returns (joined, left)."""
     if not group.follows_register or group.status == "withdrawn":
         return 0, 0
     sources = session.exec(
         select(TestGroupSource.register_group_id).where(TestGroupSource.test_group_id == group.id)
     ).all()
-    wanted = set(source_pupils(session, group.school_unit_id, list(sources)))
+    wanted = set(source_pupils(group.school_unit_id, list(sources), session=session))
     members = {
         member.person_id: member
         for member in session.exec(
@@ -59,7 +59,7 @@ def sync_group(session: Session, group: TestGroup) -> tuple[int, int]:
     return len(joined), len(left)
 
 
-def groups_following(session: Session, register_group_ids: list[str]) -> list[TestGroup]:
+def groups_following(register_group_ids: list[str], *, session: Session) -> list[TestGroup]:
     """Test groups that follow any of these classes or teaching groups."""
     groups: dict[str, TestGroup] = {}
     for start in range(0, len(register_group_ids), 500):
@@ -73,16 +73,16 @@ def groups_following(session: Session, register_group_ids: list[str]) -> list[Te
     return list(groups.values())
 
 
-def sync_for_register_groups(session: Session, register_group_ids: list[str]) -> int:
+def sync_for_register_groups(register_group_ids: list[str], *, session: Session) -> int:
     """Sync every following test group built from any of these classes; returns how many changed."""
     changed = 0
-    for group in groups_following(session, register_group_ids):
-        joined, left = sync_group(session, group)
+    for group in groups_following(register_group_ids, session=session):
+        joined, left = sync_group(group, session=session)
         changed += bool(joined or left)
     return changed
 
 
-def remove_deleted_persons(session: Session, person_ids: list[str]) -> None:
+def remove_deleted_persons(person_ids: list[str], *, session: Session) -> None:
     """A person deleted from the register leaves every test group (audited as the register's doing)."""
     for start in range(0, len(person_ids), 500):
         part = person_ids[start : start + 500]
@@ -104,11 +104,11 @@ def remove_deleted_persons(session: Session, person_ids: list[str]) -> None:
             publication.group_changed(session, group_id)
 
 
-def after_register_change(session: Session, changed: dict[str, list[str]], deleted: bool = False) -> None:
+def after_register_change(changed: dict[str, list[str]], deleted: bool = False, *, session: Session) -> None:
     """React to a committed-soon register write: follow classes, tell the publication."""
     if deleted:
-        remove_deleted_persons(session, changed.get("persons", []))
-    sync_for_register_groups(session, changed.get("groups", []))
-    publication.persons_changed(session, changed.get("persons", []))
-    publication.duties_changed(session, changed.get("duties", []))
-    publication.organisations_changed(session, changed.get("organisations", []))
+        remove_deleted_persons(changed.get("persons", []), session=session)
+    sync_for_register_groups(changed.get("groups", []), session=session)
+    publication.persons_changed(changed.get("persons", []), session=session)
+    publication.duties_changed(changed.get("duties", []), session=session)
+    publication.organisations_changed(changed.get("organisations", []), session=session)

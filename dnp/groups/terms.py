@@ -8,11 +8,6 @@ from datetime import date
 _TERM = re.compile(r"(VT|HT) ([0-9]{4})")
 
 
-def term_of(day: date) -> str:
-    """The term a day falls in: January–June is VT, July–December HT."""
-    return f"{'VT' if day.month <= 6 else 'HT'} {day.year}"
-
-
 def upcoming_terms(today: date, count: int = 3) -> list[str]:
     """The current term and the following ones."""
     season, year = ("VT", today.year) if today.month <= 6 else ("HT", today.year)

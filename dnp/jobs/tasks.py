@@ -7,6 +7,8 @@ import logging
 
 from dnp.common.wording import counted
 from dnp.db import get_session
+from dnp.groups.bulk import create_per_class
+from dnp.groups.catalog import refresh_catalog
 from dnp.groups.models import BackgroundTask
 from dnp.jobs.context import app_context
 from dnp.types import utcnow
@@ -45,8 +47,6 @@ def run_background_task(task_id: int) -> None:
 
 def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) -> str:
     if task.kind == "catalog_refresh":
-        from dnp.groups.catalog import refresh_catalog
-
         progress(0, 2, "Hämtar provaktiviteter från Skolverket …")
         count, source, problem = refresh_catalog(session, app.config["OPEN_DATA_URL"])
         session.commit()
@@ -57,8 +57,6 @@ def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) ->
             )
         return f"Klart: {counted(count, 'provaktivitet', 'provaktiviteter')} hämtade från Skolverket."
     if task.kind == "bulk_create":
-        from dnp.groups.bulk import create_per_class
-
-        created = create_per_class(session, task.created_by, parameters, progress)
+        created = create_per_class(task.created_by, parameters, progress, session=session)
         return f"Klart: {counted(created, 'provgrupp', 'provgrupper')} skapades."
     raise ValueError(task.kind)

@@ -41,14 +41,14 @@ def group_changed(session: Session, group_id: str) -> None:
     _report("test group change", Publisher(session).refresh(group_ids=[group_id]))
 
 
-def persons_changed(session: Session, person_ids: list[str]) -> None:
+def persons_changed(person_ids: list[str], *, session: Session) -> None:
     """Register changes to persons: republish those who are (or were) published; others cost one query."""
     if not person_ids:
         return
     _report("register change to persons", Publisher(session).refresh(person_ids=person_ids))
 
 
-def _staffed_ready_groups(session: Session, person_ids: list[str]) -> set[str]:
+def _staffed_ready_groups(person_ids: list[str], *, session: Session) -> set[str]:
     groups: set[str] = set()
     for part in chunks(person_ids):
         groups.update(
@@ -65,19 +65,19 @@ def _staffed_ready_groups(session: Session, person_ids: list[str]) -> set[str]:
     return groups
 
 
-def duties_changed(session: Session, duty_ids: list[str]) -> None:
+def duties_changed(duty_ids: list[str], *, session: Session) -> None:
     """Register changes to duties: the teachers' activities may now point at another duty."""
     if not duty_ids:
         return
     persons = {doc["person"]["id"] for doc in store.documents(session, "Duty", duty_ids).values()}
     for part in chunks(duty_ids):
         persons.update(session.execute(select(Duty.person_id).where(Duty.id.in_(part))).scalars())
-    groups = _staffed_ready_groups(session, sorted(persons))
+    groups = _staffed_ready_groups(sorted(persons), session=session)
     counts = Publisher(session).refresh(group_ids=groups, duty_ids=duty_ids, pupils=False)
     _report("register change to duties", counts)
 
 
-def organisations_changed(session: Session, organisation_ids: list[str]) -> None:
+def organisations_changed(organisation_ids: list[str], *, session: Session) -> None:
     """Register changes to school units: their Organisation and, for a new code, every reference."""
     if not organisation_ids:
         return
@@ -92,7 +92,7 @@ def organisations_changed(session: Session, organisation_ids: list[str]) -> None
         _report("register change to school units", Publisher(session).refresh(group_ids=groups))
 
 
-def rebuild(session: Session) -> dict:
+def rebuild(*, session: Session) -> dict:
     """Recompute the whole publication (after an upgrade that changes the documents); caller commits."""
     publisher = Publisher(session)
     group_ids = set(session.execute(select(TestGroup.id)).scalars()) | set(
@@ -106,11 +106,11 @@ def rebuild(session: Session) -> dict:
     )
 
 
-def set_protected_mode(session: Session, actor: str, mode: str) -> dict:
+def set_protected_mode(actor: str, mode: str, *, session: Session) -> dict:
     """Change the mode, audit it and republish every published protected person; caller commits."""
     if mode not in PROTECTED_MODES:
         raise ValueError(mode)
-    before = protected_mode(session)
+    before = protected_mode(session=session)
     if before == mode:
         return {}
     row = session.get(CentralSetting, PROTECTED_KEY) or CentralSetting(key=PROTECTED_KEY, value=mode)

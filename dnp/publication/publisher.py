@@ -9,7 +9,6 @@ Every real change also writes an ``outbox`` row for the notifier.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 
@@ -23,7 +22,6 @@ from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
 from dnp.publication import render
 from dnp.publication import store
-from dnp.publication.models import PublishedEntity
 from dnp.publication.settings import protected_mode
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
@@ -60,7 +58,7 @@ class Publisher:
     def mode(self) -> str:
         """How protected persons are sent (central setting)."""
         if self._mode is None:
-            self._mode = protected_mode(self.session)
+            self._mode = protected_mode(session=self.session)
         return self._mode
 
     def units(self) -> dict[str, Organisation]:
@@ -230,9 +228,3 @@ def _group_school_type(activity: TestActivity, unit: Organisation) -> str:
     if activity.school_type == "GY" and "GY" not in types and "VUXGY" in types:
         return "VUXGY"
     return activity.school_type
-
-
-def stored_document(session: Session, resource: str, entity_id: str) -> dict | None:
-    """The published document of one entity (with meta), or None."""
-    row = session.get(PublishedEntity, (resource, entity_id))
-    return json.loads(row.document) if row else None

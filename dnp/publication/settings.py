@@ -18,12 +18,12 @@ MODE_NAMES = {
 }
 
 
-def protected_mode(session: Session) -> str:
+def protected_mode(*, session: Session) -> str:
     """The current mode: ``alias`` or ``marked``."""
     row = session.get(CentralSetting, PROTECTED_KEY)
     return row.value if row is not None and row.value in PROTECTED_MODES else DEFAULT_MODE
 
 
-def setting_row(session: Session) -> CentralSetting | None:
+def setting_row(*, session: Session) -> CentralSetting | None:
     """The stored setting (who changed it, when), or None while it has its default."""
     return session.get(CentralSetting, PROTECTED_KEY)

@@ -40,7 +40,7 @@ _ORGANISATION_USERS = (
 )
 
 
-def delete_items(session: Session, kind: str, references: list, actor: str) -> IngestSummary:
+def delete_items(kind: str, references: list, actor: str, *, session: Session) -> IngestSummary:
     """Delete the referenced entities, all or nothing; unknown ids are reported, not errors.
 
     Deleting is idempotent so that a feed may safely retry: ids that are already gone are
@@ -65,14 +65,14 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     for part in chunks(ids):
         existing.update(connection.execute(select(table.c.id).where(table.c.id.in_(part))).scalars())
     if kind == "organisations":
-        problems = _organisations_in_use(session, [i for i in ids if i in existing])
+        problems = _organisations_in_use([i for i in ids if i in existing], session=session)
         if problems:
             raise IngestRejected(problems, len(problems))
     present = [i for i in ids if i in existing]
     if kind == "persons":
-        remove_deleted_persons(session, present)
+        remove_deleted_persons(present, session=session)
     # Test groups following a deleted class lose its pupils: find them before the class goes.
-    following = groups_following(session, present) if kind == "groups" else []
+    following = groups_following(present, session=session) if kind == "groups" else []
     for part in chunks(present):
         if kind == "persons":
             for dependent, column in _PERSON_DEPENDENTS:
@@ -87,15 +87,15 @@ def delete_items(session: Session, kind: str, references: list, actor: str) -> I
     summary.changed_ids[kind] = present
     summary.not_found = [i for i in ids if i not in existing]
     if kind == "persons":
-        publication.persons_changed(session, present)
+        publication.persons_changed(present, session=session)
     if kind == "duties":
-        publication.duties_changed(session, present)
+        publication.duties_changed(present, session=session)
     for group in following:
-        sync_group(session, group)
+        sync_group(group, session=session)
     return summary
 
 
-def _organisations_in_use(session: Session, ids: list[str]) -> list[Problem]:
+def _organisations_in_use(ids: list[str], *, session: Session) -> list[Problem]:
     problems = []
     for organisation_id in ids:
         uses = []

@@ -43,7 +43,7 @@ def top_level_keys(stream: BinaryIO) -> list[str]:
 
 
 def import_stream(
-    session: Session, stream: BinaryIO, actor: str, progress: Progress | None = None
+    stream: BinaryIO, actor: str, progress: Progress | None = None, *, session: Session
 ) -> IngestSummary:
     """Upsert every item of the file, all or nothing, in the order organisations → groups.
 
@@ -75,5 +75,5 @@ def import_stream(
                 [Problem(kind, offset, None, "", f"felaktig JSON: {exc}")], ingest.problem_count + 1
             ) from exc
     summary = ingest.finish()
-    after_register_change(session, summary.changed_ids)
+    after_register_change(summary.changed_ids, session=session)
     return summary

@@ -211,12 +211,12 @@ def _is_covered(path: str, covered: set[str]) -> bool:
         path = path.rsplit(".", 1)[0]
 
 
-def ingest_items(session: Session, kind: str, items: list, actor: str, mode: str) -> IngestSummary:
+def ingest_items(kind: str, items: list, actor: str, mode: str, *, session: Session) -> IngestSummary:
     """Validate and store one request's items of one kind, all or nothing."""
     ingest = RegisterIngest(session, actor, mode)
     ingest.add_batch(kind, items)
     summary = ingest.finish()
-    after_register_change(session, summary.changed_ids)
+    after_register_change(summary.changed_ids, session=session)
     return summary
 
 

@@ -12,7 +12,7 @@ from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 
 
-def register_counts(session: Session) -> dict[str, int]:
+def register_counts(*, session: Session) -> dict[str, int]:
     """How many school units, persons, duties and groups the register holds."""
     connection = session.connection()
 

@@ -40,7 +40,7 @@ def _access_page(db, status=200, error=None, form=None, message=None):
         "admin/access.html",
         block="grants_panel",
         status=status,
-        grants=access.list_grants(db),
+        grants=access.list_grants(session=db),
         units=_units(db),
         role_names=access.ROLE_NAMES,
         error=error,
@@ -61,7 +61,7 @@ def access_page():
 def people():
     """Search-as-you-type for persons to grant a role to (by EPPN or name)."""
     query = request.args.get("eppn", "")
-    return render("admin/_people.html", people=access.find_people(get_session(), query), query=query)
+    return render("admin/_people.html", people=access.find_people(query, session=get_session()), query=query)
 
 
 @bp.post("/access/grants")
@@ -75,7 +75,7 @@ def grant():
         "unit_ids": request.form.getlist("unit_ids"),
     }
     try:
-        added = access.grant_role(db, current_user.eppn, form["eppn"], form["role"], form["unit_ids"])
+        added = access.grant_role(current_user.eppn, form["eppn"], form["role"], form["unit_ids"], session=db)
     except access.AccessError as error:
         db.rollback()
         return _access_page(db, status=422, error=str(error), form=form)
@@ -94,7 +94,7 @@ def revoke(grant_id: int):
     """Take a role away."""
     db = get_session()
     try:
-        revoked = access.revoke_grant(db, current_user.eppn, grant_id)
+        revoked = access.revoke_grant(current_user.eppn, grant_id, session=db)
     except LookupError:
         abort(404)
     except access.AccessError as error:
@@ -127,8 +127,8 @@ def audit():
         until=_date("until"),
         page=page_number(request.args.get("page")),
     )
-    events, total = search_audit(db, wanted)
-    actions, types = known_values(db)
+    events, total = search_audit(wanted, session=db)
+    actions, types = known_values(session=db)
     return render(
         "admin/audit.html",
         block="audit_results",

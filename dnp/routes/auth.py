@@ -37,11 +37,11 @@ def dev_login():
     if request.method == "POST":
         eppn = request.form.get("eppn", "").strip()
         if not identifiers.is_eppn(eppn) or len(eppn) > 255:
-            users = demo_users(get_session())
+            users = demo_users(session=get_session())
             return render("auth/dev_login.html", users=users, error="Ange en EPPN.", status=422)
         return sign_in(eppn, "dev", next_path=request.form.get("next"))
     next_path = safe_next(request.args.get("next"))
-    return render("auth/dev_login.html", users=demo_users(get_session()), next=next_path)
+    return render("auth/dev_login.html", users=demo_users(session=get_session()), next=next_path)
 
 
 @bp.post("/logout")

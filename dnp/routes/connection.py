@@ -28,7 +28,7 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
     session = get_session()
     config = current_app.config
     certificate = connection.current_certificate(config, session)
-    new_certificate = connection.pending_certificate(session)
+    new_certificate = connection.pending_certificate(session=session)
     organiser = connection.huvudman(session)
     return render(
         "connection/index.html",
@@ -40,7 +40,7 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
         entity_id=connection.entity_id(config),
         organization_id=connection.organization_id(session),
         organiser=organiser,
-        check=connection.last_check(session),
+        check=connection.last_check(session=session),
         subscriptions=session.exec(select(Subscription).order_by(Subscription.created)).all(),
         delivered=last_delivered(session),
         now=utcnow(),
@@ -111,7 +111,7 @@ def activate_certificate():
     raw = request.form.get("credential_id", "")
     credential_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     try:
-        activate(session, current_user.eppn, credential_id)
+        activate(current_user.eppn, credential_id, session=session)
     except CredentialError as problem:
         session.rollback()
         return _page(error=str(problem), status=422)
@@ -124,7 +124,7 @@ def activate_certificate():
 def discard_certificate():
     """Drop the new (pending) certificate; the current one stays in use."""
     session = get_session()
-    discarded = discard_pending(session, current_user.eppn)
+    discarded = discard_pending(current_user.eppn, session=session)
     session.commit()
     return _page(message="Det nya certifikatet slängdes." if discarded else None)
 

@@ -127,6 +127,6 @@ def write(kind: str):
 
 def _apply(session, kind: str, items: list) -> IngestSummary:
     if request.method == "DELETE":
-        return delete_items(session, kind, items, g.ingest_actor)
+        return delete_items(kind, items, g.ingest_actor, session=session)
     mode = "create" if request.method == "POST" else "upsert"
-    return ingest_items(session, kind, items, g.ingest_actor, mode)
+    return ingest_items(kind, items, g.ingest_actor, mode, session=session)

@@ -44,8 +44,8 @@ def login():
         sp, idp = saml.sp_config(current_app.config), saml.idp_info(current_app.config)
     except SamlError as error:
         return _refuse(error)
-    saml_login.purge_expired(db, max_open=int(current_app.config["SAML_MAX_OPEN_REQUESTS"]))
-    url = saml_login.begin_login(db, sp, idp, safe_next(request.args.get("next")))
+    saml_login.purge_expired(max_open=int(current_app.config["SAML_MAX_OPEN_REQUESTS"]), session=db)
+    url = saml_login.begin_login(sp, idp, safe_next(request.args.get("next")), session=db)
     db.commit()
     return redirect(url)
 
@@ -56,7 +56,7 @@ def acs():
     db = get_session()
     try:
         sp, idp = saml.sp_config(current_app.config), saml.idp_info(current_app.config)
-        pending = saml_login.claim_request(db, request.form.get("RelayState", ""))
+        pending = saml_login.claim_request(request.form.get("RelayState", ""), session=db)
         db.commit()  # the token is spent even if the Response below is refused
         result = saml_login.complete_login(db, sp, idp, pending, request.form.get("SAMLResponse", ""))
     except SamlError as error:

@@ -30,12 +30,12 @@ def index():
     session = get_session()
     return render(
         "settings/index.html",
-        mode=protected_mode(session),
-        setting=setting_row(session),
+        mode=protected_mode(session=session),
+        setting=setting_row(session=session),
         mode_names=MODE_NAMES,
-        fetches=feedback.fetch_status(session),
-        log_entries=feedback.log_entries(session),
-        statistics=feedback.statistics_entries(session),
+        fetches=feedback.fetch_status(session=session),
+        log_entries=feedback.log_entries(session=session),
+        statistics=feedback.statistics_entries(session=session),
     )
 
 
@@ -48,7 +48,7 @@ def protected_persons():
         flash("Välj ett av alternativen.", "error")
         return redirect(url_for("settings.index"), 303)
     session = get_session()
-    counts = set_protected_mode(session, current_user.eppn, mode)
+    counts = set_protected_mode(current_user.eppn, mode, session=session)
     session.commit()
     changed = sum(value for key, value in counts.items() if key.startswith("Person."))
     flash(f"Inställningen är sparad. {changed} skyddade personer skickas om till Skolverket.", "success")
@@ -61,8 +61,8 @@ def publication_status(group) -> dict:
     if "dnp_publication_status" not in g:
         session = get_session()
         g.dnp_publication_status = (
-            feedback.published_groups(session),
-            feedback.last_fetch(session, "/groups"),
+            feedback.published_groups(session=session),
+            feedback.last_fetch("/groups", session=session),
         )
     published, fetched = g.dnp_publication_status
     modified = published.get(group.id)
@@ -75,4 +75,4 @@ def publication_status(group) -> dict:
 @bp.app_template_global()
 def skolverket_feedback(group, members) -> list:
     """Skolverket's log entries about this group, its activity or its members (with the name to show)."""
-    return feedback.feedback_for_group(get_session(), group, members)
+    return feedback.feedback_for_group(group, members, session=get_session())

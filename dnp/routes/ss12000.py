@@ -20,6 +20,7 @@ from dnp.db import get_session
 from dnp.delivery import subscriptions
 from dnp.delivery.push.method import is_push
 from dnp.publication.models import PublishedEntity
+from dnp.request_limits import SS12000_MAX_BODY
 from dnp.routes.api_errors import json_error
 from dnp.routes.api_errors import register_json_errors
 from dnp.ss12000 import feedback
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("ss12000", __name__, url_prefix="/ss12000")
 register_json_errors(bp)
 KINDS = "any(organisations, persons, groups, duties, activities)"
-MAX_BODY = 1024 * 1024
 
 
 def _verifier() -> JwtVerifier:
@@ -87,7 +87,7 @@ def _authenticate():
             "the SS 12000 API is closed while that transfer method is chosen.",
             "transfer_method_push",
         )
-    request.max_content_length = MAX_BODY
+    request.max_content_length = SS12000_MAX_BODY
 
 
 @bp.errorhandler(BadQuery)
@@ -223,7 +223,7 @@ def delete_subscription(subscription_id: str):
 def post_log():
     """Store a LogEntry from Skolverket's client."""
     session = get_session()
-    feedback.store_log(session, _json_body(), _caller_name())
+    feedback.store_log(_json_body(), _caller_name(), session=session)
     session.commit()
     _record(201, 1)
     return jsonify(message="created"), 201
@@ -233,7 +233,7 @@ def post_log():
 def post_statistics():
     """Store a StatisticsEntry from Skolverket's client."""
     session = get_session()
-    feedback.store_statistics(session, _json_body(), _caller_name())
+    feedback.store_statistics(_json_body(), _caller_name(), session=session)
     session.commit()
     _record(201, 1)
     return jsonify(message="created"), 201

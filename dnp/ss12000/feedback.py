@@ -40,7 +40,7 @@ def _time(body: dict, *names: str) -> datetime | None:
     return None
 
 
-def store_log(session: Session, body: object, caller: str) -> FeedbackLog:
+def store_log(body: object, caller: str, *, session: Session) -> FeedbackLog:
     """Store a LogEntry; only ``message`` and ``severityLevel`` are required."""
     if not isinstance(body, dict):
         raise BadQuery("the body must be a JSON object")
@@ -63,7 +63,7 @@ def store_log(session: Session, body: object, caller: str) -> FeedbackLog:
     return entry
 
 
-def store_statistics(session: Session, body: object, caller: str) -> FeedbackStatistics:
+def store_statistics(body: object, caller: str, *, session: Session) -> FeedbackStatistics:
     """Store a StatisticsEntry; the three counts must be whole numbers of at least 0."""
     if not isinstance(body, dict):
         raise BadQuery("the body must be a JSON object")
@@ -100,7 +100,7 @@ class EndpointStatus:
     calls: int
 
 
-def fetch_status(session: Session) -> list[EndpointStatus]:
+def fetch_status(*, session: Session) -> list[EndpointStatus]:
     """Per endpoint: when Skolverket last called it, how many entities it got, how many calls in all."""
     rows = session.execute(
         select(ApiCall.endpoint, func.max(ApiCall.id), func.count()).group_by(ApiCall.endpoint)
@@ -115,7 +115,7 @@ def fetch_status(session: Session) -> list[EndpointStatus]:
     return sorted(status, key=lambda item: item.endpoint)
 
 
-def last_fetch(session: Session, endpoint: str) -> datetime | None:
+def last_fetch(endpoint: str, *, session: Session) -> datetime | None:
     """When ``GET endpoint`` last succeeded (e.g. ``/groups``)."""
     return session.execute(
         select(func.max(ApiCall.at)).where(ApiCall.endpoint == endpoint, ApiCall.status == 200)
@@ -123,7 +123,7 @@ def last_fetch(session: Session, endpoint: str) -> datetime | None:
 
 
 def log_entries(
-    session: Session, resource_ids: list[str] | None = None, limit: int = 50
+    resource_ids: list[str] | None = None, limit: int = 50, *, session: Session
 ) -> list[FeedbackLog]:
     """The latest log entries, or those naming any of ``resource_ids``."""
     query = select(FeedbackLog).order_by(FeedbackLog.id.desc()).limit(limit)
@@ -132,7 +132,7 @@ def log_entries(
     return list(session.execute(query).scalars())
 
 
-def statistics_entries(session: Session, limit: int = 20) -> list[FeedbackStatistics]:
+def statistics_entries(limit: int = 20, *, session: Session) -> list[FeedbackStatistics]:
     """The latest statistics entries."""
     return list(
         session.execute(
@@ -141,7 +141,7 @@ def statistics_entries(session: Session, limit: int = 20) -> list[FeedbackStatis
     )
 
 
-def published_groups(session: Session) -> dict[str, datetime]:
+def published_groups(*, session: Session) -> dict[str, datetime]:
     """When each published Group was last (re)published, by test group id."""
     rows = session.execute(
         select(PublishedEntity.id, PublishedEntity.modified).where(PublishedEntity.resource == "Group")
@@ -149,8 +149,10 @@ def published_groups(session: Session) -> dict[str, datetime]:
     return dict(rows.all())
 
 
-def feedback_for_group(session: Session, group, members: list) -> list[tuple[FeedbackLog, str]]:
+def feedback_for_group(group, members: list, *, session: Session) -> list[tuple[FeedbackLog, str]]:
     """Log entries naming the group, its Activity or one of its members, with what they name."""
     names = {group.id: "Provgruppen", group.activity_id: "Provgruppens aktivitet"}
     names.update({member.person_id: member.label for member in members})
-    return [(entry, names[entry.resource_id]) for entry in log_entries(session, list(names), limit=20)]
+    return [
+        (entry, names[entry.resource_id]) for entry in log_entries(list(names), limit=20, session=session)
+    ]

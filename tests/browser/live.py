@@ -90,7 +90,7 @@ def start_live_server(database_url: str, redis_url: str, **config) -> LiveServer
 def load_small_demo(live: LiveServer) -> None:
     """The small demo municipality: 6 units, classes, staff, demo roles and demo groups."""
     with live.session() as session:
-        load_demo(session, DEMO_SEED, "small", "browser-tests")
+        load_demo(DEMO_SEED, "small", "browser-tests", session=session)
         session.commit()
 
 

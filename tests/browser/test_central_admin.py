@@ -30,7 +30,7 @@ def test_central_admin_refreshes_the_catalog_and_sees_totals(page, live_server):
     expect(page.get_by_role("heading", name="Provgrupper på alla skolenheter")).to_be_visible()
 
     with live_server.session() as db:
-        totals = central_totals(db)
+        totals = central_totals(session=db)
     expect(page.locator("dl.stats dt")).to_have_text(
         ["Klara grupper", "Utkast", "Elever i klara grupper", "Skolenheter"]
     )

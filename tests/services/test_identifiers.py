@@ -53,8 +53,8 @@ def test_grants_refuse_an_eppn_with_hidden_characters(db):
     # Surrounding whitespace of the form field is trimmed; what is left must be a clean EPPN.
     for eppn in ("anna@skola.se\u200b", "anna@skola.se\x00x", "anna@skola.se\u202e"):
         with pytest.raises(AccessError):
-            grant_role(db, "test", eppn, "central_admin")
-    assert grant_role(db, "test", "anna@skola.se", "central_admin") == 1
+            grant_role("test", eppn, "central_admin", session=db)
+    assert grant_role("test", "anna@skola.se", "central_admin", session=db) == 1
 
 
 def test_terms_and_query_values_are_ascii_and_whole():

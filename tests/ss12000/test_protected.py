@@ -83,7 +83,7 @@ def test_alias_mode_sends_no_real_name_or_number_anywhere(app, api, world, canar
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # statements, parameters and fetched rows
     pupil, teacher = canaries
     with session_for(app) as session:
-        set_protected_mode(session, "central@kommun.se", "alias")
+        set_protected_mode("central@kommun.se", "alias", session=session)
     group_id = make_group(app, world.unit["id"], [world.class_a["id"]], [pupil["id"]], [teacher["id"]])
 
     alva = api.get(f"/persons/{pupil['id']}")
@@ -120,14 +120,14 @@ def test_changing_the_setting_republishes_only_protected_persons(app, api, world
     make_group(app, world.unit["id"], [world.class_a["id"]], [pupil["id"]], [teacher["id"]])
     before = snapshot(app)
     with session_for(app) as session:
-        counts = set_protected_mode(session, "central@kommun.se", "alias")
+        counts = set_protected_mode("central@kommun.se", "alias", session=session)
     assert counts == {"Person.modified": 2}
     after = snapshot(app)
     changed = {key for key in after if after[key] != before[key]}
     assert changed == {("Person", pupil["id"]), ("Person", teacher["id"])}
     assert api.get(f"/persons/{pupil['id']}")["securityMarking"] == "Ingen"
     with session_for(app) as session:
-        assert set_protected_mode(session, "central@kommun.se", "alias") == {}  # no change, no write
+        assert set_protected_mode("central@kommun.se", "alias", session=session) == {}  # no change, no write
 
 
 @pytest.fixture

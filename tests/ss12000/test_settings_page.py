@@ -35,11 +35,11 @@ def test_changing_the_protected_mode_is_audited(app, client, db):
     response = client.post("/installningar/skyddade-personer", data={"mode": "alias", "csrf_token": token})
     assert response.status_code == 303
     assert "skickas om" in client.get("/installningar/").get_data(as_text=True)
-    assert protected_mode(db) == "alias"
+    assert protected_mode(session=db) == "alias"
     event = db.exec(select(AuditEvent).where(AuditEvent.action == "setting.changed")).one()
     assert (event.actor, event.before, event.after) == (CENTRAL, {"value": "marked"}, {"value": "alias"})
     bad = client.post("/installningar/skyddade-personer", data={"mode": "both", "csrf_token": token})
-    assert bad.status_code == 303 and protected_mode(db) == "alias"
+    assert bad.status_code == 303 and protected_mode(session=db) == "alias"
 
 
 def test_fetches_and_reports_are_shown_as_text(app, client, api, world):

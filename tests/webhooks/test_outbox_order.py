@@ -53,7 +53,7 @@ def pupils(app, world) -> list[dict]:
 
 def change_person(session: Session, person: dict, name: str) -> int:
     """A register change through the ingest service (publication included); the new outbox row's id."""
-    ingest_items(session, "persons", [dict(person, givenName=name)], "sis:test", "upsert")
+    ingest_items("persons", [dict(person, givenName=name)], "sis:test", "upsert", session=session)
     return session.exec(
         select(Outbox.id).where(Outbox.entity_id == person["id"]).order_by(Outbox.id.desc())
     ).first()

@@ -50,7 +50,7 @@ class SamlLogin:
     next_path: str
 
 
-def begin_login(session: Session, sp: SpConfig, idp: IdpInfo, next_path: str) -> str:
+def begin_login(sp: SpConfig, idp: IdpInfo, next_path: str, *, session: Session) -> str:
     """Record a new AuthnRequest under a one-time RelayState token; return the IdP redirect URL."""
     token = secrets.token_urlsafe(32)
     auth = OneLogin_Saml2_Auth(request_data(sp, "/saml/login"), old_settings=settings(sp, idp))
@@ -61,7 +61,7 @@ def begin_login(session: Session, sp: SpConfig, idp: IdpInfo, next_path: str) ->
     return url
 
 
-def claim_request(session: Session, token: str, now: datetime | None = None) -> SamlRequest:
+def claim_request(token: str, now: datetime | None = None, *, session: Session) -> SamlRequest:
     """Use up the AuthnRequest behind a RelayState token: unknown, used or old tokens are refused."""
     now = now or utcnow()
     if not token:
@@ -100,11 +100,11 @@ def complete_login(
     assertion = _bound_assertion(auth, pending.request_id, sp.acs_url)
     attributes = auth.get_attributes()
     eppn = _eppn(attributes, idp.scopes)
-    _remember_assertion(session, auth.get_last_assertion_id(), _acceptable_until(assertion))
+    _remember_assertion(auth.get_last_assertion_id(), _acceptable_until(assertion), session=session)
     return SamlLogin(eppn, _display_name(attributes), pending.next_path)
 
 
-def purge_expired(session: Session, now: datetime | None = None, max_open: int | None = None) -> None:
+def purge_expired(now: datetime | None = None, max_open: int | None = None, *, session: Session) -> None:
     """Forget AuthnRequests and used assertions that can no longer matter.
 
     Every anonymous GET of /saml/login stores a request, so with ``max_open`` the table is also
@@ -197,7 +197,7 @@ def _display_name(attributes: dict) -> str:
     return name[:200]
 
 
-def _remember_assertion(session: Session, assertion_id: str | None, until: datetime) -> None:
+def _remember_assertion(assertion_id: str | None, until: datetime, *, session: Session) -> None:
     if not assertion_id or len(assertion_id) > 255:
         raise SamlError("invalid", "assertion ID missing or too long")
     if session.get(UsedAssertion, assertion_id) is not None:

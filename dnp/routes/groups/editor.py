@@ -33,7 +33,7 @@ def _group(group_id: str):
 def _editor(
     group, message: str | None = None, error: str | None = None, status: int = 200, focus=None, highlight=None
 ):
-    context = editor_context(get_session(), group)
+    context = editor_context(group, session=get_session())
     return render(
         "groups/edit.html",
         block="editor",
@@ -86,7 +86,7 @@ def rename(group_id: str):
 
 
 def _person_in_unit(group, person_id: str):
-    if candidates.unit_person(get_session(), group.school_unit_id, person_id) is None:
+    if candidates.unit_person(group.school_unit_id, person_id, session=get_session()) is None:
         abort(404)
 
 
@@ -168,7 +168,7 @@ def search(group_id: str):
     """Search-as-you-type for pupils at the unit (name, class, EPPN)."""
     group = _group(group_id)
     query = request.args.get("q", "")
-    results = search_pupils(get_session(), group.school_unit_id, query)
+    results = search_pupils(group.school_unit_id, query, session=get_session())
     return render("groups/_search_results.html", group=group, results=results, query=query)
 
 
@@ -177,7 +177,7 @@ def search(group_id: str):
 def search_staff(group_id: str):
     """The unit's staff, filtered by name or EPPN."""
     group = _group(group_id)
-    staff = unit_staff(get_session(), group.school_unit_id, request.args.get("q", ""))[:30]
+    staff = unit_staff(group.school_unit_id, request.args.get("q", ""), session=get_session())[:30]
     return render("groups/_staff_results.html", group=group, staff=staff)
 
 
@@ -185,7 +185,7 @@ def search_staff(group_id: str):
 @require_role(*MANAGERS)
 def confirm_ready(group_id: str):
     """What Skolverket will receive, before marking the group ready."""
-    context = editor_context(get_session(), _group(group_id))
+    context = editor_context(_group(group_id), session=get_session())
     return render("groups/confirm_ready.html", block="confirm", inline=is_htmx(), **context)
 
 
@@ -195,7 +195,7 @@ def _apply_status(group_id: str, change, message: str):
     group would otherwise be loaded and validated three times in one request)."""
     group = _group(group_id)
     db = get_session()
-    context = editor_context(db, group)
+    context = editor_context(group, session=db)
     try:
         change(db, group, context["issues"])
     except changes.GroupError as error:

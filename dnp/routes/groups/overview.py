@@ -46,10 +46,10 @@ def _unit(unit_id: str) -> Organisation:
 def index():
     """Central administrators: all units with totals. Others: their unit(s)."""
     db = get_session()
-    units = overview.manageable_units(db, current_user.access)
+    units = overview.manageable_units(current_user.access, session=db)
     if not current_user.access.central_admin and len(units) == 1:
         return redirect(url_for("groups.unit", unit_id=units[0].id))
-    totals = overview.central_totals(db)
+    totals = overview.central_totals(session=db)
     if not current_user.access.central_admin:
         totals = [row for row in totals if row["unit"].id in current_user.access.unit_ids]
     catalog = db.exec(select(func.count(), func.max(TestActivity.source))).one()
@@ -61,7 +61,7 @@ def index():
 def unit(unit_id: str):
     """A school unit's occasions and test groups with status, counts and problems."""
     school_unit = _unit(unit_id)
-    occasions = overview.unit_overview(get_session(), unit_id)
+    occasions = overview.unit_overview(unit_id, session=get_session())
     today = date.today()
     return render(
         "groups/unit.html",
@@ -74,7 +74,7 @@ def unit(unit_id: str):
 
 def _new_form(school_unit: Organisation, form: dict, error: str | None = None, status: int = 200):
     db = get_session()
-    activities = candidates.unit_activities(db, school_unit)
+    activities = candidates.unit_activities(school_unit, session=db)
     activity = db.get(TestActivity, form.get("activity_id") or "")
     chosen = form.get("register_group_ids", [])
     return render(
@@ -84,7 +84,7 @@ def _new_form(school_unit: Organisation, form: dict, error: str | None = None, s
         unit=school_unit,
         activities=activities,
         terms=upcoming_terms(date.today()),
-        classes=candidates.unit_classes(db, school_unit.id),
+        classes=candidates.unit_classes(school_unit.id, session=db),
         form=form,
         error=error,
         candidates=candidates.preview(db, school_unit.id, chosen, activity) if chosen else [],
@@ -158,7 +158,7 @@ def bulk(unit_id: str):
     """One group per class of a school year for an occasion, as a background task."""
     school_unit = _unit(unit_id)
     db = get_session()
-    activities = [a for a in candidates.unit_activities(db, school_unit) if a.school_year]
+    activities = [a for a in candidates.unit_activities(school_unit, session=db) if a.school_year]
     form = {key: request.values.get(key, "") for key in ("activity_id", "term", "school_year")}
     task, error = None, None
     if request.method == "POST":
@@ -167,7 +167,7 @@ def bulk(unit_id: str):
             error = "Välj prov och termin."
         else:
             parameters = {**form, "unit_id": unit_id, "school_year": activity.school_year}
-            task = start_task(db, current_user.eppn, "bulk_create", parameters)
+            task = start_task(current_user.eppn, "bulk_create", parameters, session=db)
             db.commit()
             jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
             db.refresh(task)
@@ -212,7 +212,7 @@ def close_occasion(occasion_id: int):
 def refresh_catalog():
     """Fetch the provaktivitet catalog from Skolverket (background task with progress)."""
     db = get_session()
-    task = start_task(db, current_user.eppn, "catalog_refresh")
+    task = start_task(current_user.eppn, "catalog_refresh", session=db)
     db.commit()
     jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
     db.refresh(task)
