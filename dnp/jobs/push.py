@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import ssl
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -60,19 +61,26 @@ def client_from_config(config, session: Session) -> ProvisioningClient:
     )
 
 
+@contextmanager
+def _claimed(batch_id: int, key: str, state: str):
+    """One step's app context, session, timing and batch; the batch is None while pulling or not ours."""
+    with app_context():
+        config = current_app.config
+        session = get_session()
+        timing = push_timing.timing_from_config(config)
+        batch = None
+        if is_push(session):
+            batch = pipeline.claim(session, batch_id, key, state, _worker(), utcnow(), timing)
+        yield config, session, timing, batch
+
+
 def _worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def send_batch(batch_id: int, key: str) -> None:
     """Send one bulk call and record what Skolverket answered (202, 413, 429, 400, or a failure)."""
-    with app_context():
-        config = current_app.config
-        session = get_session()
-        timing = push_timing.timing_from_config(config)
-        if not is_push(session):
-            return
-        batch = pipeline.claim(session, batch_id, key, "new", _worker(), utcnow(), timing)
+    with _claimed(batch_id, key, "new") as (config, session, timing, batch):
         if batch is None:
             return
         try:
@@ -103,13 +111,7 @@ def send_batch(batch_id: int, key: str) -> None:
 
 def poll_batch(batch_id: int, key: str) -> None:
     """Ask whether Skolverket's job is done; when it is, fetch and store every object's answer."""
-    with app_context():
-        config = current_app.config
-        session = get_session()
-        timing = push_timing.timing_from_config(config)
-        if not is_push(session):
-            return
-        batch = pipeline.claim(session, batch_id, key, "polling", _worker(), utcnow(), timing)
+    with _claimed(batch_id, key, "polling") as (config, session, timing, batch):
         if batch is None:
             return
         path = pipeline.PATHS[batch.resource]
