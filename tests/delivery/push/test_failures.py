@@ -103,6 +103,23 @@ def test_a_temporary_error_is_retried_and_the_group_is_sent_again_with_the_pupil
     assert not env.objects("Group")[next(iter(api.stored("groups")))].incomplete
 
 
+def test_a_job_left_pending_past_the_limit_is_given_up_and_its_objects_sent_again(push_env):
+    env, api = push_env, push_env.api
+    api.delay = 5.0  # Skolverket's job stays Pending far past our limit (30 min, scaled: 0.18 s)
+    env.switch_to_push()
+    env.step()  # persons sent, the job is Pending
+    assert len(api.writes("persons")) == 1
+    time.sleep(0.25)
+    env.step()  # polled past the limit: given up, persons marked to be sent again
+    (first, *_) = env.batches()
+    assert first.status == "abandoned"
+    assert all(o.dirty and o.batch_id is None for o in env.objects("Person").values())
+    api.delay = 0.0
+    env.settle()
+    assert len(api.stored("activities")) == 1
+    assert set(_accepted_ids(api, "persons")) == _all_persons(env)
+
+
 def test_a_refused_token_is_dropped_and_fetched_again_once(push_env):
     env, api = push_env, push_env.api
     stale = env.auth.issue(
