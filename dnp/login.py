@@ -21,6 +21,7 @@ from flask_login import logout_user
 from dnp.auth import roles as access
 from dnp.auth import sessions
 from dnp.db import get_session
+from dnp.web import htmx_redirect
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -62,10 +63,8 @@ def _load_user(session_id: str) -> CurrentUser | None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     target = url_for("auth.login", next=safe_next(request.full_path))
-    if request.headers.get("HX-Request") == "true":
-        response = current_app.response_class(status=401)
-        response.headers["HX-Redirect"] = target
-        return response
+    if request.htmx:
+        return htmx_redirect(target, status=401)
     return redirect(target)
 
 

@@ -73,4 +73,3 @@ def why(exc: BaseException) -> str:
     """The innermost cause's message, for an operator."""
     innermost = list(chain(exc))[-1]
     return str(innermost) or type(innermost).__name__
-

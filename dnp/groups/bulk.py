@@ -122,4 +122,3 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
         session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
     )
     return len(groups)
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort
-from flask import current_app
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -28,6 +27,8 @@ from dnp.login import require_role
 from dnp.login import require_unit
 from dnp.register.models import Organisation
 from dnp.routes.groups import bp
+from dnp.web import htmx_redirect
+from dnp.web import is_htmx
 from dnp.web import render
 
 MANAGERS = ("central_admin", "unit_admin")
@@ -144,11 +145,9 @@ def create(unit_id: str):
         return _new_form(school_unit, form, str(error), status=422)
     db.commit()
     target = url_for("groups.edit", group_id=group.id)
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         # A full page load: HX-Location would fetch the editor as an HTMX request and get only its fragment.
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
+        return htmx_redirect(target)
     return redirect(target, code=303)
 
 
