@@ -40,6 +40,17 @@ def _create(admin, world, **form):
     )
 
 
+def test_deleting_a_draft_says_so_once(admin, world, db):
+    _create(admin, world)
+    group = db.exec(select(TestGroup)).one()
+    response = admin.post(f"/provgrupper/{group.id}/ta-bort", headers={"X-CSRFToken": csrf_token(admin)})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/enheter/{world.unit['id']}")
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<p class="flash success" role="status">Utkastet är borttaget.</p>' in page
+    # A flash, not a query string: reloading the page does not say it again.
+    assert "Utkastet är borttaget." not in admin.get(response.headers["Location"]).get_data(as_text=True)
+
+
 def test_create_redirects_to_editor_and_editor_fragments(admin, world, db):
     response = _create(admin, world)
     assert response.status_code == 303

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort
+from flask import flash
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -13,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from dnp import jobs
+from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.groups import bulk as bulk_groups
 from dnp.groups import candidates
@@ -190,7 +192,11 @@ def ready_all(unit_id: str, occasion_id: int):
     db = get_session()
     done, skipped = bulk_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
     db.commit()
-    return redirect(url_for("groups.unit", unit_id=unit_id, klara=done, kvar=skipped), code=303)
+    message = f"{counted(done, 'grupp', 'grupper')} markerades som klara."
+    if skipped:
+        message += f" {counted(skipped, 'grupp', 'grupper')} har fel som måste rättas först."
+    flash(message, "success")
+    return redirect(url_for("groups.unit", unit_id=unit_id), code=303)
 
 
 @bp.post("/tillfallen/<int:occasion_id>/stang")
@@ -203,7 +209,8 @@ def close_occasion(occasion_id: int):
     except LookupError:
         abort(404)
     db.commit()
-    return redirect(url_for("groups.index", stangt=occasion_id, tillbakadragna=withdrawn), code=303)
+    flash(f"Provtillfället är stängt. {counted(withdrawn, 'grupp', 'grupper')} drogs tillbaka.", "success")
+    return redirect(url_for("groups.index"), code=303)
 
 
 @bp.post("/katalog")
