@@ -24,6 +24,8 @@ from dnp.common.request_input import BadInput
 from dnp.common.request_input import check_texts
 from dnp.common.request_input import is_storable
 from dnp.common.wording import counted
+from dnp.connection.status import certificate_warning
+from dnp.db import get_session
 from dnp.routes.api_errors import json_error
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -51,10 +53,22 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     if block and is_htmx():
         body = render_block(template, block, **context)
     else:
-        body = render_template(template, **context)
+        body = render_template(template, **_layout_context(status), **context)
     response = Response(body, status=status, mimetype="text/html")
     response.vary.add("HX-Request")
     return response
+
+
+def _layout_context(status: int) -> dict:
+    """What the page layout shows besides the view's own content, looked up here and not by the template.
+
+    Only full pages get here (a fragment has no layout), so HTMX swaps and the JSON APIs never pay for it.
+    The certificate banner is for central administrators; a server error page does not touch the database.
+    """
+    warning = None
+    if status < 500 and current_user.is_authenticated and current_user.access.central_admin:
+        warning = certificate_warning(current_app.config, get_session())
+    return {"certificate_warning": warning}
 
 
 def _htmx_redirects(response: Response) -> Response:

@@ -153,15 +153,3 @@ def checklist():
     """The steps before the first test, each with its live status and what to do next."""
     steps = connection.checklist(current_app.config, get_session())
     return render("connection/checklist.html", steps=steps)
-
-
-def certificate_banner() -> dict:
-    """Template context: a certificate warning for central administrators, looked up only when the full
-    page layout asks for it (HTMX fragments never do)."""
-
-    def certificate_warning() -> str | None:
-        if not (current_user.is_authenticated and current_user.access.central_admin):
-            return None
-        return connection.certificate_warning(current_app.config, get_session())
-
-    return {"certificate_warning": certificate_warning}
