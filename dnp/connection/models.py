@@ -29,7 +29,6 @@ class ClientCredential(SQLModel, table=True):
     created_by: str = Field(max_length=255)
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
-
 class ConnectionCheck(SQLModel, table=True):
     """The outcome of fetching our token (the settings page's "test connection", and deliveries)."""
 
@@ -40,3 +39,4 @@ class ConnectionCheck(SQLModel, table=True):
     ok: bool
     message: str = Field(sa_column=Column(Text, nullable=False))
     checked_by: str = Field(default="", max_length=255)
+

@@ -73,3 +73,4 @@ def why(exc: BaseException) -> str:
     """The innermost cause's message, for an operator."""
     innermost = list(chain(exc))[-1]
     return str(innermost) or type(innermost).__name__
+

@@ -24,7 +24,6 @@ def new_job_key() -> str:
     """A random part of a delivery's RQ job ids, so they never repeat across database restores."""
     return secrets.token_hex(8)
 
-
 class Subscription(SQLModel, table=True):
     """A webhook subscription that Skolverket's client registered through ``POST /subscriptions``."""
 
@@ -94,3 +93,4 @@ class WebhookCursor(SQLModel, table=True):
     )
     last_outbox_id: int = 0
     snapshot: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+

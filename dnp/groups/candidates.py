@@ -57,6 +57,7 @@ def unit_person(unit_id: str, person_id: str, *, session: Session) -> Person | N
     return session.get(Person, person_id) if enrolled or duty else None
 
 
+
 def unit_activities(unit: Organisation, *, session: Session) -> list[TestActivity]:
     """Provaktiviteter whose school type fits the unit."""
     activities = session.exec(

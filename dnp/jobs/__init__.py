@@ -17,6 +17,7 @@ PUSH_QUEUE = "dnp-push"
 FAILURE_TTL = 7 * 24 * 3600  # failed jobs hold only ids, but need not stay for RQ's default year
 
 
+
 def redis_connection() -> Redis:
     """Return the app's Redis client (created once per app)."""
     client = current_app.extensions.get("dnp.redis")

@@ -69,6 +69,7 @@ class Outbox(SQLModel, table=True):
     )
 
 
+
 class CentralSetting(SQLModel, table=True):
     """A setting that holds for every school unit (e.g. how protected persons are sent)."""
 

@@ -44,7 +44,8 @@ def test_deleting_a_draft_says_so_once(admin, world, db):
     _create(admin, world)
     group = db.exec(select(TestGroup)).one()
     response = admin.post(f"/provgrupper/{group.id}/ta-bort", headers={"X-CSRFToken": csrf_token(admin)})
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"/enheter/{world.unit['id']}")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/enheter/{world.unit['id']}")
     page = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert '<p class="flash success" role="status">Utkastet är borttaget.</p>' in page
     # A flash, not a query string: reloading the page does not say it again.

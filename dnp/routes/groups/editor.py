@@ -80,7 +80,9 @@ def _apply(group_id: str, change, message: str, focus: str | None = None, highli
 def rename(group_id: str):
     """Rename the group."""
     name = request.form.get("name", "")
-    return _apply(group_id, lambda db, g: changes.rename(db, current_user.eppn, g, name), "Namnet är ändrat.")
+    return _apply(
+        group_id, lambda db, g: changes.rename(db, current_user.eppn, g, name), "Namnet är ändrat."
+    )
 
 
 def _person_in_unit(group, person_id: str):
