@@ -52,6 +52,8 @@ def _load_user(session_id: str) -> CurrentUser | None:
         idle=timedelta(minutes=int(config["SESSION_IDLE_MINUTES"])),
         absolute=timedelta(hours=int(config["SESSION_MAX_HOURS"])),
     )
+    if db.dirty:  # an ended or touched session is saved now, whatever the view then does
+        db.commit()
     if record is None:
         return None
     names = access.display_names({record.eppn}, session=db)

@@ -49,7 +49,11 @@ def classes_of_year(unit_id: str, school_year: int, *, session: Session) -> list
 def create_per_class(
     actor: str, parameters: dict, progress: Callable[[int, int, str], None], *, session: Session
 ) -> int:
-    """Create a following group per class of the year; classes that already have one are skipped."""
+    """Create a following group per class of the year; classes that already have one are skipped.
+
+    ``progress`` is called after each class: the job commits there, so each class's group is saved
+    together with the progress that reports it.
+    """
     unit_id, activity_id = parameters["unit_id"], parameters["activity_id"]
     term, school_year = parameters["term"], int(parameters["school_year"])
     activity = session.get(TestActivity, activity_id)
@@ -72,7 +76,6 @@ def create_per_class(
         if klass.id not in existing:
             name = f"{activity.display_name} {klass.display_name}"
             create_group(session, actor, rights, unit_id, activity_id, term, name, [klass.id])
-            session.commit()
             created += 1
         progress(index, len(classes), f"Klass {klass.display_name} ({index} av {len(classes)})")
     return created
@@ -122,3 +125,4 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
         session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
     )
     return len(groups)
+
