@@ -8,11 +8,9 @@ from flask import request
 from flask_login import current_user
 from sqlmodel import select
 
-from dnp.audit import trail
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
-from dnp.delivery import attempts
 from dnp.delivery import ops
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import inspect
@@ -56,9 +54,8 @@ def index():
 def requeue():
     """Requeue one failed job (``job_id``) or all of them; audited."""
     job_id = request.form.get("job_id") or None
-    count = inspect.requeue_failed(redis_connection(), job_id)
     session = get_session()
-    trail.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    count = inspect.requeue_failed_audited(redis_connection(), current_user.eppn, job_id, session=session)
     session.commit()
     return _page(message=f"{count} jobb lades tillbaka i kön.")
 
@@ -72,9 +69,6 @@ def requeue_deliveries():
     if raw and delivery_id is None:
         abort(404)  # no such delivery can exist; never read as "all"
     session = get_session()
-    count = attempts.requeue_dead(session, utcnow(), delivery_id)
-    trail.record(
-        session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
-    )
+    count = ops.requeue_dead(current_user.eppn, delivery_id, utcnow(), session=session)
     session.commit()
     return _page(message=f"{counted(count, 'leverans', 'leveranser')} skickas igen.")

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from dnp.db import get_session
 from dnp.login import require_role
-from dnp.publication.changes import set_protected_mode
+from dnp.publication.changes import change_protected_mode
 from dnp.publication.render import PROTECTED_MODES
 from dnp.publication.settings import MODE_NAMES
 from dnp.publication.settings import protected_mode
@@ -47,8 +47,7 @@ def protected_persons():
         flash("Välj ett av alternativen.", "error")
         return redirect(url_for("settings.index"), 303)
     session = get_session()
-    counts = set_protected_mode(current_user.eppn, mode, session=session)
+    changed = change_protected_mode(current_user.eppn, mode, session=session)
     session.commit()
-    changed = sum(value for key, value in counts.items() if key.startswith("Person."))
     flash(f"Inställningen är sparad. {changed} skyddade personer skickas om till Skolverket.", "success")
     return redirect(url_for("settings.index"), 303)

@@ -158,6 +158,17 @@ def test_bulk_per_class_runs_as_a_task(app, admin, world, db):
     assert len(members) == 7  # 9A: 3 + the shared pupil, 9B: 2 + the shared pupil
 
 
+REFUSED_BULK = [{"activity_id": MA9, "term": "VT 2020"}, {"activity_id": "nej", "term": "VT 2027"}]
+
+
+@pytest.mark.parametrize("form", REFUSED_BULK)
+def test_bulk_per_class_refuses_a_past_term_or_unknown_test(admin, world, db, form):
+    url = f"/provgrupper/enheter/{world.unit['id']}/per-klass"
+    response = admin.post(url, data=form, headers={"X-CSRFToken": csrf_token(admin)})
+    assert response.status_code == 422 and "Välj prov och termin." in response.get_data(as_text=True)
+    assert db.exec(select(BackgroundTask)).all() == []  # nothing queued, nothing audited as started
+
+
 # A protected pupil whose real family name sorts first and whose alias sorts last, with an EPPN made of
 # the real name (what Skolverket flags with warning 3047).
 REAL_GIVEN, REAL_FAMILY = "Kanariezq", "Aafågelzq"

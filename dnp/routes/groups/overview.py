@@ -163,12 +163,20 @@ def bulk(unit_id: str):
     form = {key: request.values.get(key, "") for key in ("activity_id", "term", "school_year")}
     task, error = None, None
     if request.method == "POST":
-        activity = db.get(TestActivity, form["activity_id"])
-        if activity is None or activity not in activities or form["term"] not in upcoming_terms(date.today()):
-            error = "Välj prov och termin."
+        try:
+            task = bulk_groups.start_per_class(
+                current_user.eppn,
+                current_user.access,
+                school_unit,
+                form["activity_id"],
+                form["term"],
+                date.today(),
+                session=db,
+            )
+        except changes.GroupError as problem:
+            db.rollback()
+            error = str(problem)
         else:
-            parameters = {**form, "unit_id": unit_id, "school_year": activity.school_year}
-            task = start_task(current_user.eppn, "bulk_create", parameters, session=db)
             db.commit()
             jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
             db.refresh(task)
