@@ -12,8 +12,6 @@ from dnp.connection import status as connection
 from dnp.connection.credentials import CredentialError
 from dnp.connection.credentials import activate
 from dnp.connection.credentials import discard_pending
-from dnp.connection.credentials import generate
-from dnp.connection.credentials import store
 from dnp.db import get_session
 from dnp.delivery.models import Subscription
 from dnp.delivery.ops import last_delivered
@@ -65,29 +63,16 @@ def certificate():
     config = current_app.config
     try:
         if request.form.get("action") == "generate":
-            organiser = connection.huvudman(session)
-            organisation = (
-                request.form.get("organisation") or (organiser.display_name if organiser else "")
-            ).strip()
-            if not organisation:
-                raise CredentialError("Ange organisationens namn.")
-            org_id = connection.organization_id(session) or request.form.get("organization_id", "").strip()
-            credential = generate(
-                session,
-                config["SECRET_KEY"],
-                current_user.eppn,
-                organisation,
-                org_id,
-                connection.entity_id(config),
+            organisation = request.form.get("organisation", "")
+            org_id = request.form.get("organization_id", "")
+            credential = connection.generate_certificate(
+                config, current_user.eppn, organisation, org_id, session=session
             )
             message = "Ett nytt certifikat skapades."
         else:
-            cert_pem = _pem("cert_file", "cert_pem")
-            key_pem = _pem("key_file", "key_pem")
-            if not cert_pem or not key_pem:
-                raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
-            credential = store(
-                session, config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded"
+            cert_pem, key_pem = _pem("cert_file", "cert_pem"), _pem("key_file", "key_pem")
+            credential = connection.store_uploaded(
+                config, current_user.eppn, cert_pem, key_pem, session=session
             )
             message = "Certifikatet och nyckeln är sparade."
         if credential.pending:
