@@ -154,3 +154,14 @@ def test_templates_never_query(app):
         if f.__module__.startswith("dnp")
     ]
     assert ours == [] and processors == []
+
+
+def test_views_leave_queries_to_the_services():
+    """A view parses, checks the role, calls a service and renders: it builds no SQL of its own."""
+    builders = {"select", "func", "update", "delete", "insert"}
+    found = []
+    for path in (DNP / "routes").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlmodel"):
+                found += [f"{path.name}: {alias.name}" for alias in node.names if alias.name in builders]
+    assert found == []

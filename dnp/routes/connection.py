@@ -6,15 +6,14 @@ from flask import Blueprint
 from flask import current_app
 from flask import request
 from flask_login import current_user
-from sqlmodel import select
 
 from dnp.connection import status as connection
 from dnp.connection.credentials import CredentialError
 from dnp.connection.credentials import activate
 from dnp.connection.credentials import discard_pending
 from dnp.db import get_session
-from dnp.delivery.models import Subscription
 from dnp.delivery.ops import last_delivered
+from dnp.delivery.subscriptions import all_subscriptions
 from dnp.login import require_role
 from dnp.types import utcnow
 from dnp.web import render
@@ -39,7 +38,7 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
         organization_id=connection.organization_id(session),
         organiser=organiser,
         check=connection.last_check(session=session),
-        subscriptions=session.exec(select(Subscription).order_by(Subscription.created)).all(),
+        subscriptions=all_subscriptions(session=session),
         delivered=last_delivered(session),
         now=utcnow(),
         warn_days=connection.WARN_DAYS,

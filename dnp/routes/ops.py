@@ -6,13 +6,12 @@ from flask import Blueprint
 from flask import abort
 from flask import request
 from flask_login import current_user
-from sqlmodel import select
 
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.delivery import ops
-from dnp.groups.models import BackgroundTask
+from dnp.groups.tasks import recent_tasks
 from dnp.jobs import inspect
 from dnp.jobs import redis_connection
 from dnp.login import require_role
@@ -25,7 +24,7 @@ STALE_HEARTBEAT_SECONDS = 90
 
 def _page(message: str | None = None, status: int = 200):
     connection = redis_connection()
-    tasks = get_session().exec(select(BackgroundTask).order_by(BackgroundTask.id.desc()).limit(10)).all()
+    tasks = recent_tasks(session=get_session())
     return render(
         "ops/index.html",
         block="ops_panel",

@@ -10,8 +10,6 @@ from flask import redirect
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import func
-from sqlmodel import select
 
 from dnp import jobs
 from dnp.common.wording import counted
@@ -20,6 +18,7 @@ from dnp.groups import bulk as bulk_groups
 from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups import overview
+from dnp.groups.catalog import catalog_summary
 from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestActivity
 from dnp.groups.tasks import start_task
@@ -55,8 +54,8 @@ def index():
     totals = overview.central_totals(session=db)
     if not current_user.access.central_admin:
         totals = [row for row in totals if row["unit"].id in current_user.access.unit_ids]
-    catalog = db.exec(select(func.count(), func.max(TestActivity.source))).one()
-    return render("groups/index.html", totals=totals, catalog_size=catalog[0], catalog_source=catalog[1])
+    size, source = catalog_summary(session=db)
+    return render("groups/index.html", totals=totals, catalog_size=size, catalog_source=source)
 
 
 @bp.get("/enheter/<unit_id>")
