@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 from flask import Blueprint
 from flask import abort
 from flask import request
 from flask_login import current_user
+from redis.exceptions import RedisError
 from sqlmodel import select
 
 from dnp.audit import trail
@@ -14,6 +18,12 @@ from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.delivery import attempts
 from dnp.delivery import ops
+from dnp.delivery.push import actions as push_actions
+from dnp.delivery.push import ops as push_ops
+from dnp.delivery.push.client import WAITS_KEY
+from dnp.delivery.push.method import METHOD_NAMES
+from dnp.delivery.push.method import transfer_method
+from dnp.delivery.push.models import PushObject
 from dnp.groups.models import BackgroundTask
 from dnp.jobs import inspect
 from dnp.jobs import redis_connection
@@ -23,6 +33,8 @@ from dnp.web import render
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 STALE_HEARTBEAT_SECONDS = 90
+# Skolverket's ids are UUIDs; anything else cannot name a pushed object.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _page(message: str | None = None, status: int = 200):
@@ -38,10 +50,29 @@ def _page(message: str | None = None, status: int = 200):
         tasks=tasks,
         backlog=ops.backlog(get_session()),
         troubled=ops.troubled(get_session()),
+        push=_push_context(connection),
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
         message=message,
     )
+
+
+def _push_context(connection) -> dict | None:
+    """The push pipeline for the page (ids and counts only), when push is the method or has been used."""
+    session = get_session()
+    method = transfer_method(session)
+    if method != "push" and session.exec(select(PushObject.entity_id).limit(1)).first() is None:
+        return None
+    waits = None
+    if connection is not None:
+        with contextlib.suppress(RedisError, ValueError):
+            waits = int(connection.get(WAITS_KEY) or 0)
+    return {
+        "method": METHOD_NAMES[method],
+        "status": push_ops.status(session),
+        "troubled": push_ops.troubled(session),
+        "rate_waits": waits,
+    }
 
 
 @bp.get("/")
@@ -78,3 +109,46 @@ def requeue_deliveries():
     )
     session.commit()
     return _page(message=f"{counted(count, 'leverans', 'leveranser')} skickas igen.")
+
+
+@bp.post("/push/skicka-om")
+@require_role("operator")
+def push_resend_failed():
+    """Send every object Skolverket refused or that failed to Skolverket again; audited."""
+    session = get_session()
+    count = push_actions.resend_failed(current_user.access, session=session)
+    session.commit()
+    return _page(message=f"{counted(count, 'objekt', 'objekt')} skickas om till Skolverket.")
+
+
+@bp.post("/push/objekt/skicka-om")
+@require_role("operator")
+def push_resend_object():
+    """Send one Person, Duty, Group or Activity (``resource``, ``entity_id``) again; audited."""
+    resource = request.form.get("resource", "")
+    entity_id = request.form.get("entity_id", "")
+    if not _UUID.fullmatch(entity_id):
+        abort(404)
+    session = get_session()
+    try:
+        push_actions.resend_object(current_user.access, resource, entity_id.lower(), session=session)
+    except LookupError:
+        abort(404)
+    session.commit()
+    return _page(message=f"{resource} {entity_id} skickas om till Skolverket.")
+
+
+@bp.post("/push/grupp/skicka-om")
+@require_role("operator")
+def push_resend_group():
+    """Send one test group (``group_id``) again with its activity and members; audited."""
+    group_id = request.form.get("group_id", "")
+    if not _UUID.fullmatch(group_id):
+        abort(404)
+    session = get_session()
+    try:
+        count = push_actions.resend_group(current_user.access, group_id.lower(), session=session)
+    except LookupError:
+        abort(404)
+    session.commit()
+    return _page(message=f"Gruppen {group_id} skickas om: {counted(count, 'objekt', 'objekt')}.")

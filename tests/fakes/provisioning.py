@@ -129,6 +129,7 @@ class FakeProvisioningApi:
         self.pending_forever = False
         self.calls: list[Call] = []
         self.refused_tokens = 0
+        self.alive_calls = 0  # authenticated GET /alive (the settings page's connection test)
         self.hung = 0  # calls held by a scripted "hang"
         self.errors: list[str] = []
         self.jobs: dict[str, Job] = {}
@@ -506,6 +507,8 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.refused_tokens += 1
             return self._send(403, [log_entry("5002", 403, "Behörighet saknas", "Ogiltig JWT bearer-token.")])
         if path == "alive":
+            with fake._lock:
+                fake.alive_calls += 1
             return self._send(200, {"status": "UP"})
         parts = path.split("/")
         if parts[0] not in RESOURCES:
