@@ -126,6 +126,7 @@ class FakeProvisioningApi:
         self.script_paths: tuple[str, ...] = ("/bulk",)
         self.temporary_errors: dict[str, int] = {}
         self.refuse: dict[str, tuple[str, str, str]] = {}
+        self.warn: dict[str, tuple[str, str, str]] = {}  # id -> (code, attributeName, message): a Warning
         self.pending_forever = False
         self.calls: list[Call] = []
         self.refused_tokens = 0
@@ -272,6 +273,20 @@ class FakeProvisioningApi:
                         400,
                         "Ogiltigt värde",
                         message,
+                        resourceType=kind,
+                        resourceId=entity_id,
+                        attributeName=attribute,
+                    )
+                )
+            if entity_id in self.warn:
+                code, attribute, message = self.warn[entity_id]
+                warnings.append(
+                    log_entry(
+                        code,
+                        400,
+                        "Bristfälligt värde",
+                        message,
+                        "Warning",
                         resourceType=kind,
                         resourceId=entity_id,
                         attributeName=attribute,

@@ -169,10 +169,15 @@ def answer_of(row: PushObject) -> Answer:
     )
 
 
+def push_chosen(*, session: Session) -> bool:
+    """Whether push is the transfer method now."""
+    row = session.get(CentralSetting, METHOD_KEY)
+    return row is not None and row.value == "push"
+
+
 def shown(*, session: Session) -> bool:
     """Whether the group pages show Skolverket's push answers: the method is push, or answers exist."""
-    row = session.get(CentralSetting, METHOD_KEY)
-    if row is not None and row.value == "push":
+    if push_chosen(session=session):
         return True
     return session.exec(select(PushObject.entity_id).limit(1)).first() is not None
 

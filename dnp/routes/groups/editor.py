@@ -34,10 +34,11 @@ def _group(group_id: str):
 def _push_answers(group) -> dict:
     """Skolverket's answers about the group and each member, when the method is push (or answers exist)."""
     session = get_session()
-    if not answers.shown(session=session):
-        return {"push_answers": None}
+    push_method = answers.push_chosen(session=session)
+    if not push_method and not answers.shown(session=session):
+        return {"push_answers": None, "push_method": False}
     found = answers.group_answers(group.id, group.activity_id, group.school_unit_id, session=session)
-    return {"push_answers": found}
+    return {"push_answers": found, "push_method": push_method}
 
 
 def _editor(

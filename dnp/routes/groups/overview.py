@@ -66,7 +66,8 @@ def unit(unit_id: str):
     occasions = overview.unit_overview(unit_id, session=session)
     today = date.today()
     push_groups = None
-    if answers.shown(session=session):
+    push_method = answers.push_chosen(session=session)
+    if push_method or answers.shown(session=session):
         group_ids = [row.group.id for item in occasions for row in item.groups]
         push_groups = answers.unit_summaries(group_ids, session=session)
     return render(
@@ -74,6 +75,7 @@ def unit(unit_id: str):
         unit=school_unit,
         occasions=occasions,
         push_groups=push_groups,
+        push_method=push_method,
         status_names=overview.STATUS_NAMES,
         ended={o.occasion.id: term_has_ended(o.occasion.term, today) for o in occasions},
     )
