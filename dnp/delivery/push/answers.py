@@ -39,22 +39,22 @@ KIND_BADGES = {SENT: "", ACCEPTED_OK: "ok", WARNED: "warn", REFUSED: "err", WAIT
 ATTRIBUTES = {
     "eppn": "EPPN",
     "eduPersonPrincipalNames": "EPPN",
-    "civicNo": "personnummer",
-    "civicNo.value": "personnummer",
-    "givenName": "förnamn",
-    "familyName": "efternamn",
-    "emails": "e-postadress",
-    "enrolments": "inskrivning",
-    "person.id": "personen",
-    "dutyRole": "roll",
-    "dutyAt": "skolenhet",
-    "groupType": "grupptyp",
-    "schoolType": "skolform",
-    "groupMemberships": "gruppens medlemmar",
-    "groups": "provgruppen",
-    "groups.id": "provgruppen",
-    "teachers": "lärare",
-    "parentActivity": "nationellt prov",
+    "civicNo": "Personnummer",
+    "civicNo.value": "Personnummer",
+    "givenName": "Förnamn",
+    "familyName": "Efternamn",
+    "emails": "E-postadress",
+    "enrolments": "Inskrivning",
+    "person.id": "Personen",
+    "dutyRole": "Roll",
+    "dutyAt": "Skolenhet",
+    "groupType": "Grupptyp",
+    "schoolType": "Skolform",
+    "groupMemberships": "Gruppens medlemmar",
+    "groups": "Provgruppen",
+    "groups.id": "Provgruppen",
+    "teachers": "Lärare",
+    "parentActivity": "Nationellt prov",
 }
 # Codes we can explain better than the bare message (3047: Skolverket's published EPPN warning).
 EXPLAINED = {
@@ -111,6 +111,13 @@ class GroupAnswers:
     def for_member(self, person_id: str) -> list[Answer]:
         """The answers about one member: the person, and for staff also their duty."""
         return [a for a in (self.persons.get(person_id), self.duties.get(person_id)) if a is not None]
+
+    def member_answers(self, person_id: str) -> list[tuple[str, Answer]]:
+        """The answers about one member, each with what it is about when there are two (staff)."""
+        person, duty = self.persons.get(person_id), self.duties.get(person_id)
+        if duty is None:
+            return [("", person)] if person else []
+        return ([("Personen", person)] if person else []) + [("Tjänstgöringen", duty)]
 
     @property
     def refused(self) -> int:

@@ -48,11 +48,13 @@ def test_answers_for_a_group_and_each_member_after_a_push(push_env):
     assert found.activity.kind == answers.ACCEPTED_OK
     assert found.persons[refused].kind == answers.REFUSED
     (message,) = found.persons[refused].messages
-    assert (message.attribute, message.code, message.error) == ("personnummer", "3011", True)
+    assert (message.attribute, message.code, message.error) == ("Personnummer", "3011", True)
     warned = found.persons[env.world.pupils_a[1]["id"]]
     assert warned.kind == answers.WARNED and "bokstäver ur namnet" in warned.messages[0].text
     teacher = env.world.teacher["id"]
     assert [a.kind for a in found.for_member(teacher)] == [answers.ACCEPTED_OK, answers.ACCEPTED_OK]
+    assert [what for what, _ in found.member_answers(teacher)] == ["Personen", "Tjänstgöringen"]
+    assert [what for what, _ in found.member_answers(refused)] == [""]
     assert (found.refused, found.warned) == (1, 1)
     summary = answers.unit_summaries([group.id], session=env.session())[group.id]
     assert (summary.group.kind, summary.refused, summary.warned) == (answers.ACCEPTED_OK, 1, 1)

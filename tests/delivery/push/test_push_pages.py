@@ -214,7 +214,7 @@ def test_the_editor_shows_each_members_answer_a_refusal_and_a_3047_warning(push_
     assert teacher.count("Godkänd") == 2  # the person and the duty
     assert "skickad " in teacher
     assert 'id="push-group-answer"' in page
-    assert "Skickas av oss till Skolverket" in page and "hämtad" not in page.lower()
+    assert "hämtad" not in page.lower() and "Tillgänglig" not in page  # the pull words do not apply
 
 
 def test_the_unit_overview_counts_refusals_per_group(push_env, client):
@@ -226,7 +226,8 @@ def test_the_unit_overview_counts_refusals_per_group(push_env, client):
     page = client.get(f"/provgrupper/enheter/{env.world.unit['id']}").get_data(as_text=True)
     assert "1 avvisade" in page
     assert "Godkänd" in page  # the group itself
-    assert "Skickas av oss till Skolverket" in page and "Tillgänglig för hämtning" not in page
+    assert "Tillgänglig" not in page and "hämtad" not in page.lower()
+    assert "Väntar på att skickas" not in page  # every ready group was answered
 
 
 def test_no_answers_are_shown_while_pulling_and_nothing_was_pushed(push_env, client):
