@@ -147,8 +147,10 @@ def test():
     """Fetch a token now and say in words what happened; with push also call Provisioning API's /alive."""
     session = get_session()
     new_certificate = request.form.get("certificate") == "new"
-    if transfer_method(session) == "push" and not new_certificate:
-        check = test_push_connection(current_app.config, current_user.access, session=session)
+    if transfer_method(session) == "push":
+        check = test_push_connection(
+            current_app.config, current_user.access, new_certificate, session=session
+        )
     else:
         check = connection.test_connection(current_app.config, session, current_user.eppn, new_certificate)
     session.commit()

@@ -12,6 +12,8 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.auth.roles import Access
 from dnp.connection.credentials import certificate_files
+from dnp.connection.credentials import credential_files
+from dnp.connection.credentials import pending
 from dnp.connection.models import ConnectionCheck
 from dnp.connection.token import TokenClient
 from dnp.connection.token import TokenError
@@ -55,10 +57,29 @@ class _FreshToken:
         self.token = None
 
 
-def test_push_connection(config: Mapping, rights: Access, *, session: Session) -> ConnectionCheck:
-    """Fetch a provisioning token over mutual TLS, call ``GET /alive``; the outcome in words (audited)."""
+def test_push_connection(
+    config: Mapping, rights: Access, new_certificate: bool = False, *, session: Session
+) -> ConnectionCheck:
+    """Fetch a provisioning token over mutual TLS, call ``GET /alive``; the outcome in words (audited).
+
+    With ``new_certificate`` the pending certificate is tried instead of the one in use.
+    """
     _need(rights, "central_admin")
-    cert, key = certificate_files(config, session)
+    prefix = "Det nya certifikatet: " if new_certificate else ""
+    if new_certificate:
+        credential = pending(session)
+        if credential is None:
+            nothing = ConnectionCheck(ok=False, message="Det finns inget nytt certifikat att testa.")
+            return _recorded(rights.eppn, nothing, new_certificate, session=session)
+        cert, key = credential_files(config, credential)
+    else:
+        cert, key = certificate_files(config, session)
+    check = _token_and_alive(config, cert, key)
+    check.message = prefix + check.message
+    return _recorded(rights.eppn, check, new_certificate, session=session)
+
+
+def _token_and_alive(config: Mapping, cert: str | None, key: str | None) -> ConnectionCheck:
     tokens = TokenClient(
         auth_server_url=config["AUTH_SERVER_URL"],
         location=config.get("PROVISIONING_LOCATION") or config["PROVISIONING_URL"],
@@ -71,7 +92,7 @@ def test_push_connection(config: Mapping, rights: Access, *, session: Session) -
     try:
         token = tokens.get_token()
     except TokenError as error:
-        return _recorded(rights.eppn, ConnectionCheck(ok=False, message=error.message_sv), session=session)
+        return ConnectionCheck(ok=False, message=error.message_sv)
     client = ProvisioningClient(
         config["PROVISIONING_URL"],
         _FreshToken(tokens, token),  # type: ignore[arg-type]  # the same get/drop as the shared token
@@ -84,31 +105,31 @@ def test_push_connection(config: Mapping, rights: Access, *, session: Session) -
     finally:
         client.close()
     if reply.status == 200:
-        check = ConnectionCheck(
+        return ConnectionCheck(
             ok=True, message="Token hämtades och Skolverkets Provisioning API svarar: anslutningen fungerar."
         )
-    elif reply.status == 403:
-        check = ConnectionCheck(
+    if reply.status == 403:
+        return ConnectionCheck(
             ok=False,
             message="Token hämtades, men Provisioning API godtog den inte (behörighet saknas). Kontrollera "
             "att certifikatet i Moa gäller för Provisioning API och att adressen i DNP_PROVISIONING_LOCATION "
             "stämmer.",
         )
-    elif reply.status is None:
+    if reply.status is None:
         said = f"{reply.error[:1].lower()}{reply.error[1:]}"
-        check = ConnectionCheck(ok=False, message=f"Token hämtades, men {said}")
-    else:
-        check = ConnectionCheck(
-            ok=False, message=f"Token hämtades, men Provisioning API svarade med felkod {reply.status}."
-        )
-    return _recorded(rights.eppn, check, session=session)
+        return ConnectionCheck(ok=False, message=f"Token hämtades, men {said}")
+    return ConnectionCheck(
+        ok=False, message=f"Token hämtades, men Provisioning API svarade med felkod {reply.status}."
+    )
 
 
-def _recorded(actor: str, check: ConnectionCheck, *, session: Session) -> ConnectionCheck:
+def _recorded(
+    actor: str, check: ConnectionCheck, new_certificate: bool, *, session: Session
+) -> ConnectionCheck:
     check.checked_by = actor
     session.add(check)
     session.flush()
-    after = {"ok": check.ok, "certificate": "in_use", "method": "push"}
+    after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use", "method": "push"}
     trail.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
     return check
 

@@ -177,6 +177,19 @@ def test_a_provisioning_api_that_does_not_answer_is_said_in_swedish(push_env, cl
     assert env.api.alive_calls == 0
 
 
+def test_testing_a_new_certificate_under_push_without_one_says_so(push_env, client):
+    env = push_env
+    env.switch_to_push()
+    _as(client, env.app, CENTRAL, "central_admin")
+    text = _post(client, "/installningar/skolverket/test", {"certificate": "new"}, htmx=True).get_data(
+        as_text=True
+    )
+    assert "Det finns inget nytt certifikat att testa." in text
+    assert env.api.alive_calls == 0
+    (event,) = _audits(env, "connection.tested")
+    assert event.after == {"ok": False, "certificate": "new", "method": "push"}
+
+
 @pytest.mark.parametrize("role", ["operator", "unit_admin"])
 def test_only_central_administrators_test_the_connection(push_env, client, role):
     env = push_env
