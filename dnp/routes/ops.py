@@ -37,7 +37,7 @@ STALE_HEARTBEAT_SECONDS = 90
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _page(message: str | None = None, status: int = 200):
+def _page(message: str | None = None, status: int = 200, error: str | None = None):
     connection = redis_connection()
     tasks = get_session().exec(select(BackgroundTask).order_by(BackgroundTask.id.desc()).limit(10)).all()
     return render(
@@ -54,6 +54,7 @@ def _page(message: str | None = None, status: int = 200):
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
         message=message,
+        error=error,
     )
 
 
@@ -142,13 +143,15 @@ def push_resend_object():
 @require_role("operator")
 def push_resend_group():
     """Send one test group (``group_id``) again with its activity and members; audited."""
-    group_id = request.form.get("group_id", "")
+    group_id = request.form.get("group_id", "").strip()
+    # Typed by the operator: a mistake is said on the page (422 is swapped in), never echoed back.
+    unknown = "Det finns ingen skickad provgrupp med det id:t."
     if not _UUID.fullmatch(group_id):
-        abort(404)
+        return _page(error=unknown, status=422)
     session = get_session()
     try:
         count = push_actions.resend_group(current_user.access, group_id.lower(), session=session)
     except LookupError:
-        abort(404)
+        return _page(error=unknown, status=422)
     session.commit()
     return _page(message=f"Gruppen {group_id} skickas om: {counted(count, 'objekt', 'objekt')}.")

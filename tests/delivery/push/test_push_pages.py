@@ -307,16 +307,26 @@ def test_ops_resends_one_object_and_one_group(push_env, client):
         (OBJECT, {"resource": "Person", "entity_id": "' OR 1=1 --"}),
         (OBJECT, {"resource": "Person", "entity_id": "<script>alert(1)</script>"}),
         (OBJECT, {}),
-        ("/ops/push/grupp/skicka-om", {"group_id": NIL}),
-        ("/ops/push/grupp/skicka-om", {"group_id": "../../etc/passwd"}),
-        ("/ops/push/grupp/skicka-om", {"group_id": "x" * 10_000}),
     ],
 )
-def test_ops_resend_refuses_unknown_and_hostile_ids(push_env, client, path, data):
+def test_ops_resend_refuses_unknown_and_hostile_object_ids(push_env, client, path, data):
     env = push_env
     _refused_setup(env)
     _as(client, env.app, OPERATOR, "operator")
     assert _post(client, path, data).status_code == 404
+    assert not _audits(env, "ops.push_resent")
+
+
+@pytest.mark.parametrize("group_id", [NIL, "../../etc/passwd", "<script>alert(1)</script>", "x" * 10_000, ""])
+def test_ops_says_an_unknown_typed_group_id_without_echoing_it(push_env, client, group_id):
+    env = push_env
+    _refused_setup(env)
+    _as(client, env.app, OPERATOR, "operator")
+    response = _post(client, "/ops/push/grupp/skicka-om", {"group_id": group_id}, htmx=True)
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "Det finns ingen skickad provgrupp med det id:t." in text
+    assert "<script>alert" not in text and "etc/passwd" not in text
     assert not _audits(env, "ops.push_resent")
 
 
