@@ -128,13 +128,14 @@ def push_resend_object():
     """Send one Person, Duty, Group or Activity (``resource``, ``entity_id``) again; audited."""
     resource = request.form.get("resource", "")
     entity_id = request.form.get("entity_id", "")
+    unknown = "Det objektet finns inte bland sändningarna till Skolverket."
     if not _UUID.fullmatch(entity_id):
-        abort(404)
+        return _page(error=unknown, status=422)
     session = get_session()
     try:
         push_actions.resend_object(current_user.access, resource, entity_id.lower(), session=session)
     except LookupError:
-        abort(404)
+        return _page(error=unknown, status=422)
     session.commit()
     return _page(message=f"{resource} {entity_id} skickas om till Skolverket.")
 

@@ -313,7 +313,11 @@ def test_ops_resend_refuses_unknown_and_hostile_object_ids(push_env, client, pat
     env = push_env
     _refused_setup(env)
     _as(client, env.app, OPERATOR, "operator")
-    assert _post(client, path, data).status_code == 404
+    response = _post(client, path, data, htmx=True)
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "Det objektet finns inte bland sändningarna till Skolverket." in text
+    assert "<script>alert" not in text and "OR 1=1" not in text
     assert not _audits(env, "ops.push_resent")
 
 
