@@ -26,14 +26,23 @@ METHOD_KEY = "transfer_method"
 
 # Our words for Skolverket's states (the five a user sees), and the badge class for each.
 SENT, ACCEPTED_OK, WARNED, REFUSED, WAITING = "sent", "accepted", "warning", "refused", "waiting"
+REMOVED = "removed"  # a delete Skolverket accepted (a withdrawn group, a pupil in no ready group)
 KIND_NAMES = {
     SENT: "Skickad",
     ACCEPTED_OK: "Godkänd",
     WARNED: "Godkänd med varning",
     REFUSED: "Avvisad",
     WAITING: "Väntar",
+    REMOVED: "Borttagen hos Skolverket",
 }
-KIND_BADGES = {SENT: "", ACCEPTED_OK: "ok", WARNED: "warn", REFUSED: "err", WAITING: "muted"}
+KIND_BADGES = {
+    SENT: "",
+    ACCEPTED_OK: "ok",
+    WARNED: "warn",
+    REFUSED: "err",
+    WAITING: "muted",
+    REMOVED: "muted",
+}
 
 # Skolverket's attribute names in words (LogEntry ``attributeName``); others are shown as they come.
 ATTRIBUTES = {
@@ -120,6 +129,12 @@ class GroupAnswers:
         return ([("Personen", person)] if person else []) + [("Tjänstgöringen", duty)]
 
     @property
+    def own_refusals(self) -> list[tuple[str, Answer]]:
+        """The group's own parts Skolverket refused (the Group, the Activity), with what each is."""
+        parts = (("Provgruppen", self.group), ("Provaktiviteten", self.activity))
+        return [(what, a) for what, a in parts if a is not None and a.kind == REFUSED]
+
+    @property
     def refused(self) -> int:
         """Members Skolverket refused (as a person or a duty)."""
         ids = {pid for pid, a in self.persons.items() if a.kind == REFUSED}
@@ -154,6 +169,8 @@ def answer_of(row: PushObject) -> Answer:
     """A stored push state as the state a user sees."""
     if row.status == "Error":
         kind = REFUSED
+    elif row.sent_action == "delete" and row.status in ACCEPTED:
+        kind = REMOVED
     elif row.status == "Warning":
         kind = WARNED
     elif row.status == "Success":
@@ -231,7 +248,7 @@ def group_answers(group_id: str, activity_id: str, school_unit_id: str, *, sessi
         .where(Duty.school_unit_id == school_unit_id)
     ).all()
     # Several duties at the unit: the worst answer shows (a refusal is never hidden).
-    rank = {REFUSED: 0, WARNED: 1, WAITING: 2, SENT: 3, ACCEPTED_OK: 4}
+    rank = {REFUSED: 0, WARNED: 1, WAITING: 2, SENT: 3, ACCEPTED_OK: 4, REMOVED: 5}
     for person_id, row in duties:
         answer = answer_of(row)
         if person_id not in result.duties or rank[answer.kind] < rank[result.duties[person_id].kind]:

@@ -162,3 +162,22 @@ def test_only_operators_resend_in_the_service(push_env, rights):
         with pytest.raises(actions.NotAllowed):
             actions.resend_group(rights, env.group_id, session=session)
     assert not env.objects("Group")[env.group_id].dirty
+
+
+def test_a_withdrawn_group_has_no_answers_left_and_a_refused_group_is_listed(push_env):
+    env = push_env
+    env.switch_to_push()
+    env.settle()
+    with env.session() as session:
+        group = changes.visible_group(session, ADMIN, env.group_id)
+        changes.withdraw(session, ADMIN.eppn, group)
+        session.commit()
+    env.settle()
+    with env.session() as session:
+        found = answers.group_answers(group.id, group.activity_id, group.school_unit_id, session=session)
+    assert found.group is None and found.persons == {}  # Skolverket holds nothing of it: no answer to show
+    assert found.own_refusals == []
+    deleted = PushObject(resource="Group", entity_id="x", status="Success", sent_action="delete", dirty=True)
+    assert answers.answer_of(deleted).name == "Borttagen hos Skolverket"
+    refused = answers.GroupAnswers(group=answers.Answer(kind=answers.REFUSED, at=None, answered_at=None))
+    assert [what for what, _ in refused.own_refusals] == ["Provgruppen"]

@@ -230,6 +230,28 @@ def test_the_editor_shows_each_members_answer_a_refusal_and_a_3047_warning(push_
     assert "hämtad" not in page.lower() and "Tillgänglig" not in page  # the pull words do not apply
 
 
+def test_a_refused_group_is_said_above_the_editor(push_env, client):
+    env = push_env
+    env.api.refuse[env.group_id] = ("3002", "groupType", "Endast Klass och Undervisning tas emot.")
+    env.switch_to_push()
+    env.settle()
+    _as(client, env.app, CENTRAL, "central_admin")
+    page = client.get(f"/provgrupper/{env.group_id}").get_data(as_text=True)
+    banner = page.split('id="push-refused"', 1)[1].split("</div>", 1)[0]
+    assert "Skolverket avvisade provgruppen:" in banner and "(kod 3002)" in banner
+
+
+def test_right_after_the_switch_every_member_waits(push_env, client):
+    env = push_env
+    env.switch_to_push()
+    _as(client, env.app, CENTRAL, "central_admin")
+    page = client.get(f"/provgrupper/{env.group_id}").get_data(as_text=True)
+    row = page.split(f'id="member-{env.world.pupils_a[0]["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "Väntar" in row and "Godkänd" not in row
+    block = page.split('id="push-group-answer"', 1)[1].split("</div>", 1)[0]
+    assert block.count("Väntar") == 2  # the group and its activity
+
+
 def test_the_unit_overview_counts_refusals_per_group(push_env, client):
     env = push_env
     env.api.refuse[env.world.pupils_a[0]["id"]] = ("3011", "civicNo.value", "Personnumret är ogiltigt.")
