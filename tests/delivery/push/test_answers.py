@@ -56,7 +56,8 @@ def test_answers_for_a_group_and_each_member_after_a_push(push_env):
     assert [what for what, _ in found.member_answers(teacher)] == ["Personen", "Tjänstgöringen"]
     assert [what for what, _ in found.member_answers(refused)] == [""]
     assert (found.refused, found.warned) == (1, 1)
-    summary = answers.unit_summaries([group.id], session=env.session())[group.id]
+    with env.session() as session:
+        summary = answers.unit_summaries([group.id], session=session)[group.id]
     assert (summary.group.kind, summary.refused, summary.warned) == (answers.ACCEPTED_OK, 1, 1)
 
 
