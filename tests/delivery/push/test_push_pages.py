@@ -55,6 +55,7 @@ def test_settings_show_both_methods_with_what_each_needs(push_env, client):
     assert "bara vårt klientcertifikat i Skolfederations Moa-metadata" in page
     assert "Används nu" in page
     assert "/installningar/overforingsmetod?method=push" in page
+    assert "Skolverkets hämtningar" in page
 
 
 def test_switching_to_push_asks_first_then_sends_everything_ready(push_env, client):
@@ -74,6 +75,7 @@ def test_switching_to_push_asks_first_then_sends_everything_ready(push_env, clie
     assert (event.actor, event.entity_id, event.after) == (CENTRAL, "transfer_method", {"value": "push"})
     page = client.get("/installningar/").get_data(as_text=True)
     assert "Allt som är klart skickas till Skolverket" in page
+    assert "Skolverkets hämtningar" not in page  # pull's fetches do not apply under push
     env.settle()
     assert set(env.api.stored("groups")) == {env.group_id}
 
