@@ -116,8 +116,8 @@ def _token_and_alive(config: Mapping, cert: str | None, key: str | None) -> Conn
             "stämmer.",
         )
     if reply.status is None:
-        said = f"{reply.error[:1].lower()}{reply.error[1:]}"
-        return ConnectionCheck(ok=False, message=f"Token hämtades, men {said}")
+        message = f"Token hämtades, men inget svar från Provisioning API: {reply.error}"
+        return ConnectionCheck(ok=False, message=message)
     return ConnectionCheck(
         ok=False, message=f"Token hämtades, men Provisioning API svarade med felkod {reply.status}."
     )

@@ -175,7 +175,7 @@ def test_a_provisioning_api_that_does_not_answer_is_said_in_swedish(push_env, cl
     env.app.config["PROVISIONING_URL"] = "https://127.0.0.1:9/provisioning/v1"  # nothing listens there
     _as(client, env.app, CENTRAL, "central_admin")
     text = _post(client, "/installningar/skolverket/test", {}, htmx=True).get_data(as_text=True)
-    assert "Token hämtades, men skolverket gick inte att nå" in text
+    assert "Token hämtades, men inget svar från Provisioning API: Skolverket gick inte att nå" in text
     assert env.api.alive_calls == 0
 
 
