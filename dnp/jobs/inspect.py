@@ -15,9 +15,10 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from dnp.jobs import JOBS_QUEUE
+from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 
-QUEUE_NAMES = (WEBHOOKS_QUEUE, JOBS_QUEUE)
+QUEUE_NAMES = (WEBHOOKS_QUEUE, PUSH_QUEUE, JOBS_QUEUE)
 
 
 @dataclass

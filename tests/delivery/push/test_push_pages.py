@@ -290,6 +290,7 @@ def test_ops_shows_the_push_pipeline_without_personal_data(push_env, client):
     refused = _refused_setup(env)
     page = _as(client, env.app, OPERATOR, "operator").get("/ops/").get_data(as_text=True)
     assert "Sändningar till Provisioning API" in page
+    assert "dnp-push" in page  # its RQ queue is listed with the others
     assert refused in page and "3011 (civicNo.value)" in page
     assert env.world.pupils_a[0]["familyName"] not in page
     assert "Personnumret är ogiltigt" not in page  # Skolverket's free text may hold personal data
