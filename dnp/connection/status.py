@@ -205,8 +205,12 @@ class Step:
     endpoint: str | None = None
 
 
-def checklist(config: Mapping, session: Session) -> list[Step]:
-    """The steps an organiser goes through before the first test, each with its live status."""
+def checklist(config: Mapping, session: Session, *, method: str = "pull") -> list[Step]:
+    """The steps an organiser goes through before the first test, each with its live status.
+
+    With ``method`` push there is no API address to register and no subscription to wait for: the token
+    test then fetches a provisioning token and asks Skolverket's Provisioning API whether it is alive.
+    """
     now = utcnow()
     certificate = current_certificate(config, session)
     check = last_check(session=session)
@@ -220,7 +224,7 @@ def checklist(config: Mapping, session: Session) -> list[Step]:
     ready = session.exec(select(func.count()).select_from(TestGroup).where(TestGroup.status == "ready")).one()
     cert_ok = certificate is not None and certificate.info.days_left > 0
     token_ok = check is not None and check.ok and now - check.at < timedelta(days=30)
-    return [
+    steps = [
         Step(
             "Klientcertifikat finns och är giltigt",
             cert_ok,
@@ -229,17 +233,12 @@ def checklist(config: Mapping, session: Session) -> list[Step]:
             "connection.index",
         ),
         Step(
-            "Moa-posten är publicerad i Skolfederation (token kan hämtas)",
+            "Moa-posten är publicerad i Skolfederation (token kan hämtas)"
+            if method != "push"
+            else "Moa-posten är publicerad och Skolverkets Provisioning API svarar",
             token_ok,
             check.message if check else "Inte testat",
             "Klistra in Moa-posten i Skolfederations metadata och tryck på ”Testa anslutningen”.",
-            "connection.index",
-        ),
-        Step(
-            "Skolverket prenumererar på ändringar",
-            subscriptions > 0,
-            counted(subscriptions, "aktiv prenumeration", "aktiva prenumerationer"),
-            "Be Skolverket starta hämtningen; deras klient prenumererar själv via SS 12000-API:t.",
             "connection.index",
         ),
         Step(
@@ -264,3 +263,16 @@ def checklist(config: Mapping, session: Session) -> list[Step]:
             "groups.index",
         ),
     ]
+    if method != "push":
+        steps.insert(
+            2,
+            Step(
+                "Skolverket prenumererar på ändringar",
+                subscriptions > 0,
+                counted(subscriptions, "aktiv prenumeration", "aktiva prenumerationer"),
+                "Registrera API-adressen i Administration provtjänsten och be Skolverket starta hämtningen; "
+                "deras klient prenumererar själv via SS 12000-API:t.",
+                "connection.index",
+            ),
+        )
+    return steps

@@ -17,9 +17,10 @@ from sqlmodel import Session
 
 from dnp.audit import trail
 from dnp.jobs import JOBS_QUEUE
+from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 
-QUEUE_NAMES = (WEBHOOKS_QUEUE, JOBS_QUEUE)
+QUEUE_NAMES = (WEBHOOKS_QUEUE, PUSH_QUEUE, JOBS_QUEUE)
 
 
 @dataclass

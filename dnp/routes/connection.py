@@ -13,6 +13,9 @@ from dnp.connection.credentials import activate
 from dnp.connection.credentials import discard_pending
 from dnp.db import get_session
 from dnp.delivery.ops import last_delivered
+from dnp.delivery.push.actions import test_push_connection
+from dnp.delivery.push.method import METHOD_NAMES
+from dnp.delivery.push.method import transfer_method
 from dnp.delivery.subscriptions import all_subscriptions
 from dnp.login import require_role
 from dnp.types import utcnow
@@ -42,6 +45,8 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
         delivered=last_delivered(session),
         now=utcnow(),
         warn_days=connection.WARN_DAYS,
+        method=transfer_method(session),
+        method_names=METHOD_NAMES,
         message=message,
         error=error,
     )
@@ -123,10 +128,15 @@ def _pem(file_field: str, text_field: str) -> bytes:
 @bp.post("/skolverket/test")
 @require_role("central_admin")
 def test():
-    """Fetch a token now and say in words what happened."""
+    """Fetch a token now and say in words what happened; with push also call Provisioning API's /alive."""
     session = get_session()
     new_certificate = request.form.get("certificate") == "new"
-    check = connection.test_connection(current_app.config, session, current_user.eppn, new_certificate)
+    if transfer_method(session) == "push":
+        check = test_push_connection(
+            current_app.config, current_user.access, new_certificate, session=session
+        )
+    else:
+        check = connection.test_connection(current_app.config, session, current_user.eppn, new_certificate)
     session.commit()
     return _page(message=check.message if check.ok else None, error=None if check.ok else check.message)
 
@@ -135,5 +145,7 @@ def test():
 @require_role("central_admin")
 def checklist():
     """The steps before the first test, each with its live status and what to do next."""
-    steps = connection.checklist(current_app.config, get_session())
-    return render("connection/checklist.html", steps=steps)
+    session = get_session()
+    method = transfer_method(session)
+    steps = connection.checklist(current_app.config, session, method=method)
+    return render("connection/checklist.html", steps=steps, method=method, method_names=METHOD_NAMES)

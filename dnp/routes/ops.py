@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 from flask import Blueprint
 from flask import abort
 from flask import request
 from flask_login import current_user
+from redis.exceptions import RedisError
 
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.delivery import ops
+from dnp.delivery.push import actions as push_actions
+from dnp.delivery.push import ops as push_ops
+from dnp.delivery.push.client import WAITS_KEY
+from dnp.delivery.push.method import METHOD_NAMES
+from dnp.delivery.push.method import transfer_method
 from dnp.groups.tasks import recent_tasks
 from dnp.jobs import inspect
 from dnp.jobs import redis_connection
@@ -20,9 +29,11 @@ from dnp.web import render
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 STALE_HEARTBEAT_SECONDS = 90
+# Skolverket's ids are UUIDs; anything else cannot name a pushed object.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _page(message: str | None = None, status: int = 200):
+def _page(message: str | None = None, status: int = 200, error: str | None = None):
     connection = redis_connection()
     tasks = recent_tasks(session=get_session())
     return render(
@@ -35,10 +46,30 @@ def _page(message: str | None = None, status: int = 200):
         tasks=tasks,
         backlog=ops.backlog(get_session()),
         troubled=ops.troubled(get_session()),
+        push=_push_context(connection),
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
         message=message,
+        error=error,
     )
+
+
+def _push_context(connection) -> dict | None:
+    """The push pipeline for the page (ids and counts only), when push is the method or has been used."""
+    session = get_session()
+    method = transfer_method(session)
+    if method != "push" and not push_ops.has_been_used(session):
+        return None
+    waits = None
+    if connection is not None:
+        with contextlib.suppress(RedisError, ValueError):
+            waits = int(connection.get(WAITS_KEY) or 0)
+    return {
+        "method": METHOD_NAMES[method],
+        "status": push_ops.status(session),
+        "troubled": push_ops.troubled(session),
+        "rate_waits": waits,
+    }
 
 
 @bp.get("/")
@@ -71,3 +102,49 @@ def requeue_deliveries():
     count = ops.requeue_dead(current_user.eppn, delivery_id, utcnow(), session=session)
     session.commit()
     return _page(message=f"{counted(count, 'leverans', 'leveranser')} skickas igen.")
+
+
+@bp.post("/push/skicka-om")
+@require_role("operator")
+def push_resend_failed():
+    """Send every object Skolverket refused or that failed to Skolverket again; audited."""
+    session = get_session()
+    count = push_actions.resend_failed(current_user.access, session=session)
+    session.commit()
+    return _page(message=f"{counted(count, 'objekt', 'objekt')} skickas om till Skolverket.")
+
+
+@bp.post("/push/objekt/skicka-om")
+@require_role("operator")
+def push_resend_object():
+    """Send one Person, Duty, Group or Activity (``resource``, ``entity_id``) again; audited."""
+    resource = request.form.get("resource", "")
+    entity_id = request.form.get("entity_id", "")
+    unknown = "Det objektet finns inte bland sändningarna till Skolverket."
+    if not _UUID.fullmatch(entity_id):
+        return _page(error=unknown, status=422)
+    session = get_session()
+    try:
+        push_actions.resend_object(current_user.access, resource, entity_id.lower(), session=session)
+    except LookupError:
+        return _page(error=unknown, status=422)
+    session.commit()
+    return _page(message=f"{resource} {entity_id} skickas om till Skolverket.")
+
+
+@bp.post("/push/grupp/skicka-om")
+@require_role("operator")
+def push_resend_group():
+    """Send one test group (``group_id``) again with its activity and members; audited."""
+    group_id = request.form.get("group_id", "").strip()
+    # Typed by the operator: a mistake is said on the page (422 is swapped in), never echoed back.
+    unknown = "Det finns ingen skickad provgrupp med det id:t."
+    if not _UUID.fullmatch(group_id):
+        return _page(error=unknown, status=422)
+    session = get_session()
+    try:
+        count = push_actions.resend_group(current_user.access, group_id.lower(), session=session)
+    except LookupError:
+        return _page(error=unknown, status=422)
+    session.commit()
+    return _page(message=f"Gruppen {group_id} skickas om: {counted(count, 'objekt', 'objekt')}.")

@@ -51,3 +51,12 @@ document.addEventListener("htmx:load", function (event) {
     }
   });
 });
+// A link to a member (Skolverket's refusals above the editor) opens the class fold the row is in first,
+// so the browser can scroll to it.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest('a[href^="#member-"]');
+  if (!link) { return; }
+  var row = document.getElementById(link.getAttribute("href").slice(1));
+  var fold = row && row.closest("details");
+  if (fold) { fold.open = true; }
+});

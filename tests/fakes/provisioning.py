@@ -126,9 +126,11 @@ class FakeProvisioningApi:
         self.script_paths: tuple[str, ...] = ("/bulk",)
         self.temporary_errors: dict[str, int] = {}
         self.refuse: dict[str, tuple[str, str, str]] = {}
+        self.warn: dict[str, tuple[str, str, str]] = {}  # id -> (code, attributeName, message): a Warning
         self.pending_forever = False
         self.calls: list[Call] = []
         self.refused_tokens = 0
+        self.alive_calls = 0  # authenticated GET /alive (the settings page's connection test)
         self.hung = 0  # calls held by a scripted "hang"
         self.errors: list[str] = []
         self.jobs: dict[str, Job] = {}
@@ -271,6 +273,20 @@ class FakeProvisioningApi:
                         400,
                         "Ogiltigt värde",
                         message,
+                        resourceType=kind,
+                        resourceId=entity_id,
+                        attributeName=attribute,
+                    )
+                )
+            if entity_id in self.warn:
+                code, attribute, message = self.warn[entity_id]
+                warnings.append(
+                    log_entry(
+                        code,
+                        400,
+                        "Bristfälligt värde",
+                        message,
+                        "Warning",
                         resourceType=kind,
                         resourceId=entity_id,
                         attributeName=attribute,
@@ -506,6 +522,8 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.refused_tokens += 1
             return self._send(403, [log_entry("5002", 403, "Behörighet saknas", "Ogiltig JWT bearer-token.")])
         if path == "alive":
+            with fake._lock:
+                fake.alive_calls += 1
             return self._send(200, {"status": "UP"})
         parts = path.split("/")
         if parts[0] not in RESOURCES:

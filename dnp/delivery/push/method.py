@@ -24,6 +24,11 @@ def transfer_method(session: Session) -> str:
     return row.value if row is not None and row.value in METHODS else PULL
 
 
+def method_setting(session: Session) -> CentralSetting | None:
+    """The stored choice (who made it and when), or None while the method is the default pull."""
+    return session.get(CentralSetting, METHOD_KEY)
+
+
 def is_push(session: Session) -> bool:
     """Whether data is pushed (the SS 12000 API then refuses, and no webhooks are sent)."""
     return transfer_method(session) == PUSH

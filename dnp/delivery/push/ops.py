@@ -123,3 +123,20 @@ def answers_for(session: Session, resource: str, ids: list[str]) -> dict[str, Pu
         ).all()
         found.update((o.entity_id, o) for o in rows)
     return found
+
+
+def troubled(session: Session, limit: int = 50) -> list[PushObject]:
+    """Objects refused, failed for good, or waiting after a temporary error; newest first."""
+    return list(
+        session.exec(
+            select(PushObject)
+            .where(or_(PushObject.failed.is_(True), PushObject.status.in_(("Error", "TemporaryError"))))
+            .order_by(PushObject.answered_at.desc(), PushObject.resource, PushObject.entity_id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def has_been_used(session: Session) -> bool:
+    """Whether anything was ever pushed (the /ops push section stays after a switch back to pull)."""
+    return session.exec(select(PushObject.entity_id).limit(1)).first() is not None

@@ -10,6 +10,7 @@ from flask import url_for
 from flask_login import current_user
 
 from dnp.db import get_session
+from dnp.delivery.push import answers
 from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups.candidates import search_pupils
@@ -30,6 +31,16 @@ def _group(group_id: str):
     return group
 
 
+def _push_answers(group) -> dict:
+    """Skolverket's answers about the group and each member, when the method is push (or answers exist)."""
+    session = get_session()
+    push_method = answers.push_chosen(session=session)
+    if not push_method and not answers.shown(session=session):
+        return {"push_answers": None, "push_method": False}
+    found = answers.group_answers(group.id, group.activity_id, group.school_unit_id, session=session)
+    return {"push_answers": found, "push_method": push_method}
+
+
 def _editor(
     group, message: str | None = None, error: str | None = None, status: int = 200, focus=None, highlight=None
 ):
@@ -43,6 +54,7 @@ def _editor(
         focus=focus,
         highlight=highlight,
         **context,
+        **_push_answers(group),
     )
 
 
@@ -206,7 +218,14 @@ def _apply_status(group_id: str, change, message: str):
         flash(message, "success")
         return redirect(url_for("groups.edit", group_id=group_id), code=303)
     return render(
-        "groups/edit.html", block="editor", message=message, error=None, focus=None, highlight=None, **context
+        "groups/edit.html",
+        block="editor",
+        message=message,
+        error=None,
+        focus=None,
+        highlight=None,
+        **context,
+        **_push_answers(group),
     )
 
 

@@ -14,6 +14,7 @@ from flask_login import current_user
 from dnp import jobs
 from dnp.common.wording import counted
 from dnp.db import get_session
+from dnp.delivery.push import answers
 from dnp.groups import bulk as bulk_groups
 from dnp.groups import candidates
 from dnp.groups import changes
@@ -63,12 +64,20 @@ def index():
 def unit(unit_id: str):
     """A school unit's occasions and test groups with status, counts and problems."""
     school_unit = _unit(unit_id)
-    occasions = overview.unit_overview(unit_id, session=get_session())
+    session = get_session()
+    occasions = overview.unit_overview(unit_id, session=session)
     today = date.today()
+    push_groups = None
+    push_method = answers.push_chosen(session=session)
+    if push_method or answers.shown(session=session):
+        group_ids = [row.group.id for item in occasions for row in item.groups]
+        push_groups = answers.unit_summaries(group_ids, session=session)
     return render(
         "groups/unit.html",
         unit=school_unit,
         occasions=occasions,
+        push_groups=push_groups,
+        push_method=push_method,
         status_names=overview.STATUS_NAMES,
         ended={o.occasion.id: term_has_ended(o.occasion.term, today) for o in occasions},
     )
