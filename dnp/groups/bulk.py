@@ -71,7 +71,7 @@ def create_per_class(
     for index, klass in enumerate(classes, start=1):
         if klass.id not in existing:
             name = f"{activity.display_name} {klass.display_name}"
-            create_group(session, actor, rights, unit_id, activity_id, term, name, [klass.id])
+            create_group(actor, rights, unit_id, activity_id, term, name, [klass.id], session=session)
             session.commit()
             created += 1
         progress(index, len(classes), f"Klass {klass.display_name} ({index} av {len(classes)})")
@@ -97,7 +97,7 @@ def ready_all(
     done = skipped = 0
     for group in groups:
         try:
-            mark_ready(session, actor, group)
+            mark_ready(actor, group, session=session)
             done += 1
         except GroupError:
             skipped += 1
@@ -115,7 +115,7 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
         select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == "ready")
     ).all()
     for group in groups:
-        withdraw(session, actor, group)
+        withdraw(actor, group, session=session)
     occasion.closed_at, occasion.closed_by = utcnow(), actor
     session.add(occasion)
     trail.record(

@@ -42,11 +42,18 @@ def pupils(app, world) -> list[dict]:
     """Pupils of a ready group: published, so a register change of one writes an outbox row."""
     with Session(app.extensions["dnp.engine"]) as session:
         group = changes.create_group(
-            session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
+            ADMIN.eppn,
+            ADMIN,
+            world.unit["id"],
+            MA9,
+            "VT 2027",
+            "MA åk 9",
+            [world.class_a["id"]],
+            session=session,
         )
-        changes.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
+        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
         session.commit()
-        changes.mark_ready(session, ADMIN.eppn, group)
+        changes.mark_ready(ADMIN.eppn, group, session=session)
         session.commit()
     return world.pupils_a
 

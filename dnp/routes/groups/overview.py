@@ -129,7 +129,6 @@ def create(unit_id: str):
     form = _form()
     try:
         group = changes.create_group(
-            db,
             current_user.eppn,
             current_user.access,
             school_unit.id,
@@ -137,7 +136,7 @@ def create(unit_id: str):
             form["term"],
             form["name"],
             form["register_group_ids"],
-            follow=form["follow"],
+            follow=form["follow"], session=db,
         )
     except changes.GroupError as error:
         db.rollback()
