@@ -30,9 +30,9 @@ def deliveries_status():
     from dnp.delivery import ops
 
     session = get_session()
-    backlog = ops.backlog(session)
+    backlog = ops.backlog(session=session)
     click.echo(json.dumps(vars(backlog), default=lambda value: value.isoformat()))  # counts stay numbers
-    for row in ops.troubled(session):
+    for row in ops.troubled(session=session):
         d = row.delivery
         fields = (
             d.id,
@@ -57,7 +57,7 @@ def deliveries_requeue(delivery_id: int | None, everything: bool):
     if delivery_id is None and not everything:
         raise click.UsageError("Ange ett leverans-id eller --all.")
     session = get_session()
-    count = attempts.requeue_dead(session, utcnow(), None if everything else delivery_id)
+    count = attempts.requeue_dead(utcnow(), None if everything else delivery_id, session=session)
     trail.record(
         session,
         command_actor("deliveries"),

@@ -23,7 +23,7 @@ from dnp.delivery.models import new_job_key
 log = logging.getLogger(__name__)
 
 
-def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
+def due(now: datetime, limit: int = 100, *, session: Session) -> list[int]:
     """Pending deliveries whose time has come and whose subscription has nothing in flight."""
     return list(
         session.exec(
@@ -42,7 +42,7 @@ def _nothing_in_flight():
 
 
 def claim(
-    session: Session, delivery_id: int, worker: str, now: datetime, job_key: str | None = None
+    delivery_id: int, worker: str, now: datetime, job_key: str | None = None, *, session: Session
 ) -> Delivery | None:
     """Take a due delivery for sending; None if another worker has it, it is not due, or is not pending.
 
@@ -80,7 +80,7 @@ def job_id(delivery_id: int, job_key: str, attempts: int) -> str:
     return f"delivery-{delivery_id}-{job_key}-{attempts}"
 
 
-def succeeded(session: Session, delivery: Delivery, status: int, now: datetime) -> None:
+def succeeded(delivery: Delivery, status: int, now: datetime, *, session: Session) -> None:
     """Any 2xx: delivered."""
     delivery.status, delivery.delivered_at, delivery.last_status = "delivered", now, status
     delivery.attempts += 1
@@ -89,7 +89,13 @@ def succeeded(session: Session, delivery: Delivery, status: int, now: datetime) 
 
 
 def failed(
-    session: Session, delivery: Delivery, error: str, now: datetime, timing: Timing, status: int | None = None
+    delivery: Delivery,
+    error: str,
+    now: datetime,
+    timing: Timing,
+    status: int | None = None,
+    *,
+    session: Session,
 ) -> None:
     """Back to pending with a later attempt, or dead once tried for long enough."""
     delivery.attempts += 1
@@ -103,13 +109,13 @@ def failed(
     session.add(delivery)
 
 
-def give_up(session: Session, delivery: Delivery, status: str, error: str) -> None:
+def give_up(delivery: Delivery, status: str, error: str, *, session: Session) -> None:
     """End a delivery without sending (expired subscription, target not allowed)."""
     delivery.status, delivery.last_error, delivery.in_flight_since = status, error, None
     session.add(delivery)
 
 
-def release_stuck(session: Session, now: datetime, timing: Timing) -> int:
+def release_stuck(now: datetime, timing: Timing, *, session: Session) -> int:
     """In-flight claims older than any attempt can take were lost (killed worker): send again."""
     cutoff = now - timedelta(seconds=timing.stuck_after_seconds)
     stuck = session.exec(
@@ -124,7 +130,7 @@ def release_stuck(session: Session, now: datetime, timing: Timing) -> int:
     return len(stuck)
 
 
-def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None) -> int:
+def requeue_dead(now: datetime, delivery_id: int | None = None, *, session: Session) -> int:
     """Give dead deliveries (one or all) a fresh three days; returns how many.
 
     If newer changes already wait in a pending delivery, the dead one is folded into it, so there

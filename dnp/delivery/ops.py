@@ -39,9 +39,9 @@ class DeliveryRow:
     target_host: str
 
 
-def backlog(session: Session) -> Backlog:
+def backlog(*, session: Session) -> Backlog:
     """Outbox rows not yet gathered (for the live subscription furthest behind), and deliveries by state."""
-    end = outbox.end(session)
+    end = outbox.end(session=session)
     cursors = session.exec(
         select(WebhookCursor.last_outbox_id, WebhookCursor.snapshot)
         .join(Subscription, Subscription.id == WebhookCursor.subscription_id)
@@ -70,20 +70,20 @@ def backlog(session: Session) -> Backlog:
     )
 
 
-def troubled(session: Session, limit: int = 50) -> list[DeliveryRow]:
+def troubled(limit: int = 50, *, session: Session) -> list[DeliveryRow]:
     """Deliveries failing or dead (newest first), with the subscription they are for."""
     failing = (Delivery.status == "dead") | (
         (Delivery.status.in_(("pending", "in_flight"))) & (Delivery.attempts > 0)
     )
-    return _rows(session, limit, failing)
+    return _rows(limit, failing, session=session)
 
 
-def recent(session: Session, limit: int = 20) -> list[DeliveryRow]:
+def recent(limit: int = 20, *, session: Session) -> list[DeliveryRow]:
     """The latest deliveries of any state."""
-    return _rows(session, limit)
+    return _rows(limit, session=session)
 
 
-def _rows(session: Session, limit: int, *conditions) -> list[DeliveryRow]:
+def _rows(limit: int, *conditions, session: Session) -> list[DeliveryRow]:
     """Newest deliveries meeting ``conditions``, each with its subscription's name and host."""
     rows = session.exec(
         select(Delivery, Subscription)
@@ -98,7 +98,7 @@ def _rows(session: Session, limit: int, *conditions) -> list[DeliveryRow]:
     ]
 
 
-def last_delivered(session: Session) -> dict[str, datetime]:
+def last_delivered(*, session: Session) -> dict[str, datetime]:
     """When each subscription last got a webhook through."""
     return dict(
         session.exec(

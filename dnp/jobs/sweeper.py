@@ -54,10 +54,10 @@ def sweep_once() -> dict[str, int]:
         result["released"] = 0
         session.close()
         return result
-    released = attempts.release_stuck(session, now, timing)
-    gathered = deliveries.gather(session, now, timing)
+    released = attempts.release_stuck(now, timing, session=session)
+    gathered = deliveries.gather(now, timing, session=session)
     session.commit()
-    due = attempts.due(session, now)
+    due = attempts.due(now, session=session)
     enqueued = 0
     if due:
         queue = get_queue(WEBHOOKS_QUEUE)

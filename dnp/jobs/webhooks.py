@@ -33,18 +33,21 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         config = current_app.config
         session = get_session()
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        delivery = attempts.claim(session, delivery_id, worker, utcnow(), job_key)
+        delivery = attempts.claim(delivery_id, worker, utcnow(), job_key, session=session)
         if delivery is None:
             return
         subscription = session.get(Subscription, delivery.subscription_id)
         timing = deliveries.timing_from_config(config)
         if subscription is None or subscription.expires <= utcnow():
-            attempts.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
+            attempts.give_up(delivery, "cancelled", "Prenumerationen har gått ut.", session=session)
             _commit(session, delivery_id)
             return
         if not target_allowed(subscription.target, config["WEBHOOK_ALLOWED_TARGETS"]):
             attempts.give_up(
-                session, delivery, "dead", "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS)."
+                delivery,
+                "dead",
+                "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS).",
+                session=session,
             )
             _commit(session, delivery_id)
             return
@@ -61,12 +64,12 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         )
         now = utcnow()
         if result.ok:
-            attempts.succeeded(session, delivery, result.status, now)
+            attempts.succeeded(delivery, result.status, now, session=session)
         else:
             log.warning(
                 "delivery %s to subscription %s failed: %s", delivery.id, subscription.id, result.error
             )
-            attempts.failed(session, delivery, result.error, now, timing, result.status)
+            attempts.failed(delivery, result.error, now, timing, result.status, session=session)
         _commit(session, delivery_id)
 
 

@@ -42,7 +42,7 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
         organiser=organiser,
         check=connection.last_check(session=session),
         subscriptions=session.exec(select(Subscription).order_by(Subscription.created)).all(),
-        delivered=last_delivered(session),
+        delivered=last_delivered(session=session),
         now=utcnow(),
         warn_days=connection.WARN_DAYS,
         message=message,

@@ -36,8 +36,8 @@ def _page(message: str | None = None, status: int = 200):
         workers=inspect.worker_states(connection),
         failed=inspect.failed_jobs(connection),
         tasks=tasks,
-        backlog=ops.backlog(get_session()),
-        troubled=ops.troubled(get_session()),
+        backlog=ops.backlog(session=get_session()),
+        troubled=ops.troubled(session=get_session()),
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
         message=message,
@@ -72,7 +72,7 @@ def requeue_deliveries():
     if raw and delivery_id is None:
         abort(404)  # no such delivery can exist; never read as "all"
     session = get_session()
-    count = attempts.requeue_dead(session, utcnow(), delivery_id)
+    count = attempts.requeue_dead(utcnow(), delivery_id, session=session)
     trail.record(
         session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
     )
