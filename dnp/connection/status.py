@@ -47,7 +47,7 @@ class Certificate:
     credential_id: int | None = None
 
 
-def current_certificate(config: Mapping, session: Session) -> Certificate | None:
+def current_certificate(config: Mapping, *, session: Session) -> Certificate | None:
     """The configured (DNP_TLS_CLIENT_CERT) or stored certificate, described."""
     if config.get("TLS_CLIENT_CERT"):
         try:
@@ -55,12 +55,12 @@ def current_certificate(config: Mapping, session: Session) -> Certificate | None
             return Certificate(describe_certificate(load_certificate(pem.encode())), pem, "environment")
         except (OSError, ValueError):
             return None
-    return _described(active(session))
+    return _described(active(session=session))
 
 
 def pending_certificate(*, session: Session) -> Certificate | None:
     """A new certificate stored but not yet in use (it waits for a test and activation)."""
-    return _described(pending(session))
+    return _described(pending(session=session))
 
 
 def _described(credential: ClientCredential | None) -> Certificate | None:
@@ -74,14 +74,14 @@ def _described(credential: ClientCredential | None) -> Certificate | None:
     )
 
 
-def huvudman(session: Session) -> Organisation | None:
+def huvudman(*, session: Session) -> Organisation | None:
     """The organiser (huvudman) in the register."""
     return session.exec(select(Organisation).where(Organisation.organisation_type == "Huvudman")).first()
 
 
-def organization_id(session: Session) -> str:
+def organization_id(*, session: Session) -> str:
     """Our organisation id as Moa writes it: SE + organisation number."""
-    organiser = huvudman(session)
+    organiser = huvudman(session=session)
     return f"SE{organiser.organisation_number}" if organiser and organiser.organisation_number else ""
 
 
@@ -94,14 +94,14 @@ def entity_id(config: Mapping) -> str:
 
 
 def moa_entry(
-    config: Mapping, session: Session, certificate: Certificate | None, new: Certificate | None = None
+    config: Mapping, certificate: Certificate | None, new: Certificate | None = None, *, session: Session
 ) -> str | None:
     """The ready-to-paste Moa metadata entry, or None without a usable certificate/organisation id.
 
     With a ``new`` (pending) certificate the entry holds both, so the one in use keeps working
     while the new one is registered, tested and activated.
     """
-    org_id = organization_id(session)
+    org_id = organization_id(session=session)
     certificate, new = (certificate, new) if certificate else (new, None)
     if certificate is None or not org_id:
         return None
@@ -114,21 +114,21 @@ def moa_entry(
 
 
 def test_connection(
-    config: Mapping, session: Session, actor: str, new_certificate: bool = False
+    config: Mapping, actor: str, new_certificate: bool = False, *, session: Session
 ) -> ConnectionCheck:
     """Fetch a fresh token from the auth server and record the outcome in words (audited).
 
     With ``new_certificate`` the pending certificate is tried instead of the one in use.
     """
     if new_certificate:
-        credential = pending(session)
+        credential = pending(session=session)
         if credential is None:
             nothing = ConnectionCheck(ok=False, message="Det finns inget nytt certifikat att testa.")
             return _recorded(actor, nothing, session=session)
         cert, key = credential_files(config, credential)
         prefix = "Det nya certifikatet: "
     else:
-        cert, key = certificate_files(config, session)
+        cert, key = certificate_files(config, session=session)
         prefix = ""
     client = new_token_client(config, cert, key)  # a fresh token, not a cached one
     try:
@@ -157,9 +157,9 @@ def last_check(*, session: Session) -> ConnectionCheck | None:
     return session.exec(select(ConnectionCheck).order_by(ConnectionCheck.id.desc())).first()
 
 
-def certificate_warning(config: Mapping, session: Session) -> str | None:
+def certificate_warning(config: Mapping, *, session: Session) -> str | None:
     """A warning for central administrators when the certificate is missing, expiring or expired."""
-    certificate = current_certificate(config, session)
+    certificate = current_certificate(config, session=session)
     if certificate is None:
         return None
     days = certificate.info.days_left
@@ -182,10 +182,10 @@ class Step:
     endpoint: str | None = None
 
 
-def checklist(config: Mapping, session: Session) -> list[Step]:
+def checklist(config: Mapping, *, session: Session) -> list[Step]:
     """The steps an organiser goes through before the first test, each with its live status."""
     now = utcnow()
-    certificate = current_certificate(config, session)
+    certificate = current_certificate(config, session=session)
     check = last_check(session=session)
     subscriptions = session.exec(
         select(func.count()).select_from(Subscription).where(Subscription.expires > now)

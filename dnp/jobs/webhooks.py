@@ -58,7 +58,7 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         result = post_webhook(
             subscription.target,
             deliveries.body_for(delivery),
-            token_client(config, session),
+            token_client(config, session=session),
             config.get("TLS_CA_BUNDLE"),
             timeout=float(config["WEBHOOK_TIMEOUT"]),
         )

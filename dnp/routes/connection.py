@@ -27,18 +27,18 @@ bp = Blueprint("connection", __name__, url_prefix="/installningar")
 def _page(message: str | None = None, error: str | None = None, status: int = 200):
     session = get_session()
     config = current_app.config
-    certificate = connection.current_certificate(config, session)
+    certificate = connection.current_certificate(config, session=session)
     new_certificate = connection.pending_certificate(session=session)
-    organiser = connection.huvudman(session)
+    organiser = connection.huvudman(session=session)
     return render(
         "connection/index.html",
         block="connection_panel",
         status=status,
         certificate=certificate,
         new_certificate=new_certificate,
-        moa_entry=connection.moa_entry(config, session, certificate, new_certificate),
+        moa_entry=connection.moa_entry(config, certificate, new_certificate, session=session),
         entity_id=connection.entity_id(config),
-        organization_id=connection.organization_id(session),
+        organization_id=connection.organization_id(session=session),
         organiser=organiser,
         check=connection.last_check(session=session),
         subscriptions=session.exec(select(Subscription).order_by(Subscription.created)).all(),
@@ -65,20 +65,22 @@ def certificate():
     config = current_app.config
     try:
         if request.form.get("action") == "generate":
-            organiser = connection.huvudman(session)
+            organiser = connection.huvudman(session=session)
             organisation = (
                 request.form.get("organisation") or (organiser.display_name if organiser else "")
             ).strip()
             if not organisation:
                 raise CredentialError("Ange organisationens namn.")
-            org_id = connection.organization_id(session) or request.form.get("organization_id", "").strip()
+            org_id = (
+                connection.organization_id(session=session) or request.form.get("organization_id", "").strip()
+            )
             credential = generate(
-                session,
                 config["SECRET_KEY"],
                 current_user.eppn,
                 organisation,
                 org_id,
                 connection.entity_id(config),
+                session=session,
             )
             message = "Ett nytt certifikat skapades."
         else:
@@ -87,7 +89,7 @@ def certificate():
             if not cert_pem or not key_pem:
                 raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
             credential = store(
-                session, config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded"
+                config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded", session=session
             )
             message = "Certifikatet och nyckeln är sparade."
         if credential.pending:
@@ -142,7 +144,9 @@ def test():
     """Fetch a token now and say in words what happened."""
     session = get_session()
     new_certificate = request.form.get("certificate") == "new"
-    check = connection.test_connection(current_app.config, session, current_user.eppn, new_certificate)
+    check = connection.test_connection(
+        current_app.config, current_user.eppn, new_certificate, session=session
+    )
     session.commit()
     return _page(message=check.message if check.ok else None, error=None if check.ok else check.message)
 
@@ -151,7 +155,7 @@ def test():
 @require_role("central_admin")
 def checklist():
     """The steps before the first test, each with its live status and what to do next."""
-    steps = connection.checklist(current_app.config, get_session())
+    steps = connection.checklist(current_app.config, session=get_session())
     return render("connection/checklist.html", steps=steps)
 
 
@@ -162,6 +166,6 @@ def certificate_banner() -> dict:
     def certificate_warning() -> str | None:
         if not (current_user.is_authenticated and current_user.access.central_admin):
             return None
-        return connection.certificate_warning(current_app.config, get_session())
+        return connection.certificate_warning(current_app.config, session=get_session())
 
     return {"certificate_warning": certificate_warning}
