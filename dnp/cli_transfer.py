@@ -59,12 +59,12 @@ def deliveries_requeue(delivery_id: int | None, everything: bool):
     session = get_session()
     count = attempts.requeue_dead(utcnow(), None if everything else delivery_id, session=session)
     trail.record(
-        session,
         command_actor("deliveries"),
         "ops.deliveries_requeued",
         "Delivery",
         str(delivery_id or "*"),
         after={"count": count},
+        session=session,
     )
     session.commit()
     click.echo(f"{counted(count, 'leverans', 'leveranser')} skickas igen.")

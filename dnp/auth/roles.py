@@ -121,7 +121,7 @@ def grant_role(actor: str, eppn: str, role: str, unit_ids: list[str] = (), *, se
         session.add(grant)
         session.flush()
         after = {"eppn": eppn, "role": role, "school_unit_id": unit_id}
-        trail.record(session, actor, "access.granted", "RoleGrant", str(grant.id), after=after)
+        trail.record(actor, "access.granted", "RoleGrant", str(grant.id), after=after, session=session)
         added += 1
     return added
 
@@ -135,7 +135,7 @@ def revoke_grant(actor: str, grant_id: int, *, session: Session) -> RoleGrant:
         raise AccessError("Du kan inte ta bort din egen roll som central administratör.")
     before = {"eppn": grant.eppn, "role": grant.role, "school_unit_id": grant.school_unit_id}
     session.delete(grant)
-    trail.record(session, actor, "access.revoked", "RoleGrant", str(grant_id), before=before)
+    trail.record(actor, "access.revoked", "RoleGrant", str(grant_id), before=before, session=session)
     return grant
 
 

@@ -88,12 +88,12 @@ def store(
     session.add(credential)
     session.flush()
     trail.record(
-        session,
         actor,
         f"connection.certificate_{source}",
         "ClientCredential",
         str(credential.id),
         after={"pending": in_use},
+        session=session,
     )
     return credential
 
@@ -112,7 +112,7 @@ def activate(actor: str, credential_id: int, *, session: Session) -> ClientCrede
     session.flush()
     before = {"credential": previous.id} if previous else None
     action = "connection.certificate_activated"
-    trail.record(session, actor, action, "ClientCredential", str(credential.id), before=before)
+    trail.record(actor, action, "ClientCredential", str(credential.id), before=before, session=session)
     return credential
 
 
@@ -123,7 +123,9 @@ def discard_pending(actor: str, *, session: Session) -> bool:
         return False
     credential.pending = False
     session.add(credential)
-    trail.record(session, actor, "connection.certificate_discarded", "ClientCredential", str(credential.id))
+    trail.record(
+        actor, "connection.certificate_discarded", "ClientCredential", str(credential.id), session=session
+    )
     return True
 
 

@@ -148,7 +148,7 @@ def _recorded(
     session.add(check)
     session.flush()
     after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use"}
-    trail.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
+    trail.record(actor, "connection.tested", "ConnectionCheck", str(check.id), after=after, session=session)
     return check
 
 

@@ -121,7 +121,12 @@ def create(body: object, caller: str, allowed: str, days: int, *, session: Sessi
     deliveries.open_cursor(subscription, restart=restart, session=session)
     after = {"target": target, "resourceTypes": types}
     trail.record(
-        session, f"ss12000:{caller}", "subscription.created", "Subscription", subscription.id, after=after
+        f"ss12000:{caller}",
+        "subscription.created",
+        "Subscription",
+        subscription.id,
+        after=after,
+        session=session,
     )
     return subscription
 
@@ -139,7 +144,9 @@ def renew(subscription_id: str, caller: str, days: int, *, session: Session) -> 
     subscription.expires, subscription.modified = now + timedelta(days=days), now
     session.add(subscription)
     deliveries.open_cursor(subscription, restart=restart, session=session)
-    trail.record(session, f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id)
+    trail.record(
+        f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id, session=session
+    )
     return subscription
 
 
@@ -148,4 +155,6 @@ def remove(subscription_id: str, caller: str, *, session: Session) -> None:
     subscription = session.get(Subscription, subscription_id)
     if subscription is not None:
         session.delete(subscription)
-        trail.record(session, f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id)
+        trail.record(
+            f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id, session=session
+        )

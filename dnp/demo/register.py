@@ -109,7 +109,7 @@ def _add_broken_records(municipality: DemoMunicipality, actor: str, *, session: 
         connection.execute(
             insert(RegisterGroupMembership.__table__), [{"group_id": class_id, "person_id": item["id"]}]
         )
-        trail.record(session, actor, "register.created", "Person", item["id"])
+        trail.record(actor, "register.created", "Person", item["id"], session=session)
 
 
 def write_demo_file(stream: TextIO, seed: int, scale: str) -> int:

@@ -119,7 +119,11 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
     occasion.closed_at, occasion.closed_by = utcnow(), actor
     session.add(occasion)
     trail.record(
-        session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
+        actor,
+        "occasion.closed",
+        "TestOccasion",
+        str(occasion_id),
+        after={"withdrawn": len(groups)},
+        session=session,
     )
     return len(groups)
-

@@ -80,7 +80,9 @@ def create_group(
     term: str,
     name: str,
     register_group_ids: list[str] = (),
-    follow: bool = True, *, session: Session,
+    follow: bool = True,
+    *,
+    session: Session,
 ) -> TestGroup:
     """Create a draft group, empty or from classes/teaching groups (which it then follows)."""
     unit = session.get(Organisation, unit_id)
@@ -118,7 +120,7 @@ def create_group(
             TestGroupMember(test_group_id=group.id, person_id=person_id, origin="register", added_by=actor)
         )
     after = {"name": group.display_name, "activity": activity.display_name, "term": term, "sources": sources}
-    trail.record(session, actor, "group.created", "TestGroup", group.id, after=after)
+    trail.record(actor, "group.created", "TestGroup", group.id, after=after, session=session)
     _changed(group, session=session)
     return group
 
@@ -130,7 +132,9 @@ def rename(actor: str, group: TestGroup, name: str, *, session: Session) -> None
         return
     before = {"name": group.display_name}
     group.display_name = name
-    trail.record(session, actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name})
+    trail.record(
+        actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name}, session=session
+    )
     _changed(group, session=session)
 
 
@@ -155,7 +159,9 @@ def add_pupil(actor: str, group: TestGroup, person_id: str, *, session: Session)
     member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
     member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
     session.add(member)
-    trail.record(session, actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id})
+    trail.record(
+        actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id}, session=session
+    )
     _changed(group, session=session)
 
 
@@ -174,7 +180,7 @@ def add_class(actor: str, group: TestGroup, register_group_id: str, *, session: 
         session.add(member)
         added += 1
     after = {"class": register_group_id, "added": added}
-    trail.record(session, actor, "group.class_added", "TestGroup", group.id, after=after)
+    trail.record(actor, "group.class_added", "TestGroup", group.id, after=after, session=session)
     _changed(group, session=session)
     return added
 
@@ -189,7 +195,9 @@ def add_staff(actor: str, group: TestGroup, person_id: str, *, session: Session)
     if _member(group, person_id, "staff", session=session) is not None:
         return
     session.add(TestGroupMember(test_group_id=group.id, person_id=person_id, role="staff", added_by=actor))
-    trail.record(session, actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id})
+    trail.record(
+        actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id}, session=session
+    )
     _changed(group, session=session)
 
 
@@ -203,7 +211,9 @@ def remove_member(actor: str, group: TestGroup, person_id: str, role: str, *, se
         session.add(member)
     else:
         session.delete(member)
-    trail.record(session, actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id})
+    trail.record(
+        actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id}, session=session
+    )
     _changed(group, session=session)
 
 
@@ -219,13 +229,13 @@ def set_following(actor: str, group: TestGroup, follow: bool, *, session: Sessio
     before = {"follows_register": group.follows_register}
     group.follows_register = follow
     trail.record(
-        session,
         actor,
         "group.following",
         "TestGroup",
         group.id,
         before=before,
         after={"follows_register": follow},
+        session=session,
     )
     _changed(group, session=session)
     if follow:
@@ -242,7 +252,7 @@ def mark_ready(actor: str, group: TestGroup, issues: list | None = None, *, sess
     before = {"status": group.status}
     group.status, group.ready_at, group.withdrawn_at = "ready", utcnow(), None
     trail.record(
-        session, actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}
+        actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}, session=session
     )
     _changed(group, session=session)
 
@@ -253,13 +263,13 @@ def withdraw(actor: str, group: TestGroup, *, session: Session) -> None:
         raise GroupError("Bara grupper som är klara kan dras tillbaka.")
     group.status, group.withdrawn_at = "withdrawn", utcnow()
     trail.record(
-        session,
         actor,
         "group.withdrawn",
         "TestGroup",
         group.id,
         before={"status": "ready"},
         after={"status": "withdrawn"},
+        session=session,
     )
     _changed(group, session=session)
 
@@ -268,7 +278,9 @@ def delete_draft(actor: str, group: TestGroup, *, session: Session) -> None:
     """Delete a group that never left (draft); ready groups must be withdrawn instead."""
     if group.status == "ready":
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
-    trail.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
+    trail.record(
+        actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name}, session=session
+    )
     # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
     for table in (TestGroupMember.__table__, TestGroupSource.__table__):
         session.execute(delete(table).where(table.c.test_group_id == group.id))

@@ -40,18 +40,23 @@ def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
             )
         )
         trail.record(
-            session, REGISTER_ACTOR, "group.pupil_joined", "TestGroup", group.id, after={"person": person_id}
+            REGISTER_ACTOR,
+            "group.pupil_joined",
+            "TestGroup",
+            group.id,
+            after={"person": person_id},
+            session=session,
         )
     for member in left:
         session.delete(member)
         if not member.excluded:
             trail.record(
-                session,
                 REGISTER_ACTOR,
                 "group.pupil_left",
                 "TestGroup",
                 group.id,
                 before={"person": member.person_id},
+                session=session,
             )
     if joined or left:
         session.flush()
@@ -92,12 +97,12 @@ def remove_deleted_persons(person_ids: list[str], *, session: Session) -> None:
             session.delete(member)
             groups.add(member.test_group_id)
             trail.record(
-                session,
                 REGISTER_ACTOR,
                 f"group.{member.role}_left",
                 "TestGroup",
                 member.test_group_id,
                 before={"person": member.person_id},
+                session=session,
             )
         session.flush()
         for group_id in sorted(groups):

@@ -17,5 +17,5 @@ def start_task(actor: str, kind: str, parameters: dict | None = None, *, session
     )
     session.add(task)
     session.flush()
-    trail.record(session, actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters)
+    trail.record(actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters, session=session)
     return task

@@ -118,7 +118,13 @@ def set_protected_mode(actor: str, mode: str, *, session: Session) -> dict:
     session.add(row)
     session.flush()
     trail.record(
-        session, actor, "setting.changed", "CentralSetting", PROTECTED_KEY, {"value": before}, {"value": mode}
+        actor,
+        "setting.changed",
+        "CentralSetting",
+        PROTECTED_KEY,
+        {"value": before},
+        {"value": mode},
+        session=session,
     )
     protected = session.execute(
         select(Person.id)

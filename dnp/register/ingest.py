@@ -198,8 +198,8 @@ class RegisterIngest:
         entity = ENTITY_NAMES[kind]
         created_ids = [row["id"] for row, _ in inserts]
         updated_ids = [row["id"] for row, _ in updates]
-        trail.record_many(self.session, self.actor, "register.created", entity, created_ids, now)
-        trail.record_many(self.session, self.actor, "register.updated", entity, updated_ids, now)
+        trail.record_many(self.actor, "register.created", entity, created_ids, now, session=self.session)
+        trail.record_many(self.actor, "register.updated", entity, updated_ids, now, session=self.session)
 
 
 def _is_covered(path: str, covered: set[str]) -> bool:

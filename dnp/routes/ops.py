@@ -58,7 +58,9 @@ def requeue():
     job_id = request.form.get("job_id") or None
     count = inspect.requeue_failed(redis_connection(), job_id)
     session = get_session()
-    trail.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    trail.record(
+        current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count}, session=session
+    )
     session.commit()
     return _page(message=f"{count} jobb lades tillbaka i kön.")
 
@@ -74,7 +76,12 @@ def requeue_deliveries():
     session = get_session()
     count = attempts.requeue_dead(utcnow(), delivery_id, session=session)
     trail.record(
-        session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
+        current_user.eppn,
+        "ops.deliveries_requeued",
+        "Delivery",
+        raw or "*",
+        after={"count": count},
+        session=session,
     )
     session.commit()
     return _page(message=f"{counted(count, 'leverans', 'leveranser')} skickas igen.")
