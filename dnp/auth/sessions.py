@@ -46,7 +46,7 @@ def start_session(eppn: str, method: str, display_name: str = "", *, session: Se
 
 
 def load_session(
-    session: Session, session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None
+    session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None, *, session: Session
 ) -> LoginSession | None:
     """The live session for ``session_id``; ended, idle or too old sessions are None."""
     now = now or utcnow()

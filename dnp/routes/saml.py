@@ -58,7 +58,7 @@ def acs():
         sp, idp = saml.sp_config(current_app.config), saml.idp_info(current_app.config)
         pending = saml_login.claim_request(request.form.get("RelayState", ""), session=db)
         db.commit()  # the token is spent even if the Response below is refused
-        result = saml_login.complete_login(db, sp, idp, pending, request.form.get("SAMLResponse", ""))
+        result = saml_login.complete_login(sp, idp, pending, request.form.get("SAMLResponse", ""), session=db)
     except SamlError as error:
         db.rollback()
         return _refuse(error)
