@@ -52,7 +52,7 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
             _commit(session, delivery_id)
             return
         if utcnow() - delivery.first_change_at > timing.restamp_after:
-            restamp(session, delivery, subscription.resource_types, utcnow())
+            restamp(delivery, subscription.resource_types, utcnow(), session=session)
             if not _commit(session, delivery_id):
                 return
         result = post_webhook(

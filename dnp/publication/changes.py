@@ -36,16 +36,16 @@ def _report(what: str, counts: dict) -> None:
         log.info("publication after %s: %s", what, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 
 
-def group_changed(session: Session, group_id: str) -> None:
+def group_changed(group_id: str, *, session: Session) -> None:
     """A test group changed: its Group, Activity, members, duties and unit."""
-    _report("test group change", Publisher(session).refresh(group_ids=[group_id]))
+    _report("test group change", Publisher(session=session).refresh(group_ids=[group_id]))
 
 
 def persons_changed(person_ids: list[str], *, session: Session) -> None:
     """Register changes to persons: republish those who are (or were) published; others cost one query."""
     if not person_ids:
         return
-    _report("register change to persons", Publisher(session).refresh(person_ids=person_ids))
+    _report("register change to persons", Publisher(session=session).refresh(person_ids=person_ids))
 
 
 def _staffed_ready_groups(person_ids: list[str], *, session: Session) -> set[str]:
@@ -69,11 +69,11 @@ def duties_changed(duty_ids: list[str], *, session: Session) -> None:
     """Register changes to duties: the teachers' activities may now point at another duty."""
     if not duty_ids:
         return
-    persons = {doc["person"]["id"] for doc in store.documents(session, "Duty", duty_ids).values()}
+    persons = {doc["person"]["id"] for doc in store.documents("Duty", duty_ids, session=session).values()}
     for part in chunks(duty_ids):
         persons.update(session.execute(select(Duty.person_id).where(Duty.id.in_(part))).scalars())
     groups = _staffed_ready_groups(sorted(persons), session=session)
-    counts = Publisher(session).refresh(group_ids=groups, duty_ids=duty_ids, pupils=False)
+    counts = Publisher(session=session).refresh(group_ids=groups, duty_ids=duty_ids, pupils=False)
     _report("register change to duties", counts)
 
 
@@ -89,20 +89,20 @@ def organisations_changed(organisation_ids: list[str], *, session: Session) -> N
             ).scalars()
         )
     if groups:
-        _report("register change to school units", Publisher(session).refresh(group_ids=groups))
+        _report("register change to school units", Publisher(session=session).refresh(group_ids=groups))
 
 
 def rebuild(*, session: Session) -> dict:
     """Recompute the whole publication (after an upgrade that changes the documents); caller commits."""
-    publisher = Publisher(session)
+    publisher = Publisher(session=session)
     group_ids = set(session.execute(select(TestGroup.id)).scalars()) | set(
-        store.published_ids(session, "Group")
+        store.published_ids("Group", session=session)
     )
     return publisher.refresh(
         group_ids=group_ids,
-        person_ids=store.published_ids(session, "Person"),
-        duty_ids=store.published_ids(session, "Duty"),
-        organisation_ids=store.published_ids(session, "Organisation"),
+        person_ids=store.published_ids("Person", session=session),
+        duty_ids=store.published_ids("Duty", session=session),
+        organisation_ids=store.published_ids("Organisation", session=session),
     )
 
 
@@ -131,4 +131,4 @@ def set_protected_mode(actor: str, mode: str, *, session: Session) -> dict:
         .join(PublishedEntity, (PublishedEntity.id == Person.id) & (PublishedEntity.resource == "Person"))
         .where(Person.security_marking != "Ingen")
     ).scalars()
-    return Publisher(session).refresh(person_ids=list(protected))
+    return Publisher(session=session).refresh(person_ids=list(protected))

@@ -47,10 +47,10 @@ def activity_id_for(group_id: str) -> str:
 class Publisher:
     """One publication pass over a set of possibly affected entities; the caller commits."""
 
-    def __init__(self, session: Session):
+    def __init__(self, *, session: Session):
         self.session = session
         self.now = utcnow()
-        self.writer = store.Writer(session, self.now)
+        self.writer = store.Writer(self.now, session=session)
         self._units: dict[str, Organisation] | None = None
         self._mode: str | None = None
 
@@ -86,8 +86,8 @@ class Publisher:
 
     def _groups(self, group_ids: list[str], pupils: bool) -> tuple[set, set, set]:
         activity_ids = {group_id: activity_id_for(group_id) for group_id in group_ids}
-        old_groups = store.documents(self.session, "Group", group_ids)
-        old_activities = store.documents(self.session, "Activity", list(activity_ids.values()))
+        old_groups = store.documents("Group", group_ids, session=self.session)
+        old_activities = store.documents("Activity", list(activity_ids.values()), session=self.session)
         persons: set[str] = set()
         duties: set[str] = set()
         organisations = {doc["organisation"]["id"] for doc in old_groups.values()}
@@ -96,7 +96,7 @@ class Publisher:
                 persons |= {m["person"]["id"] for m in doc.get("groupMemberships", [])}
         for doc in old_activities.values():
             duties |= {teacher["duty"]["id"] for teacher in doc.get("teachers", [])}
-        old_duties = store.documents(self.session, "Duty", sorted(duties))
+        old_duties = store.documents("Duty", sorted(duties), session=self.session)
         persons |= {doc["person"]["id"] for doc in old_duties.values()}
 
         rows = self.session.execute(

@@ -17,7 +17,7 @@ from dnp.publication.models import Outbox
 CHUNK = 500
 
 
-def restamp(session: Session, delivery: Delivery, resource_types: list[str], now: datetime) -> int:
+def restamp(delivery: Delivery, resource_types: list[str], now: datetime, *, session: Session) -> int:
     """Set ``meta.modified`` (and deletion times) of everything the delivery covers to ``now``.
 
     Not a change: no outbox rows are written, so it announces nothing new.
@@ -36,7 +36,7 @@ def restamp(session: Session, delivery: Delivery, resource_types: list[str], now
     touched = 0
     for resource, ids in changed.items():
         # The stored document carries its meta: the publication store rewrites both.
-        touched += store.restamp(session, resource, sorted(ids), now)
+        touched += store.restamp(resource, sorted(ids), now, session=session)
     for resource, ids in deleted.items():
         values = sorted(ids)
         for start in range(0, len(values), CHUNK):

@@ -77,7 +77,7 @@ class RegisterIngest:
     but nothing more is written and ``finish`` raises so the caller rolls back.
     """
 
-    def __init__(self, session: Session, actor: str, mode: str = "upsert"):
+    def __init__(self, actor: str, mode: str = "upsert", *, session: Session):
         if mode not in ("create", "upsert"):
             raise ValueError(mode)
         self.session = session
@@ -86,7 +86,7 @@ class RegisterIngest:
         self.problems: list[Problem] = []
         self.problem_count = 0
         self.summary = IngestSummary()
-        self.references = ReferenceChecker(session)
+        self.references = ReferenceChecker(session=session)
 
     def _problem(self, *args, conflict: bool = False) -> None:
         self.problem_count += 1
@@ -213,7 +213,7 @@ def _is_covered(path: str, covered: set[str]) -> bool:
 
 def ingest_items(kind: str, items: list, actor: str, mode: str, *, session: Session) -> IngestSummary:
     """Validate and store one request's items of one kind, all or nothing."""
-    ingest = RegisterIngest(session, actor, mode)
+    ingest = RegisterIngest(actor, mode, session=session)
     ingest.add_batch(kind, items)
     summary = ingest.finish()
     after_register_change(summary.changed_ids, session=session)

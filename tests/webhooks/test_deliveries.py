@@ -189,7 +189,7 @@ def test_restamp_touches_only_what_the_delivery_covers(db):
     db.commit()
     [delivery] = pending(db, sub)
     now = utcnow()
-    assert restamp(db, delivery, sub.resource_types, now) == 2
+    assert restamp(delivery, sub.resource_types, now, session=db) == 2
     outbox_before = len(db.exec(select(Outbox)).all())
     db.commit()
     assert db.get(PublishedEntity, ("Person", "p1")).modified == now

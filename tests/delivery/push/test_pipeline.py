@@ -66,7 +66,7 @@ def test_one_pupil_change_is_one_small_call_and_a_withdrawal_deletes_in_reverse_
         session.add(person)
         from dnp.publication.publisher import Publisher
 
-        Publisher(session).refresh(person_ids=[person.id])
+        Publisher(session=session).refresh(person_ids=[person.id])
         session.commit()
     env.settle()
     new = api.writes()[before:]
