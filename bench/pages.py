@@ -103,7 +103,7 @@ def _database(postgres: bool, fresh: bool) -> str:
 
 def _groups(session: Session, unit_id: str) -> dict[str, str]:
     """18 groups at the unit, as a school would have them: one per class, one for a whole year."""
-    ensure_catalog(session)
+    ensure_catalog(session=session)
     if session.exec(select(TestGroup.id).where(TestGroup.school_unit_id == unit_id).limit(1)).first() is None:
         rights = access.Access(eppn=CENTRAL_ADMIN, central_admin=True)
         classes = session.exec(
@@ -179,7 +179,7 @@ def _round_trip_groups(session: Session, unit_id: str) -> dict[str, dict[str, st
                 session=session,
             )
             changes.add_staff(CENTRAL_ADMIN, group, teachers[-1], session=session)
-            for issue in validate(session, group):  # take out what blocks "ready"
+            for issue in validate(group, session=session):  # take out what blocks "ready"
                 if issue.blocking and issue.person_id:
                     changes.remove_member(CENTRAL_ADMIN, group, issue.person_id, "pupil", session=session)
             session.commit()

@@ -197,7 +197,7 @@ def catalog_cli():
 def catalog_refresh():
     """Fetch the catalog now (falls back to the bundled demo catalog when the API cannot be reached)."""
     session = get_session()
-    count, source, problem = refresh_catalog(session, current_app.config["OPEN_DATA_URL"])
+    count, source, problem = refresh_catalog(current_app.config["OPEN_DATA_URL"], session=session)
     session.commit()
     if problem:
         click.echo(f"Skolverkets API kunde inte användas ({problem}); demokatalogen används.", err=True)

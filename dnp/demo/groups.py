@@ -29,7 +29,7 @@ GY_TESTS = ("MATMAT01c", "ENGENG05")
 
 def create_demo_groups(unit_limit: int = 4, *, session: Session) -> int:
     """Groups for a few tests at the first units, with teachers; all but one per unit ready."""
-    ensure_catalog(session)
+    ensure_catalog(session=session)
     if session.exec(select(TestGroup.id).limit(1)).first() is not None:
         return 0
     rights = Access(eppn=CENTRAL_ADMIN, central_admin=True)

@@ -40,7 +40,7 @@ def load_demo(
 ) -> IngestSummary:
     """Validate and upsert the demo municipality, then add the broken records; caller commits."""
     municipality = DemoMunicipality(seed, scale)
-    ingest = RegisterIngest(session, actor, "upsert")
+    ingest = RegisterIngest(actor, "upsert", session=session)
     ingest.add_batch("organisations", municipality.organisations())
     offsets = dict.fromkeys(("persons", "duties", "groups"), 0)
     # Persons of every unit first, so that groups can refer to them.

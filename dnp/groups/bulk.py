@@ -79,7 +79,7 @@ def create_per_class(
 
 
 def ready_all(
-    session: Session, actor: str, rights: Access, unit_id: str, occasion_id: int
+    actor: str, rights: Access, unit_id: str, occasion_id: int, *, session: Session
 ) -> tuple[int, int]:
     """Mark every draft group of an occasion at a unit ready that has no blocking errors.
 
@@ -104,7 +104,7 @@ def ready_all(
     return done, skipped
 
 
-def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
+def close_occasion(actor: str, occasion_id: int, *, session: Session) -> int:
     """Close an occasion after its term: all its ready groups are withdrawn together."""
     occasion = session.get(TestOccasion, occasion_id)
     if occasion is None:

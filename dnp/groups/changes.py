@@ -69,7 +69,7 @@ def _changed(group: TestGroup, *, session: Session) -> None:
     group.modified = utcnow()
     session.add(group)
     session.flush()
-    publication.group_changed(session, group.id)
+    publication.group_changed(group.id, session=session)
 
 
 def create_group(
@@ -246,7 +246,9 @@ def mark_ready(actor: str, group: TestGroup, issues: list | None = None, *, sess
     """Draft or withdrawn → ready, only without blocking errors (``issues``: its validation, if known)."""
     if group.status == "ready":
         return
-    errors = [issue for issue in (validate(session, group) if issues is None else issues) if issue.blocking]
+    errors = [
+        issue for issue in (validate(group, session=session) if issues is None else issues) if issue.blocking
+    ]
     if errors:
         raise GroupError(f"Gruppen har {len(errors)} fel som måste rättas innan den kan markeras klar.")
     before = {"status": group.status}
@@ -286,4 +288,4 @@ def delete_draft(actor: str, group: TestGroup, *, session: Session) -> None:
         session.execute(delete(table).where(table.c.test_group_id == group.id))
     session.delete(group)
     session.flush()
-    publication.group_changed(session, group.id)
+    publication.group_changed(group.id, session=session)

@@ -60,7 +60,7 @@ def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
             )
     if joined or left:
         session.flush()
-        publication.group_changed(session, group.id)
+        publication.group_changed(group.id, session=session)
     return len(joined), len(left)
 
 
@@ -106,7 +106,7 @@ def remove_deleted_persons(person_ids: list[str], *, session: Session) -> None:
             )
         session.flush()
         for group_id in sorted(groups):
-            publication.group_changed(session, group_id)
+            publication.group_changed(group_id, session=session)
 
 
 def after_register_change(changed: dict[str, list[str]], deleted: bool = False, *, session: Session) -> None:

@@ -48,7 +48,7 @@ def run_background_task(task_id: int) -> None:
 def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) -> str:
     if task.kind == "catalog_refresh":
         progress(0, 2, "Hämtar provaktiviteter från Skolverket …")
-        count, source, problem = refresh_catalog(session, app.config["OPEN_DATA_URL"])
+        count, source, problem = refresh_catalog(app.config["OPEN_DATA_URL"], session=session)
         session.commit()
         if source == "demo":
             return (

@@ -142,7 +142,7 @@ def test_ready_needs_no_errors_then_withdraw(db, world):
         changes.mark_ready(ADMIN, group, session=db)  # no pupils
     changes.add_pupil(ADMIN, group, world.pupils_a[0]["id"], session=db)
     changes.add_staff(ADMIN, group, world.teacher["id"], session=db)
-    assert [i for i in validate(db, group) if i.blocking] == []
+    assert [i for i in validate(group, session=db) if i.blocking] == []
     changes.mark_ready(ADMIN, group, session=db)
     assert group.status == "ready" and group.ready_at is not None
     changes.withdraw(ADMIN, group, session=db)
@@ -154,10 +154,10 @@ def test_ready_needs_no_errors_then_withdraw(db, world):
 def test_ready_all_skips_groups_with_errors_and_close_occasion_withdraws(db, world):
     good = create(db, world, sources=[world.class_a["id"]], name="Bra")
     create(db, world, sources=[], name="Tom")
-    done, skipped = bulk.ready_all(db, ADMIN, rights(world), world.unit["id"], good.occasion_id)
+    done, skipped = bulk.ready_all(ADMIN, rights(world), world.unit["id"], good.occasion_id, session=db)
     db.commit()
     assert (done, skipped) == (1, 1)
-    assert bulk.close_occasion(db, ADMIN, good.occasion_id) == 1
+    assert bulk.close_occasion(ADMIN, good.occasion_id, session=db) == 1
     db.commit()
     db.refresh(good)
     assert good.status == "withdrawn"
@@ -170,7 +170,7 @@ def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
     changes.mark_ready(ADMIN, withdrawn, session=db)
     changes.withdraw(ADMIN, withdrawn, session=db)
     draft = create(db, world, sources=[world.class_b["id"]], name="Utkast")
-    done, skipped = bulk.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
+    done, skipped = bulk.ready_all(ADMIN, rights(world), world.unit["id"], draft.occasion_id, session=db)
     db.commit()
     assert (done, skipped) == (1, 0)
     db.refresh(withdrawn)

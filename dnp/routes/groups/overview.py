@@ -87,7 +87,7 @@ def _new_form(school_unit: Organisation, form: dict, error: str | None = None, s
         classes=candidates.unit_classes(school_unit.id, session=db),
         form=form,
         error=error,
-        candidates=candidates.preview(db, school_unit.id, chosen, activity) if chosen else [],
+        candidates=candidates.preview(school_unit.id, chosen, activity, session=db) if chosen else [],
     )
 
 
@@ -116,7 +116,7 @@ def preview(unit_id: str):
     db = get_session()
     form = _form()
     activity = db.get(TestActivity, form["activity_id"] or "")
-    pupils = candidates.preview(db, school_unit.id, form["register_group_ids"], activity)
+    pupils = candidates.preview(school_unit.id, form["register_group_ids"], activity, session=db)
     return render("groups/_preview.html", candidates=pupils, activity=activity)
 
 
@@ -188,7 +188,9 @@ def ready_all(unit_id: str, occasion_id: int):
     """Mark every group of the occasion at the unit ready that has no blocking errors."""
     _unit(unit_id)
     db = get_session()
-    done, skipped = bulk_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
+    done, skipped = bulk_groups.ready_all(
+        current_user.eppn, current_user.access, unit_id, occasion_id, session=db
+    )
     db.commit()
     return redirect(url_for("groups.unit", unit_id=unit_id, klara=done, kvar=skipped), code=303)
 
@@ -199,7 +201,7 @@ def close_occasion(occasion_id: int):
     """Close an occasion after its term: its ready groups are withdrawn together."""
     db = get_session()
     try:
-        withdrawn = bulk_groups.close_occasion(db, current_user.eppn, occasion_id)
+        withdrawn = bulk_groups.close_occasion(current_user.eppn, occasion_id, session=db)
     except LookupError:
         abort(404)
     db.commit()
