@@ -22,6 +22,7 @@ from dnp.connection.certificates import generate_client_certificate
 from dnp.connection.certificates import load_certificate
 from dnp.connection.certificates import pair_problem
 from dnp.connection.models import ClientCredential
+from dnp.connection.models import CredentialSource
 from dnp.connection.token import TokenClient
 
 _lock = threading.Lock()
@@ -142,7 +143,7 @@ def generate(
     made = generate_client_certificate(
         organization=organization, organization_id=organization_id, common_name=common_name
     )
-    return store(secret_key, actor, made.cert_pem, made.key_pem, "generated", session=session)
+    return store(secret_key, actor, made.cert_pem, made.key_pem, CredentialSource.GENERATED, session=session)
 
 
 def certificate_files(config: Mapping, *, session: Session) -> tuple[str | None, str | None]:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.auth.models import Role
 from dnp.auth.models import RoleGrant
 from dnp.common.wording import counted
 from dnp.connection.certificates import CertificateInfo
@@ -29,9 +30,11 @@ from dnp.connection.models import ClientCredential
 from dnp.connection.models import ConnectionCheck
 from dnp.connection.token import TokenError
 from dnp.delivery.models import Subscription
+from dnp.groups.models import GroupStatus
 from dnp.groups.models import TestGroup
 from dnp.publication.models import CentralSetting
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.types import utcnow
 
 WARN_DAYS = 30
@@ -76,7 +79,8 @@ def _described(credential: ClientCredential | None) -> Certificate | None:
 
 def huvudman(*, session: Session) -> Organisation | None:
     """The organiser (huvudman) in the register."""
-    return session.exec(select(Organisation).where(Organisation.organisation_type == "Huvudman")).first()
+    query = select(Organisation).where(Organisation.organisation_type == OrganisationType.HUVUDMAN)
+    return session.exec(query).first()
 
 
 def organization_id(*, session: Session) -> str:
@@ -192,9 +196,11 @@ def checklist(config: Mapping, *, session: Session) -> list[Step]:
     ).one()
     protected = session.get(CentralSetting, "protected_persons")
     unit_admins = session.exec(
-        select(func.count()).select_from(RoleGrant).where(RoleGrant.role == "unit_admin")
+        select(func.count()).select_from(RoleGrant).where(RoleGrant.role == Role.UNIT_ADMIN)
     ).one()
-    ready = session.exec(select(func.count()).select_from(TestGroup).where(TestGroup.status == "ready")).one()
+    ready = session.exec(
+        select(func.count()).select_from(TestGroup).where(TestGroup.status == GroupStatus.READY)
+    ).one()
     cert_ok = certificate is not None and certificate.info.days_left > 0
     token_ok = check is not None and check.ok and now - check.at < timedelta(days=30)
     return [

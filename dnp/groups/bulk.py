@@ -15,6 +15,7 @@ from dnp.groups.changes import GroupError
 from dnp.groups.changes import create_group
 from dnp.groups.changes import mark_ready
 from dnp.groups.changes import withdraw
+from dnp.groups.models import GroupStatus
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupSource
@@ -62,7 +63,7 @@ def create_per_class(
             .where(
                 TestOccasion.activity_id == activity_id,
                 TestOccasion.term == term,
-                TestGroup.status != "withdrawn",
+                TestGroup.status != GroupStatus.WITHDRAWN,
             )
         ).all()
     )
@@ -91,7 +92,7 @@ def ready_all(
         select(TestGroup).where(
             TestGroup.school_unit_id == unit_id,
             TestGroup.occasion_id == occasion_id,
-            TestGroup.status == "draft",
+            TestGroup.status == GroupStatus.DRAFT,
         )
     ).all()
     done = skipped = 0
@@ -112,7 +113,7 @@ def close_occasion(actor: str, occasion_id: int, *, session: Session) -> int:
     if occasion.closed_at is not None:
         return 0
     groups = session.exec(
-        select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == "ready")
+        select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == GroupStatus.READY)
     ).all()
     for group in groups:
         withdraw(actor, group, session=session)

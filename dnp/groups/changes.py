@@ -13,6 +13,9 @@ from dnp.auth.roles import Access
 from dnp.groups.candidates import fits_unit
 from dnp.groups.candidates import source_pupils
 from dnp.groups.facts import validate
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberOrigin
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
@@ -63,6 +66,10 @@ def _clean_name(name: str) -> str:
     if len(name) > MAX_NAME:
         raise GroupError(f"Namnet får vara högst {MAX_NAME} tecken.")
     return name
+
+
+def _record(actor: str, action: str, group: TestGroup, *, session: Session, **change) -> None:
+    trail.record(actor, f"group.{action}", "TestGroup", group.id, session=session, **change)
 
 
 def _changed(group: TestGroup, *, session: Session) -> None:
@@ -117,10 +124,12 @@ def create_group(
         session.add(TestGroupSource(test_group_id=group.id, register_group_id=source_id))
     for person_id in source_pupils(unit_id, sources, session=session):
         session.add(
-            TestGroupMember(test_group_id=group.id, person_id=person_id, origin="register", added_by=actor)
+            TestGroupMember(
+                test_group_id=group.id, person_id=person_id, origin=MemberOrigin.REGISTER, added_by=actor
+            )
         )
     after = {"name": group.display_name, "activity": activity.display_name, "term": term, "sources": sources}
-    trail.record(actor, "group.created", "TestGroup", group.id, after=after, session=session)
+    _record(actor, "created", group, after=after, session=session)
     _changed(group, session=session)
     return group
 
@@ -132,9 +141,7 @@ def rename(actor: str, group: TestGroup, name: str, *, session: Session) -> None
         return
     before = {"name": group.display_name}
     group.display_name = name
-    trail.record(
-        actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name}, session=session
-    )
+    _record(actor, "renamed", group, before=before, after={"name": name}, session=session)
     _changed(group, session=session)
 
 
@@ -153,15 +160,18 @@ def add_pupil(actor: str, group: TestGroup, person_id: str, *, session: Session)
     ).first()
     if enrolled is None:
         raise GroupError("Eleven är inte inskriven på skolenheten.")
-    member = _member(group, person_id, "pupil", session=session)
+    member = _member(group, person_id, MemberRole.PUPIL, session=session)
     if member is not None and not member.excluded:
         return
-    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
-    member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
-    session.add(member)
-    trail.record(
-        actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id}, session=session
+    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
+    member.origin, member.excluded, member.added_by, member.added_at = (
+        MemberOrigin.MANUAL,
+        False,
+        actor,
+        utcnow(),
     )
+    session.add(member)
+    _record(actor, "pupil_added", group, after={"person": person_id}, session=session)
     _changed(group, session=session)
 
 
@@ -172,15 +182,20 @@ def add_class(actor: str, group: TestGroup, register_group_id: str, *, session: 
         raise GroupError("Klassen finns inte på skolenheten.")
     added = 0
     for person_id in source_pupils(group.school_unit_id, [register_group_id], session=session):
-        member = _member(group, person_id, "pupil", session=session)
+        member = _member(group, person_id, MemberRole.PUPIL, session=session)
         if member is not None and not member.excluded:
             continue
-        member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
-        member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
+        member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
+        member.origin, member.excluded, member.added_by, member.added_at = (
+            MemberOrigin.MANUAL,
+            False,
+            actor,
+            utcnow(),
+        )
         session.add(member)
         added += 1
     after = {"class": register_group_id, "added": added}
-    trail.record(actor, "group.class_added", "TestGroup", group.id, after=after, session=session)
+    _record(actor, "class_added", group, after=after, session=session)
     _changed(group, session=session)
     return added
 
@@ -192,12 +207,12 @@ def add_staff(actor: str, group: TestGroup, person_id: str, *, session: Session)
     ).first()
     if duty is None:
         raise GroupError("Personen har ingen tjänstgöring på skolenheten.")
-    if _member(group, person_id, "staff", session=session) is not None:
+    if _member(group, person_id, MemberRole.STAFF, session=session) is not None:
         return
-    session.add(TestGroupMember(test_group_id=group.id, person_id=person_id, role="staff", added_by=actor))
-    trail.record(
-        actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id}, session=session
+    session.add(
+        TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.STAFF, added_by=actor)
     )
+    _record(actor, "staff_added", group, after={"person": person_id}, session=session)
     _changed(group, session=session)
 
 
@@ -206,14 +221,12 @@ def remove_member(actor: str, group: TestGroup, person_id: str, role: str, *, se
     member = _member(group, person_id, role, session=session)
     if member is None or member.excluded:
         raise LookupError(person_id)
-    if role == "pupil" and member.origin == "register" and group.follows_register:
+    if role == MemberRole.PUPIL and member.origin == MemberOrigin.REGISTER and group.follows_register:
         member.excluded = True
         session.add(member)
     else:
         session.delete(member)
-    trail.record(
-        actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id}, session=session
-    )
+    _record(actor, f"{role}_removed", group, before={"person": person_id}, session=session)
     _changed(group, session=session)
 
 
@@ -228,15 +241,7 @@ def set_following(actor: str, group: TestGroup, follow: bool, *, session: Sessio
         return
     before = {"follows_register": group.follows_register}
     group.follows_register = follow
-    trail.record(
-        actor,
-        "group.following",
-        "TestGroup",
-        group.id,
-        before=before,
-        after={"follows_register": follow},
-        session=session,
-    )
+    _record(actor, "following", group, before=before, after={"follows_register": follow}, session=session)
     _changed(group, session=session)
     if follow:
         sync_group(group, session=session)
@@ -244,7 +249,7 @@ def set_following(actor: str, group: TestGroup, follow: bool, *, session: Sessio
 
 def mark_ready(actor: str, group: TestGroup, issues: list | None = None, *, session: Session) -> None:
     """Draft or withdrawn → ready, only without blocking errors (``issues``: its validation, if known)."""
-    if group.status == "ready":
+    if group.status == GroupStatus.READY:
         return
     errors = [
         issue for issue in (validate(group, session=session) if issues is None else issues) if issue.blocking
@@ -252,25 +257,22 @@ def mark_ready(actor: str, group: TestGroup, issues: list | None = None, *, sess
     if errors:
         raise GroupError(f"Gruppen har {len(errors)} fel som måste rättas innan den kan markeras klar.")
     before = {"status": group.status}
-    group.status, group.ready_at, group.withdrawn_at = "ready", utcnow(), None
-    trail.record(
-        actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}, session=session
-    )
+    group.status, group.ready_at, group.withdrawn_at = GroupStatus.READY, utcnow(), None
+    _record(actor, "ready", group, before=before, after={"status": GroupStatus.READY}, session=session)
     _changed(group, session=session)
 
 
 def withdraw(actor: str, group: TestGroup, *, session: Session) -> None:
     """Ready → withdrawn: Skolverket is told to remove the group."""
-    if group.status != "ready":
+    if group.status != GroupStatus.READY:
         raise GroupError("Bara grupper som är klara kan dras tillbaka.")
-    group.status, group.withdrawn_at = "withdrawn", utcnow()
-    trail.record(
+    group.status, group.withdrawn_at = GroupStatus.WITHDRAWN, utcnow()
+    _record(
         actor,
-        "group.withdrawn",
-        "TestGroup",
-        group.id,
-        before={"status": "ready"},
-        after={"status": "withdrawn"},
+        "withdrawn",
+        group,
+        before={"status": GroupStatus.READY},
+        after={"status": GroupStatus.WITHDRAWN},
         session=session,
     )
     _changed(group, session=session)
@@ -278,11 +280,9 @@ def withdraw(actor: str, group: TestGroup, *, session: Session) -> None:
 
 def delete_draft(actor: str, group: TestGroup, *, session: Session) -> None:
     """Delete a group that never left (draft); ready groups must be withdrawn instead."""
-    if group.status == "ready":
+    if group.status == GroupStatus.READY:
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
-    trail.record(
-        actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name}, session=session
-    )
+    _record(actor, "deleted", group, before={"name": group.display_name}, session=session)
     # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
     for table in (TestGroupMember.__table__, TestGroupSource.__table__):
         session.execute(delete(table).where(table.c.test_group_id == group.id))

@@ -7,6 +7,9 @@ from sqlmodel import select
 
 from dnp.audit import trail
 from dnp.groups.candidates import source_pupils
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberOrigin
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
@@ -17,7 +20,7 @@ REGISTER_ACTOR = "register"
 
 def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
     """Bring a following group in line with its classes; hand-made changes stay. Returns (joined, left)."""
-    if not group.follows_register or group.status == "withdrawn":
+    if not group.follows_register or group.status == GroupStatus.WITHDRAWN:
         return 0, 0
     sources = session.exec(
         select(TestGroupSource.register_group_id).where(TestGroupSource.test_group_id == group.id)
@@ -27,16 +30,19 @@ def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
         member.person_id: member
         for member in session.exec(
             select(TestGroupMember).where(
-                TestGroupMember.test_group_id == group.id, TestGroupMember.role == "pupil"
+                TestGroupMember.test_group_id == group.id, TestGroupMember.role == MemberRole.PUPIL
             )
         ).all()
     }
     joined = [person_id for person_id in wanted if person_id not in members]
-    left = [m for m in members.values() if m.origin == "register" and m.person_id not in wanted]
+    left = [m for m in members.values() if m.origin == MemberOrigin.REGISTER and m.person_id not in wanted]
     for person_id in sorted(joined):
         session.add(
             TestGroupMember(
-                test_group_id=group.id, person_id=person_id, origin="register", added_by=REGISTER_ACTOR
+                test_group_id=group.id,
+                person_id=person_id,
+                origin=MemberOrigin.REGISTER,
+                added_by=REGISTER_ACTOR,
             )
         )
         trail.record(

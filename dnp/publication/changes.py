@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.audit import trail
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.publication import store
@@ -57,8 +59,8 @@ def _staffed_ready_groups(person_ids: list[str], *, session: Session) -> set[str
                 .join(TestGroup, TestGroup.id == TestGroupMember.test_group_id)
                 .where(
                     TestGroupMember.person_id.in_(part),
-                    TestGroupMember.role == "staff",
-                    TestGroup.status == "ready",
+                    TestGroupMember.role == MemberRole.STAFF,
+                    TestGroup.status == GroupStatus.READY,
                 )
             ).scalars()
         )
@@ -85,7 +87,9 @@ def organisations_changed(organisation_ids: list[str], *, session: Session) -> N
     for part in chunks(organisation_ids):
         groups.update(
             session.execute(
-                select(TestGroup.id).where(TestGroup.school_unit_id.in_(part), TestGroup.status == "ready")
+                select(TestGroup.id).where(
+                    TestGroup.school_unit_id.in_(part), TestGroup.status == GroupStatus.READY
+                )
             ).scalars()
         )
     if groups:

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from dnp.delivery.models import Delivery
 from dnp.publication import store
+from dnp.publication.models import Change
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 
@@ -32,7 +33,7 @@ def restamp(delivery: Delivery, resource_types: list[str], now: datetime, *, ses
     changed: dict[str, set[str]] = defaultdict(set)
     deleted: dict[str, set[str]] = defaultdict(set)
     for resource, entity_id, change in rows:
-        (deleted if change == "deleted" else changed)[resource].add(entity_id)
+        (deleted if change == Change.DELETED else changed)[resource].add(entity_id)
     touched = 0
     for resource, ids in changed.items():
         # The stored document carries its meta: the publication store rewrites both.

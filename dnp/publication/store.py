@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from dnp.publication import render
+from dnp.publication.models import Change
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
@@ -124,8 +125,8 @@ class Writer:
                 insert(DELETED),
                 [{"resource": resource, "entity_id": i, "deleted_at": self.now} for i in deletes],
             )
-        changes = [(row["id"], "created") for row in inserts]
-        changes += [(row["_id"], "modified") for row in updates] + [(i, "deleted") for i in deletes]
+        changes = [(row["id"], Change.CREATED) for row in inserts]
+        changes += [(row["_id"], Change.MODIFIED) for row in updates] + [(i, Change.DELETED) for i in deletes]
         if changes:
             connection.execute(
                 insert(OUTBOX),

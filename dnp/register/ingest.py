@@ -25,6 +25,7 @@ from dnp.register.checks import ReferenceChecker
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
@@ -120,7 +121,7 @@ class RegisterIngest:
             problems = []
         else:
             problems = schemas.schema_problems(schemas.item_validator(kind), item)
-            if kind == "organisations" and item.get("organisationType") == "Huvudman":
+            if kind == "organisations" and item.get("organisationType") == OrganisationType.HUVUDMAN:
                 # Our extension: a huvudman has an organisation number, not a school unit code.
                 problems = [p for p in problems if "'schoolUnitCode'" not in p[1]]
         problems += text_problems(item)
