@@ -14,8 +14,10 @@ from sqlmodel import select
 
 from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
+from dnp.publication.models import Change
 from dnp.publication.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -164,13 +166,15 @@ def gather(now: datetime, timing: Timing, *, session: Session) -> int:
 
 
 def _merge(subscription_id: str, rows, timing: Timing, *, session: Session) -> None:
-    resources = {resource for resource, change, *_ in rows if change != "deleted"}
-    deletions = any(change == "deleted" for _, change, *_ in rows)
+    resources = {resource for resource, change, *_ in rows if change != Change.DELETED}
+    deletions = any(change == Change.DELETED for _, change, *_ in rows)
     first = min(lowest for _, _, lowest, _, _ in rows) - 1
     last = max(highest for _, _, _, highest, _ in rows)
     earliest = min(at for *_, at in rows)
     pending = session.exec(
-        select(Delivery).where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
+        select(Delivery).where(
+            Delivery.subscription_id == subscription_id, Delivery.status == DeliveryStatus.PENDING
+        )
     ).first()
     if pending is None:
         pending = Delivery(

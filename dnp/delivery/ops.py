@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
 from dnp.types import utcnow
@@ -54,33 +55,28 @@ def backlog(*, session: Session) -> Backlog:
         waiting = max(waiting, behind)
     counts = dict(session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     failing = session.exec(
-        select(func.count()).where(Delivery.status == "pending", Delivery.attempts > 0)
+        select(func.count()).where(Delivery.status == DeliveryStatus.PENDING, Delivery.attempts > 0)
     ).one()
     oldest = session.exec(
-        select(func.min(Delivery.first_change_at)).where(Delivery.status == "pending")
+        select(func.min(Delivery.first_change_at)).where(Delivery.status == DeliveryStatus.PENDING)
     ).one()
     return Backlog(
         outbox_waiting=waiting,
-        pending=counts.get("pending", 0),
-        in_flight=counts.get("in_flight", 0),
+        pending=counts.get(DeliveryStatus.PENDING, 0),
+        in_flight=counts.get(DeliveryStatus.IN_FLIGHT, 0),
         failing=failing,
-        dead=counts.get("dead", 0),
-        delivered=counts.get("delivered", 0),
+        dead=counts.get(DeliveryStatus.DEAD, 0),
+        delivered=counts.get(DeliveryStatus.DELIVERED, 0),
         oldest_pending=oldest,
     )
 
 
 def troubled(limit: int = 50, *, session: Session) -> list[DeliveryRow]:
     """Deliveries failing or dead (newest first), with the subscription they are for."""
-    failing = (Delivery.status == "dead") | (
-        (Delivery.status.in_(("pending", "in_flight"))) & (Delivery.attempts > 0)
+    failing = (Delivery.status == DeliveryStatus.DEAD) | (
+        (Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT))) & (Delivery.attempts > 0)
     )
     return _rows(limit, failing, session=session)
-
-
-def recent(limit: int = 20, *, session: Session) -> list[DeliveryRow]:
-    """The latest deliveries of any state."""
-    return _rows(limit, session=session)
 
 
 def _rows(limit: int, *conditions, session: Session) -> list[DeliveryRow]:
@@ -103,7 +99,7 @@ def last_delivered(*, session: Session) -> dict[str, datetime]:
     return dict(
         session.exec(
             select(Delivery.subscription_id, func.max(Delivery.delivered_at))
-            .where(Delivery.status == "delivered")
+            .where(Delivery.status == DeliveryStatus.DELIVERED)
             .group_by(Delivery.subscription_id)
         ).all()
     )

@@ -13,6 +13,7 @@ from dnp.connection.credentials import token_client
 from dnp.db import get_session
 from dnp.delivery import attempts
 from dnp.delivery import deliveries
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import Subscription
 from dnp.delivery.sender import post_webhook
 from dnp.delivery.subscriptions import target_allowed
@@ -39,13 +40,15 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         subscription = session.get(Subscription, delivery.subscription_id)
         timing = deliveries.timing_from_config(config)
         if subscription is None or subscription.expires <= utcnow():
-            attempts.give_up(delivery, "cancelled", "Prenumerationen har gått ut.", session=session)
+            attempts.give_up(
+                delivery, DeliveryStatus.CANCELLED, "Prenumerationen har gått ut.", session=session
+            )
             _commit(session, delivery_id)
             return
         if not target_allowed(subscription.target, config["WEBHOOK_ALLOWED_TARGETS"]):
             attempts.give_up(
                 delivery,
-                "dead",
+                DeliveryStatus.DEAD,
                 "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS).",
                 session=session,
             )
