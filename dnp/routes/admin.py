@@ -17,11 +17,13 @@ from dnp.audit.search import AuditFilter
 from dnp.audit.search import known_values
 from dnp.audit.search import search_audit
 from dnp.auth import roles as access
+from dnp.auth.models import Role
 from dnp.common.request_input import page_number
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.login import require_role
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.web import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -30,7 +32,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _units(db):
     return db.exec(
         select(Organisation)
-        .where(Organisation.organisation_type == "Skolenhet")
+        .where(Organisation.organisation_type == OrganisationType.SKOLENHET)
         .order_by(Organisation.display_name)
     ).all()
 
@@ -50,14 +52,14 @@ def _access_page(db, status=200, error=None, form=None, message=None):
 
 
 @bp.get("/access")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def access_page():
     """Who has which role, and the form to grant more."""
     return _access_page(get_session())
 
 
 @bp.get("/access/people")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def people():
     """Search-as-you-type for persons to grant a role to (by EPPN or name)."""
     query = request.args.get("eppn", "")
@@ -65,7 +67,7 @@ def people():
 
 
 @bp.post("/access/grants")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def grant():
     """Grant a role to an EPPN (school-unit administrators: for the chosen units)."""
     db = get_session()
@@ -89,7 +91,7 @@ def grant():
 
 
 @bp.post("/access/grants/<int:grant_id>/revoke")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def revoke(grant_id: int):
     """Take a role away."""
     db = get_session()
@@ -114,7 +116,7 @@ def _date(name: str) -> date | None:
 
 
 @bp.get("/audit")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def audit():
     """The audit log, filtered and paged; the table alone for HTMX."""
     db = get_session()

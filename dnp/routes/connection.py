@@ -8,12 +8,14 @@ from flask import request
 from flask_login import current_user
 from sqlmodel import select
 
+from dnp.auth.models import Role
 from dnp.connection import status as connection
 from dnp.connection.credentials import CredentialError
 from dnp.connection.credentials import activate
 from dnp.connection.credentials import discard_pending
 from dnp.connection.credentials import generate
 from dnp.connection.credentials import store
+from dnp.connection.models import CredentialSource
 from dnp.db import get_session
 from dnp.delivery.models import Subscription
 from dnp.delivery.ops import last_delivered
@@ -51,14 +53,14 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
 
 
 @bp.get("/skolverket")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def index():
     """Certificate, Moa entry, subscriptions and the connection test."""
     return _page()
 
 
 @bp.post("/skolverket/certifikat")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def certificate():
     """Generate a key and self-signed certificate, or store an uploaded pair."""
     session = get_session()
@@ -89,7 +91,12 @@ def certificate():
             if not cert_pem or not key_pem:
                 raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
             credential = store(
-                config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded", session=session
+                config["SECRET_KEY"],
+                current_user.eppn,
+                cert_pem,
+                key_pem,
+                CredentialSource.UPLOADED,
+                session=session,
             )
             message = "Certifikatet och nyckeln är sparade."
         if credential.pending:
@@ -105,7 +112,7 @@ def certificate():
 
 
 @bp.post("/skolverket/certifikat/aktivera")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def activate_certificate():
     """Start using the new (pending) certificate instead of the current one."""
     session = get_session()
@@ -122,7 +129,7 @@ def activate_certificate():
 
 
 @bp.post("/skolverket/certifikat/slang")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def discard_certificate():
     """Drop the new (pending) certificate; the current one stays in use."""
     session = get_session()
@@ -139,7 +146,7 @@ def _pem(file_field: str, text_field: str) -> bytes:
 
 
 @bp.post("/skolverket/test")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def test():
     """Fetch a token now and say in words what happened."""
     session = get_session()
@@ -152,7 +159,7 @@ def test():
 
 
 @bp.get("/forberedelser")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def checklist():
     """The steps before the first test, each with its live status and what to do next."""
     steps = connection.checklist(current_app.config, session=get_session())

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.auth.models import Role
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
@@ -45,14 +46,14 @@ def _page(message: str | None = None, status: int = 200):
 
 
 @bp.get("/")
-@require_role("operator")
+@require_role(Role.OPERATOR)
 def index():
     """Queue depths, workers and their heartbeats, failed jobs; refreshes itself."""
     return _page()
 
 
 @bp.post("/jobb/ko-om")
-@require_role("operator")
+@require_role(Role.OPERATOR)
 def requeue():
     """Requeue one failed job (``job_id``) or all of them; audited."""
     job_id = request.form.get("job_id") or None
@@ -66,7 +67,7 @@ def requeue():
 
 
 @bp.post("/leveranser/ko-om")
-@require_role("operator")
+@require_role(Role.OPERATOR)
 def requeue_deliveries():
     """Give dead deliveries (``delivery_id``, or all) a fresh three days of attempts; audited."""
     raw = request.form.get("delivery_id", "")

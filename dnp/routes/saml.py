@@ -12,6 +12,7 @@ from flask import redirect
 from flask import request
 from flask import url_for
 
+from dnp.auth.models import LoginMethod
 from dnp.auth.saml import login as saml_login
 from dnp.auth.saml import sp as saml
 from dnp.auth.saml.sp import SamlError
@@ -63,7 +64,7 @@ def acs():
         db.rollback()
         return _refuse(error)
     # sign_in commits the used assertion together with the new session.
-    return sign_in(result.eppn, "saml", result.display_name, result.next_path)
+    return sign_in(result.eppn, LoginMethod.SAML, result.display_name, result.next_path)
 
 
 @bp.get("/sls")

@@ -10,6 +10,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dnp.auth.models import Role
 from dnp.db import get_session
 from dnp.login import require_role
 from dnp.publication.changes import set_protected_mode
@@ -24,7 +25,7 @@ bp = Blueprint("settings", __name__, url_prefix="/installningar")
 
 
 @bp.get("/")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def index():
     """The settings page: one section per topic (protected persons, Skolverket's fetches and reports)."""
     session = get_session()
@@ -40,7 +41,7 @@ def index():
 
 
 @bp.post("/skyddade-personer")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def protected_persons():
     """Change how protected persons are sent; they are republished in the same transaction."""
     mode = request.form.get("mode", "")

@@ -9,18 +9,20 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dnp.auth.models import Role
 from dnp.db import get_session
 from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups.candidates import search_pupils
 from dnp.groups.candidates import unit_staff
 from dnp.groups.editor_view import editor_context
+from dnp.groups.models import MemberRole
 from dnp.login import require_role
 from dnp.routes.groups import bp
 from dnp.web import is_htmx
 from dnp.web import render
 
-MANAGERS = ("central_admin", "unit_admin")
+MANAGERS = (Role.CENTRAL_ADMIN, Role.UNIT_ADMIN)
 
 
 def _group(group_id: str):
@@ -123,7 +125,7 @@ def remove_pupil(group_id: str, person_id: str):
     """Remove a pupil."""
     return _apply(
         group_id,
-        lambda db, g: changes.remove_member(current_user.eppn, g, person_id, "pupil", session=db),
+        lambda db, g: changes.remove_member(current_user.eppn, g, person_id, MemberRole.PUPIL, session=db),
         "Eleven är borttagen ur gruppen.",
     )
 
@@ -148,7 +150,7 @@ def remove_staff(group_id: str, person_id: str):
     """Remove a member of staff."""
     return _apply(
         group_id,
-        lambda db, g: changes.remove_member(current_user.eppn, g, person_id, "staff", session=db),
+        lambda db, g: changes.remove_member(current_user.eppn, g, person_id, MemberRole.STAFF, session=db),
         "Personal är borttagen ur gruppen.",
     )
 

@@ -14,12 +14,14 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from dnp import jobs
+from dnp.auth.models import Role
 from dnp.db import get_session
 from dnp.groups import bulk as bulk_groups
 from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups import overview
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskStatus
 from dnp.groups.models import TestActivity
 from dnp.groups.tasks import start_task
 from dnp.groups.terms import term_has_ended
@@ -27,16 +29,17 @@ from dnp.groups.terms import upcoming_terms
 from dnp.login import require_role
 from dnp.login import require_unit
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.routes.groups import bp
 from dnp.web import render
 
-MANAGERS = ("central_admin", "unit_admin")
+MANAGERS = (Role.CENTRAL_ADMIN, Role.UNIT_ADMIN)
 
 
 def _unit(unit_id: str) -> Organisation:
     require_unit(unit_id)
     unit = get_session().get(Organisation, unit_id)
-    if unit is None or unit.organisation_type != "Skolenhet":
+    if unit is None or unit.organisation_type != OrganisationType.SKOLENHET:
         abort(404)
     return unit
 
@@ -196,7 +199,7 @@ def ready_all(unit_id: str, occasion_id: int):
 
 
 @bp.post("/tillfallen/<int:occasion_id>/stang")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def close_occasion(occasion_id: int):
     """Close an occasion after its term: its ready groups are withdrawn together."""
     db = get_session()
@@ -209,7 +212,7 @@ def close_occasion(occasion_id: int):
 
 
 @bp.post("/katalog")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def refresh_catalog():
     """Fetch the provaktivitet catalog from Skolverket (background task with progress)."""
     db = get_session()
@@ -228,6 +231,6 @@ def task_status(task_id: int):
     if task is None or (task.created_by != current_user.eppn and not current_user.access.central_admin):
         abort(404)
     response = render("groups/_task.html", task=task)
-    if task.status in ("done", "failed"):
+    if task.status in (TaskStatus.DONE, TaskStatus.FAILED):
         response.status_code = 286
     return response
