@@ -41,6 +41,13 @@ class MemberOrigin(StrEnum):
     MANUAL = "manual"
 
 
+class TaskKind(StrEnum):
+    """What a background task does."""
+
+    CATALOG_REFRESH = "catalog_refresh"
+    BULK_CREATE = "bulk_create"
+
+
 class TaskStatus(StrEnum):
     """Where a background task is."""
 
@@ -170,7 +177,10 @@ class BackgroundTask(SQLModel, table=True):
     """A long-running job a user started (catalog refresh, bulk creation), with its progress."""
 
     __tablename__ = "background_task"
-    __table_args__ = (one_of("background_task", "status", TaskStatus),)
+    __table_args__ = (
+        one_of("background_task", "kind", TaskKind),
+        one_of("background_task", "status", TaskStatus),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)

@@ -10,6 +10,7 @@ from dnp.db import get_session
 from dnp.groups.bulk import create_per_class
 from dnp.groups.catalog import refresh_catalog
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskKind
 from dnp.groups.models import TaskStatus
 from dnp.jobs.context import app_context
 from dnp.types import utcnow
@@ -47,7 +48,7 @@ def run_background_task(task_id: int) -> None:
 
 
 def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) -> str:
-    if task.kind == "catalog_refresh":
+    if task.kind == TaskKind.CATALOG_REFRESH:
         progress(0, 2, "Hämtar provaktiviteter från Skolverket …")
         count, source, problem = refresh_catalog(app.config["OPEN_DATA_URL"], session=session)
         session.commit()
@@ -57,7 +58,7 @@ def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) ->
                 f"{counted(count, 'provaktivitet', 'provaktiviteter')} används."
             )
         return f"Klart: {counted(count, 'provaktivitet', 'provaktiviteter')} hämtade från Skolverket."
-    if task.kind == "bulk_create":
+    if task.kind == TaskKind.BULK_CREATE:
         created = create_per_class(task.created_by, parameters, progress, session=session)
         return f"Klart: {counted(created, 'provgrupp', 'provgrupper')} skapades."
     raise ValueError(task.kind)

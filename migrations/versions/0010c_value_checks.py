@@ -31,7 +31,10 @@ CHECKS = {
     'organisation': {'organisation_type': ('Huvudman', 'Skolenhet')},
     'test_group': {'status': ('draft', 'ready', 'withdrawn')},
     'test_group_member': {'role': ('pupil', 'staff'), 'origin': ('register', 'manual')},
-    'background_task': {'status': ('queued', 'running', 'done', 'failed')},
+    'background_task': {
+        'kind': ('catalog_refresh', 'bulk_create'),
+        'status': ('queued', 'running', 'done', 'failed'),
+    },
     'published_entity': {'resource': ('Organisation', 'Person', 'Group', 'Duty', 'Activity')},
     'deleted_entity': {'resource': ('Organisation', 'Person', 'Group', 'Duty', 'Activity')},
     'outbox': {

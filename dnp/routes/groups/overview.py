@@ -21,6 +21,7 @@ from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups import overview
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskKind
 from dnp.groups.models import TaskStatus
 from dnp.groups.models import TestActivity
 from dnp.groups.tasks import start_task
@@ -169,7 +170,7 @@ def bulk(unit_id: str):
             error = "Välj prov och termin."
         else:
             parameters = {**form, "unit_id": unit_id, "school_year": activity.school_year}
-            task = start_task(current_user.eppn, "bulk_create", parameters, session=db)
+            task = start_task(current_user.eppn, TaskKind.BULK_CREATE, parameters, session=db)
             db.commit()
             jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
             db.refresh(task)
@@ -216,7 +217,7 @@ def close_occasion(occasion_id: int):
 def refresh_catalog():
     """Fetch the provaktivitet catalog from Skolverket (background task with progress)."""
     db = get_session()
-    task = start_task(current_user.eppn, "catalog_refresh", session=db)
+    task = start_task(current_user.eppn, TaskKind.CATALOG_REFRESH, session=db)
     db.commit()
     jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
     db.refresh(task)
