@@ -103,7 +103,7 @@ def _database(postgres: bool, fresh: bool) -> str:
 
 def _groups(session: Session, unit_id: str) -> dict[str, str]:
     """18 groups at the unit, as a school would have them: one per class, one for a whole year."""
-    ensure_catalog(session)
+    ensure_catalog(session=session)
     if session.exec(select(TestGroup.id).where(TestGroup.school_unit_id == unit_id).limit(1)).first() is None:
         rights = access.Access(eppn=CENTRAL_ADMIN, central_admin=True)
         classes = session.exec(
@@ -119,13 +119,20 @@ def _groups(session: Session, unit_id: str) -> dict[str, str]:
         plans += [(skolverket_id("EN åk 9"), year9)]  # the whole year in one group
         for index, (activity_id, sources) in enumerate(plans):
             group = changes.create_group(
-                session, CENTRAL_ADMIN, rights, unit_id, activity_id, TERM, "", [c.id for c in sources]
+                CENTRAL_ADMIN,
+                rights,
+                unit_id,
+                activity_id,
+                TERM,
+                "",
+                [c.id for c in sources],
+                session=session,
             )
             for teacher in teachers[index * 2 : index * 2 + 2]:
-                changes.add_staff(session, CENTRAL_ADMIN, group, teacher)
+                changes.add_staff(CENTRAL_ADMIN, group, teacher, session=session)
             if index % 3:  # two in three are ready, the rest drafts
                 with contextlib.suppress(changes.GroupError):
-                    changes.mark_ready(session, CENTRAL_ADMIN, group)
+                    changes.mark_ready(CENTRAL_ADMIN, group, session=session)
         access.grant_role("bench", CENTRAL_ADMIN, "central_admin", session=session)
         session.commit()
     groups = session.exec(select(TestGroup).where(TestGroup.school_unit_id == unit_id)).all()
@@ -162,7 +169,6 @@ def _round_trip_groups(session: Session, unit_id: str) -> dict[str, dict[str, st
         group = session.exec(select(TestGroup).where(TestGroup.display_name == name)).first()
         if group is None:
             group = changes.create_group(
-                session,
                 CENTRAL_ADMIN,
                 rights,
                 unit_id,
@@ -170,11 +176,12 @@ def _round_trip_groups(session: Session, unit_id: str) -> dict[str, dict[str, st
                 TERM,
                 name,
                 [c.id for c in sources],
+                session=session,
             )
-            changes.add_staff(session, CENTRAL_ADMIN, group, teachers[-1])
-            for issue in validate(session, group):  # take out what blocks "ready"
+            changes.add_staff(CENTRAL_ADMIN, group, teachers[-1], session=session)
+            for issue in validate(group, session=session):  # take out what blocks "ready"
                 if issue.blocking and issue.person_id:
-                    changes.remove_member(session, CENTRAL_ADMIN, group, issue.person_id, "pupil")
+                    changes.remove_member(CENTRAL_ADMIN, group, issue.person_id, "pupil", session=session)
             session.commit()
         found[key] = {"id": group.id, "teacher": teachers[-2], "pupil": outsiders[0]}
     return found

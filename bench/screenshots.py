@@ -52,10 +52,10 @@ def _facts(live) -> dict:
         ready = session.exec(
             select(TestGroup).where(TestGroup.school_unit_id == unit_id, TestGroup.status == "ready")
         ).first()
-        withdraw(session, CENTRAL_ADMIN, ready)  # all three statuses on the unit's overview
+        withdraw(CENTRAL_ADMIN, ready, session=session)  # all three statuses on the unit's overview
         session.commit()
-        broken = next(g for g in groups if any(i.blocking for i in validate(session, g)))
-        clean = next(g for g in groups if not any(i.blocking for i in validate(session, g)))
+        broken = next(g for g in groups if any(i.blocking for i in validate(g, session=session)))
+        clean = next(g for g in groups if not any(i.blocking for i in validate(g, session=session)))
         classes = session.exec(
             select(RegisterGroup.display_name).where(
                 RegisterGroup.school_unit_id == unit_id, RegisterGroup.display_name.in_(["9A", "9B"])

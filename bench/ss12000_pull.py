@@ -65,7 +65,7 @@ def make_everything_ready(url: str) -> tuple[int, float]:
 
     engine = make_engine(url)
     with Session(engine) as session:
-        ensure_catalog(session)
+        ensure_catalog(session=session)
         occasions = {}
         for school_type, test in (("GR", "MA åk 9"), ("GY", "MATMAT01c")):
             occasion = TestOccasion(activity_id=skolverket_id(test), term="VT 2027")

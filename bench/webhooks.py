@@ -95,7 +95,7 @@ def main() -> None:
     def change(number: int) -> float:
         with Session(engine) as session:
             group = session.get(TestGroup, group_id)
-            changes.rename(session, rights.eppn, group, f"Bench {number}")
+            changes.rename(rights.eppn, group, f"Bench {number}", session=session)
             session.commit()
         return time.time()
 

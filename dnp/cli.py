@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlmodel import select
 
+from dnp.auth.models import Role
 from dnp.auth.roles import AccessError
 from dnp.auth.roles import grant_role
 from dnp.cli_transfer import command_actor
@@ -136,7 +137,7 @@ def demo_data_command(seed: int, scale: str, if_empty: bool, write_file: str | N
     click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
 
 
-ROLE_ARGUMENTS = {"central-admin": "central_admin", "unit-admin": "unit_admin", "operator": "operator"}
+ROLE_ARGUMENTS = {role.replace("_", "-"): role for role in Role}
 
 
 @dnp_cli.command("grant")
@@ -197,7 +198,7 @@ def catalog_cli():
 def catalog_refresh():
     """Fetch the catalog now (falls back to the bundled demo catalog when the API cannot be reached)."""
     session = get_session()
-    count, source, problem = refresh_catalog(session, current_app.config["OPEN_DATA_URL"])
+    count, source, problem = refresh_catalog(current_app.config["OPEN_DATA_URL"], session=session)
     session.commit()
     if problem:
         click.echo(f"Skolverkets API kunde inte användas ({problem}); demokatalogen används.", err=True)

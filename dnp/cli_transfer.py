@@ -30,9 +30,9 @@ def deliveries_status():
     from dnp.delivery import ops
 
     session = get_session()
-    backlog = ops.backlog(session)
+    backlog = ops.backlog(session=session)
     click.echo(json.dumps(vars(backlog), default=lambda value: value.isoformat()))  # counts stay numbers
-    for row in ops.troubled(session):
+    for row in ops.troubled(session=session):
         d = row.delivery
         fields = (
             d.id,

@@ -47,10 +47,10 @@ def _load_user(session_id: str) -> CurrentUser | None:
     db = get_session()
     config = current_app.config
     record = sessions.load_session(
-        db,
         session_id,
         idle=timedelta(minutes=int(config["SESSION_IDLE_MINUTES"])),
         absolute=timedelta(hours=int(config["SESSION_MAX_HOURS"])),
+        session=db,
     )
     if db.dirty:  # an ended or touched session is saved now, whatever the view then does
         db.commit()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON
 from sqlalchemy import BigInteger
+from sqlalchemy import CheckConstraint
 from sqlalchemy import DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
@@ -36,6 +38,15 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def one_of(table: str, column: str, values: type[StrEnum], *also: str) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of the enum's values (or ``also``), named ``ck_<table>_<column>``.
+
+    Migration 0010c writes the same constraints out by value (a migration must not change when an enum does).
+    """
+    allowed = ", ".join(f"'{value}'" for value in (*values, *also))
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{table}_{column}")
 
 
 def utcnow() -> datetime:

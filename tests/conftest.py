@@ -156,10 +156,11 @@ def new_id() -> str:
 
 def login(client, app, eppn: str) -> str:
     """Sign ``client`` in as ``eppn`` (a real server-side session, no IdP); return the session id."""
+    from dnp.auth.models import LoginMethod
     from dnp.auth.sessions import start_session
 
     with Session(app.extensions["dnp.engine"]) as session:
-        session_id = start_session(eppn, "test", session=session)
+        session_id = start_session(eppn, LoginMethod.DEV, session=session)
         session.commit()
     with client.session_transaction() as cookie:
         cookie["_user_id"] = session_id

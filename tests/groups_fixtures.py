@@ -48,6 +48,6 @@ def world(app, client) -> World:
     other_class = factories.group(other["id"], [other_pupil["id"]], displayName="9A")
     assert send(client, "PUT", "groups", [class_a, class_b, other_class]).status_code == 201
     with Session(app.extensions["dnp.engine"]) as session:
-        ensure_catalog(session)
+        ensure_catalog(session=session)
         session.commit()
     return World(unit, other, class_a, class_b, pupils_a, pupils_b, shared, teacher, other_pupil)

@@ -74,3 +74,110 @@ def test_0007b_folds_the_letter_case_of_stored_eppns(tmp_path_factory, worker_id
     engine.dispose()
     assert sorted(map(tuple, grants)) == [("anna@skola.se", "central_admin"), ("anna@skola.se", "operator")]
     assert accounts == ["anna@skola.se"] and sessions == ["anna@skola.se"]
+
+
+def _check_names(connection, table: str) -> set[str]:
+    from sqlalchemy import inspect
+
+    return {check["name"] for check in inspect(connection).get_check_constraints(table)}
+
+
+def test_the_value_checks_of_the_models_are_in_the_database(database_url):
+    """Alembic does not compare CHECK constraints: the models' and the migrated database's are compared."""
+    from sqlalchemy import CheckConstraint
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            declared = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+            assert _check_names(connection, table.name) == declared, table.name
+    engine.dispose()
+    assert "ck_test_group_status" in {c.name for c in SQLModel.metadata.tables["test_group"].constraints}
+
+
+def _seed_0009p(url: str) -> None:
+    """A unit with an administrator, a ready group with a pupil, an outbox row: rows that refer to others."""
+    from sqlmodel import Session
+
+    from dnp.auth.models import RoleGrant
+    from dnp.groups.models import TestActivity
+    from dnp.groups.models import TestGroup
+    from dnp.groups.models import TestGroupMember
+    from dnp.groups.models import TestOccasion
+    from dnp.publication.models import Outbox
+    from dnp.register.models import Organisation
+    from dnp.register.models import Person
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        session.add(Organisation(id="u1", display_name="Skolan", school_unit_code="12345678"))
+        session.add(Person(id="p1", given_name="Ada", family_name="Andersson", civic_no="201001012386"))
+        session.add(TestActivity(id="a1", display_name="MATMAT01c", school_type="GY"))
+        session.flush()
+        session.add(RoleGrant(eppn="anna@skola.se", role="unit_admin", school_unit_id="u1", granted_by="x"))
+        occasion = TestOccasion(activity_id="a1", term="VT 2027")
+        session.add(occasion)
+        session.flush()
+        group = TestGroup(id="g1", occasion_id=occasion.id, school_unit_id="u1", display_name="9A")
+        group.status, group.created_by = "ready", "x"
+        session.add(group)
+        session.flush()
+        session.add(TestGroupMember(test_group_id="g1", person_id="p1", role="pupil", origin="manual"))
+        session.add(Outbox(resource="Person", entity_id="p1", change="created"))
+        session.commit()
+    engine.dispose()
+
+
+def _counts(connection) -> dict[str, int]:
+    from sqlalchemy import func
+    from sqlalchemy import select
+    from sqlalchemy import table
+
+    names = ("organisation", "role_grant", "test_group", "test_group_member", "outbox")
+    return {name: connection.scalar(select(func.count()).select_from(table(name))) for name in names}
+
+
+def test_0010c_adds_value_checks_that_keep_rows_and_come_off_again(tmp_path_factory, worker_id):
+    """Upgrade keeps every row (SQLite's rebuilds cascade nothing), refuses unknown values, downgrades."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from dnp.migrate import alembic_config
+    from dnp.migrate import upgrade
+    from tests.conftest import fresh_database
+
+    url = fresh_database(tmp_path_factory, worker_id, suffix="_value_checks", revision="0009p")
+    _seed_0009p(url)
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert _counts(connection) == dict.fromkeys(_counts(connection), 1)
+        assert "ck_test_group_status" in _check_names(connection, "test_group")
+        assert "ck_test_group_member_role" in _check_names(connection, "test_group_member")
+    for statement in (
+        "UPDATE test_group SET status = 'published'",
+        "UPDATE role_grant SET role = 'admin'",
+        "UPDATE organisation SET organisation_type = 'Skola'",
+        "UPDATE outbox SET change = 'moved'",
+    ):
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text(statement))
+    engine.dispose()
+
+    command.downgrade(alembic_config(url), "0009p")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        assert _check_names(connection, "test_group") == set()
+        assert _counts(connection) == dict.fromkeys(_counts(connection), 1)
+        connection.execute(text("UPDATE test_group SET status = 'published'"))
+    engine.dispose()
+
+    with pytest.raises(RuntimeError, match=r"test_group\.status: 1 rows"):
+        upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        assert _check_names(connection, "test_group") == set()  # stopped before changing anything
+        connection.execute(text("UPDATE test_group SET status = 'ready'"))
+    engine.dispose()
+    upgrade(url)

@@ -115,9 +115,9 @@ def _fresh_objects(app, world) -> dict:
     with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
         rights = Access(eppn="setup", central_admin=True)
         group = changes.create_group(
-            session, "setup", rights, world.unit["id"], MA9, "VT 2027", "G", [world.class_a["id"]]
+            "setup", rights, world.unit["id"], MA9, "VT 2027", "G", [world.class_a["id"]], session=session
         )
-        changes.add_staff(session, "setup", group, world.teacher["id"])
+        changes.add_staff("setup", group, world.teacher["id"], session=session)
         task = start_task(EPPNS["unit_admin"], "catalog_refresh", session=session)
         session.commit()
         grant_row = session.exec(RoleGrant.__table__.select().limit(1)).first()

@@ -12,27 +12,25 @@ from dnp.types import utcnow
 
 
 def record(
-    session: Session,
     actor: str,
     action: str,
     entity_type: str,
     entity_id: str = "",
     before: dict | None = None,
-    after: dict | None = None,
+    after: dict | None = None, *, session: Session,
 ) -> None:
     """Audit one action; ``before``/``after`` must hold only non-protected fields."""
-    record_many(session, actor, action, entity_type, [entity_id], before=before, after=after)
+    record_many(actor, action, entity_type, [entity_id], before=before, after=after, session=session)
 
 
 def record_many(
-    session: Session,
     actor: str,
     action: str,
     entity_type: str,
     entity_ids: list[str],
     at: datetime | None = None,
     before: dict | None = None,
-    after: dict | None = None,
+    after: dict | None = None, *, session: Session,
 ) -> None:
     """Audit the same action on many entities in one statement (bulk imports)."""
     if not entity_ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
@@ -13,16 +14,33 @@ from sqlmodel import Field
 from sqlmodel import SQLModel
 
 from dnp.types import UTCDateTime
+from dnp.types import one_of
 from dnp.types import utcnow
 
-ROLES = ("central_admin", "unit_admin", "operator")
+
+class Role(StrEnum):
+    """A role that can be granted; a school-unit administrator's grant names the unit."""
+
+    CENTRAL_ADMIN = "central_admin"
+    UNIT_ADMIN = "unit_admin"
+    OPERATOR = "operator"
+
+
+class LoginMethod(StrEnum):
+    """How someone signed in: through the IdP, or the development login (never in production)."""
+
+    SAML = "saml"
+    DEV = "dev"
 
 
 class RoleGrant(SQLModel, table=True):
     """A role given to an EPPN; school-unit administrators get one grant per unit."""
 
     __tablename__ = "role_grant"
-    __table_args__ = (UniqueConstraint("eppn", "role", "school_unit_id", name="uq_role_grant"),)
+    __table_args__ = (
+        UniqueConstraint("eppn", "role", "school_unit_id", name="uq_role_grant"),
+        one_of("role_grant", "role", Role),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     eppn: str = Field(max_length=255, index=True)
@@ -50,6 +68,7 @@ class LoginSession(SQLModel, table=True):
     """A server-side session: logout or a timeout ends it whatever the cookie says."""
 
     __tablename__ = "login_session"
+    __table_args__ = (one_of("login_session", "method", LoginMethod),)
 
     id: str = Field(primary_key=True, max_length=64)
     eppn: str = Field(max_length=255, index=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
-from dnp.auth.models import ROLES
+from dnp.auth.models import Role
 from dnp.auth.models import RoleGrant
 from dnp.auth.models import UserAccount
 from dnp.common import identifiers
@@ -18,12 +18,13 @@ from dnp.common.people import person_label
 from dnp.common.people import person_sort_key
 from dnp.common.people import shown_eppn
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.register.models import Person
 
 ROLE_NAMES = {
-    "central_admin": "Central administratör",
-    "unit_admin": "Skolenhetsadministratör",
-    "operator": "Driftansvarig",
+    Role.CENTRAL_ADMIN: "Central administratör",
+    Role.UNIT_ADMIN: "Skolenhetsadministratör",
+    Role.OPERATOR: "Driftansvarig",
 }
 
 
@@ -71,7 +72,7 @@ class Access:
 
     def has(self, role: str) -> bool:
         """True when the person holds ``role``."""
-        if role == "unit_admin":
+        if role == Role.UNIT_ADMIN:
             return bool(self.unit_ids)
         return getattr(self, role)
 
@@ -82,9 +83,11 @@ def access_for(eppn: str, *, session: Session) -> Access:
     grants = session.exec(select(RoleGrant).where(RoleGrant.eppn == eppn)).all()
     return Access(
         eppn=eppn,
-        central_admin=any(g.role == "central_admin" for g in grants),
-        operator=any(g.role == "operator" for g in grants),
-        unit_ids=frozenset(g.school_unit_id for g in grants if g.role == "unit_admin" and g.school_unit_id),
+        central_admin=any(g.role == Role.CENTRAL_ADMIN for g in grants),
+        operator=any(g.role == Role.OPERATOR for g in grants),
+        unit_ids=frozenset(
+            g.school_unit_id for g in grants if g.role == Role.UNIT_ADMIN and g.school_unit_id
+        ),
     )
 
 
@@ -93,14 +96,14 @@ def grant_role(actor: str, eppn: str, role: str, unit_ids: list[str] = (), *, se
     eppn = normalise_eppn(eppn)
     if not identifiers.is_eppn(eppn):
         raise AccessError("Ange en giltig EPPN, t.ex. anna.andersson@skola.se.")
-    if role not in ROLES:
+    if role not in tuple(Role):
         raise AccessError("Välj en roll.")
-    if role == "unit_admin":
+    if role == Role.UNIT_ADMIN:
         if not unit_ids:
             raise AccessError("Välj minst en skolenhet.")
         found = session.exec(
             select(Organisation.id).where(
-                Organisation.id.in_(unit_ids), Organisation.organisation_type == "Skolenhet"
+                Organisation.id.in_(unit_ids), Organisation.organisation_type == OrganisationType.SKOLENHET
             )
         ).all()
         if len(set(found)) != len(set(unit_ids)):
@@ -121,7 +124,7 @@ def grant_role(actor: str, eppn: str, role: str, unit_ids: list[str] = (), *, se
         session.add(grant)
         session.flush()
         after = {"eppn": eppn, "role": role, "school_unit_id": unit_id}
-        trail.record(session, actor, "access.granted", "RoleGrant", str(grant.id), after=after)
+        trail.record(actor, "access.granted", "RoleGrant", str(grant.id), after=after, session=session)
         added += 1
     return added
 
@@ -131,11 +134,11 @@ def revoke_grant(actor: str, grant_id: int, *, session: Session) -> RoleGrant:
     grant = session.get(RoleGrant, grant_id)
     if grant is None:
         raise LookupError(grant_id)
-    if grant.role == "central_admin" and grant.eppn == normalise_eppn(actor):
+    if grant.role == Role.CENTRAL_ADMIN and grant.eppn == normalise_eppn(actor):
         raise AccessError("Du kan inte ta bort din egen roll som central administratör.")
     before = {"eppn": grant.eppn, "role": grant.role, "school_unit_id": grant.school_unit_id}
     session.delete(grant)
-    trail.record(session, actor, "access.revoked", "RoleGrant", str(grant_id), before=before)
+    trail.record(actor, "access.revoked", "RoleGrant", str(grant_id), before=before, session=session)
     return grant
 
 

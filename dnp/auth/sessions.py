@@ -39,12 +39,14 @@ def start_session(eppn: str, method: str, display_name: str = "", *, session: Se
     session.add(account)
     session_id = secrets.token_urlsafe(32)
     session.add(LoginSession(id=session_id, eppn=eppn, method=method, created=now, last_seen=now))
-    trail.record(session, eppn, "auth.login", "LoginSession", session_id[:8], after={"method": method})
+    trail.record(
+        eppn, "auth.login", "LoginSession", session_id[:8], after={"method": method}, session=session
+    )
     return session_id
 
 
 def load_session(
-    session: Session, session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None
+    session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None, *, session: Session
 ) -> LoginSession | None:
     """The live session for ``session_id``; ended, idle or too old sessions are None (and marked ended).
 
@@ -70,4 +72,4 @@ def end_session(session_id: str, *, session: Session) -> None:
     if record is not None and record.ended is None:
         record.ended = utcnow()
         session.add(record)
-        trail.record(session, record.eppn, "auth.logout", "LoginSession", session_id[:8])
+        trail.record(record.eppn, "auth.logout", "LoginSession", session_id[:8], session=session)

@@ -64,5 +64,3 @@ DUTY_ROLES = (
 EMAIL_TYPES = ("Privat", "Skola elev", "Skola personal", "Arbete övrigt")
 
 SECURITY_MARKINGS = ("Ingen", "Sekretessmarkering", "Skyddad folkbokföring")
-
-ORGANISATION_TYPES = ("Huvudman", "Skolenhet")

@@ -22,6 +22,7 @@ from dnp.connection.certificates import generate_client_certificate
 from dnp.connection.certificates import load_certificate
 from dnp.connection.certificates import pair_problem
 from dnp.connection.models import ClientCredential
+from dnp.connection.models import CredentialSource
 from dnp.connection.token import TokenClient
 
 _lock = threading.Lock()
@@ -41,14 +42,14 @@ def _fernet(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def active(session: Session) -> ClientCredential | None:
+def active(*, session: Session) -> ClientCredential | None:
     """The certificate in use, if one was generated or uploaded here."""
     return session.exec(
         select(ClientCredential).where(ClientCredential.active.is_(True)).order_by(ClientCredential.id.desc())
     ).first()
 
 
-def pending(session: Session) -> ClientCredential | None:
+def pending(*, session: Session) -> ClientCredential | None:
     """A new certificate waiting to be tested and activated, if any."""
     return session.exec(
         select(ClientCredential)
@@ -58,7 +59,7 @@ def pending(session: Session) -> ClientCredential | None:
 
 
 def store(
-    session: Session, secret_key: str, actor: str, cert_pem: bytes, key_pem: bytes, source: str
+    secret_key: str, actor: str, cert_pem: bytes, key_pem: bytes, source: str, *, session: Session
 ) -> ClientCredential:
     """Check the pair as Moa and the auth server would, then keep it (audited).
 
@@ -73,7 +74,7 @@ def store(
     problem = pair_problem(cert, key)
     if problem:
         raise CredentialError(problem)
-    in_use = active(session) is not None
+    in_use = active(session=session) is not None
     for old in session.exec(select(ClientCredential).where(ClientCredential.pending.is_(True))).all():
         old.pending = False  # a newer upload replaces an untested one
         session.add(old)
@@ -88,12 +89,12 @@ def store(
     session.add(credential)
     session.flush()
     trail.record(
-        session,
         actor,
         f"connection.certificate_{source}",
         "ClientCredential",
         str(credential.id),
         after={"pending": in_use},
+        session=session,
     )
     return credential
 
@@ -103,7 +104,7 @@ def activate(actor: str, credential_id: int, *, session: Session) -> ClientCrede
     credential = session.get(ClientCredential, credential_id)
     if credential is None or not credential.pending:
         raise CredentialError("Det finns inget nytt certifikat att aktivera.")
-    previous = active(session)
+    previous = active(session=session)
     for old in session.exec(select(ClientCredential).where(ClientCredential.active.is_(True))).all():
         old.active = False
         session.add(old)
@@ -112,36 +113,44 @@ def activate(actor: str, credential_id: int, *, session: Session) -> ClientCrede
     session.flush()
     before = {"credential": previous.id} if previous else None
     action = "connection.certificate_activated"
-    trail.record(session, actor, action, "ClientCredential", str(credential.id), before=before)
+    trail.record(actor, action, "ClientCredential", str(credential.id), before=before, session=session)
     return credential
 
 
 def discard_pending(actor: str, *, session: Session) -> bool:
     """Drop the pending certificate (audited); False when there was none."""
-    credential = pending(session)
+    credential = pending(session=session)
     if credential is None:
         return False
     credential.pending = False
     session.add(credential)
-    trail.record(session, actor, "connection.certificate_discarded", "ClientCredential", str(credential.id))
+    trail.record(
+        actor, "connection.certificate_discarded", "ClientCredential", str(credential.id), session=session
+    )
     return True
 
 
 def generate(
-    session: Session, secret_key: str, actor: str, organization: str, organization_id: str, common_name: str
+    secret_key: str,
+    actor: str,
+    organization: str,
+    organization_id: str,
+    common_name: str,
+    *,
+    session: Session,
 ):
     """Make a new key and self-signed certificate (to register in Moa) and make it active."""
     made = generate_client_certificate(
         organization=organization, organization_id=organization_id, common_name=common_name
     )
-    return store(session, secret_key, actor, made.cert_pem, made.key_pem, "generated")
+    return store(secret_key, actor, made.cert_pem, made.key_pem, CredentialSource.GENERATED, session=session)
 
 
-def certificate_files(config: Mapping, session: Session) -> tuple[str | None, str | None]:
+def certificate_files(config: Mapping, *, session: Session) -> tuple[str | None, str | None]:
     """PEM file paths for TLS: ``DNP_TLS_CLIENT_CERT/KEY`` if set, else the stored pair written privately."""
     if config.get("TLS_CLIENT_CERT") or config.get("TLS_CLIENT_KEY"):
         return config.get("TLS_CLIENT_CERT"), config.get("TLS_CLIENT_KEY")
-    credential = active(session)
+    credential = active(session=session)
     if credential is None:
         return None, None
     return credential_files(config, credential)
@@ -163,9 +172,9 @@ def credential_files(config: Mapping, credential: ClientCredential) -> tuple[str
         return _files[identity]
 
 
-def token_client(config: Mapping, session: Session) -> TokenClient:
+def token_client(config: Mapping, *, session: Session) -> TokenClient:
     """One token client per process and configuration (its token cache is shared by threads)."""
-    cert, key = certificate_files(config, session)
+    cert, key = certificate_files(config, session=session)
     signature = (
         config["AUTH_SERVER_URL"],
         config["WEBHOOK_CLIENT_LOCATION"],

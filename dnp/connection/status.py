@@ -14,6 +14,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.auth.models import Role
 from dnp.auth.models import RoleGrant
 from dnp.common.wording import counted
 from dnp.connection.certificates import CertificateInfo
@@ -32,9 +33,11 @@ from dnp.connection.models import ClientCredential
 from dnp.connection.models import ConnectionCheck
 from dnp.connection.token import TokenError
 from dnp.delivery.models import Subscription
+from dnp.groups.models import GroupStatus
 from dnp.groups.models import TestGroup
 from dnp.publication.models import CentralSetting
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.types import utcnow
 
 WARN_DAYS = 30
@@ -50,7 +53,7 @@ class Certificate:
     credential_id: int | None = None
 
 
-def current_certificate(config: Mapping, session: Session) -> Certificate | None:
+def current_certificate(config: Mapping, *, session: Session) -> Certificate | None:
     """The configured (DNP_TLS_CLIENT_CERT) or stored certificate, described."""
     if config.get("TLS_CLIENT_CERT"):
         try:
@@ -58,12 +61,12 @@ def current_certificate(config: Mapping, session: Session) -> Certificate | None
             return Certificate(describe_certificate(load_certificate(pem.encode())), pem, "environment")
         except (OSError, ValueError):
             return None
-    return _described(active(session))
+    return _described(active(session=session))
 
 
 def pending_certificate(*, session: Session) -> Certificate | None:
     """A new certificate stored but not yet in use (it waits for a test and activation)."""
-    return _described(pending(session))
+    return _described(pending(session=session))
 
 
 def _described(credential: ClientCredential | None) -> Certificate | None:
@@ -77,14 +80,15 @@ def _described(credential: ClientCredential | None) -> Certificate | None:
     )
 
 
-def huvudman(session: Session) -> Organisation | None:
+def huvudman(*, session: Session) -> Organisation | None:
     """The organiser (huvudman) in the register."""
-    return session.exec(select(Organisation).where(Organisation.organisation_type == "Huvudman")).first()
+    query = select(Organisation).where(Organisation.organisation_type == OrganisationType.HUVUDMAN)
+    return session.exec(query).first()
 
 
-def organization_id(session: Session) -> str:
+def organization_id(*, session: Session) -> str:
     """Our organisation id as Moa writes it: SE + organisation number."""
-    organiser = huvudman(session)
+    organiser = huvudman(session=session)
     return f"SE{organiser.organisation_number}" if organiser and organiser.organisation_number else ""
 
 
@@ -117,14 +121,14 @@ def store_uploaded(config: Mapping, actor: str, cert_pem: bytes, key_pem: bytes,
 
 
 def moa_entry(
-    config: Mapping, session: Session, certificate: Certificate | None, new: Certificate | None = None
+    config: Mapping, certificate: Certificate | None, new: Certificate | None = None, *, session: Session
 ) -> str | None:
     """The ready-to-paste Moa metadata entry, or None without a usable certificate/organisation id.
 
     With a ``new`` (pending) certificate the entry holds both, so the one in use keeps working
     while the new one is registered, tested and activated.
     """
-    org_id = organization_id(session)
+    org_id = organization_id(session=session)
     certificate, new = (certificate, new) if certificate else (new, None)
     if certificate is None or not org_id:
         return None
@@ -137,21 +141,21 @@ def moa_entry(
 
 
 def test_connection(
-    config: Mapping, session: Session, actor: str, new_certificate: bool = False
+    config: Mapping, actor: str, new_certificate: bool = False, *, session: Session
 ) -> ConnectionCheck:
     """Fetch a fresh token from the auth server and record the outcome in words (audited).
 
     With ``new_certificate`` the pending certificate is tried instead of the one in use.
     """
     if new_certificate:
-        credential = pending(session)
+        credential = pending(session=session)
         if credential is None:
             nothing = ConnectionCheck(ok=False, message="Det finns inget nytt certifikat att testa.")
             return _recorded(actor, nothing, session=session)
         cert, key = credential_files(config, credential)
         prefix = "Det nya certifikatet: "
     else:
-        cert, key = certificate_files(config, session)
+        cert, key = certificate_files(config, session=session)
         prefix = ""
     client = new_token_client(config, cert, key)  # a fresh token, not a cached one
     try:
@@ -171,7 +175,7 @@ def _recorded(
     session.add(check)
     session.flush()
     after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use"}
-    trail.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
+    trail.record(actor, "connection.tested", "ConnectionCheck", str(check.id), after=after, session=session)
     return check
 
 
@@ -180,9 +184,9 @@ def last_check(*, session: Session) -> ConnectionCheck | None:
     return session.exec(select(ConnectionCheck).order_by(ConnectionCheck.id.desc())).first()
 
 
-def certificate_warning(config: Mapping, session: Session) -> str | None:
+def certificate_warning(config: Mapping, *, session: Session) -> str | None:
     """A warning for central administrators when the certificate is missing, expiring or expired."""
-    certificate = current_certificate(config, session)
+    certificate = current_certificate(config, session=session)
     if certificate is None:
         return None
     days = certificate.info.days_left
@@ -205,23 +209,25 @@ class Step:
     endpoint: str | None = None
 
 
-def checklist(config: Mapping, session: Session, *, method: str = "pull") -> list[Step]:
+def checklist(config: Mapping, *, session: Session, method: str = "pull") -> list[Step]:
     """The steps an organiser goes through before the first test, each with its live status.
 
     With ``method`` push there is no API address to register and no subscription to wait for: the token
     test then fetches a provisioning token and asks Skolverket's Provisioning API whether it is alive.
     """
     now = utcnow()
-    certificate = current_certificate(config, session)
+    certificate = current_certificate(config, session=session)
     check = last_check(session=session)
     subscriptions = session.exec(
         select(func.count()).select_from(Subscription).where(Subscription.expires > now)
     ).one()
     protected = session.get(CentralSetting, "protected_persons")
     unit_admins = session.exec(
-        select(func.count()).select_from(RoleGrant).where(RoleGrant.role == "unit_admin")
+        select(func.count()).select_from(RoleGrant).where(RoleGrant.role == Role.UNIT_ADMIN)
     ).one()
-    ready = session.exec(select(func.count()).select_from(TestGroup).where(TestGroup.status == "ready")).one()
+    ready = session.exec(
+        select(func.count()).select_from(TestGroup).where(TestGroup.status == GroupStatus.READY)
+    ).one()
     cert_ok = certificate is not None and certificate.info.days_left > 0
     token_ok = check is not None and check.ok and now - check.at < timedelta(days=30)
     steps = [

@@ -18,17 +18,22 @@ from sqlmodel import select
 
 from dnp.delivery.deliveries import Timing
 from dnp.delivery.models import Delivery
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import new_job_key
 
 log = logging.getLogger(__name__)
 
 
-def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
+def due(now: datetime, limit: int = 100, *, session: Session) -> list[int]:
     """Pending deliveries whose time has come and whose subscription has nothing in flight."""
     return list(
         session.exec(
             select(Delivery.id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, _nothing_in_flight())
+            .where(
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.next_attempt_at <= now,
+                _nothing_in_flight(),
+            )
             .order_by(Delivery.id)
             .limit(limit)
         ).all()
@@ -38,11 +43,13 @@ def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
 def _nothing_in_flight():
     """True for a delivery whose subscription has no delivery in flight (one at a time per subscriber)."""
     busy = aliased(Delivery)
-    return ~exists().where(and_(busy.subscription_id == Delivery.subscription_id, busy.status == "in_flight"))
+    return ~exists().where(
+        and_(busy.subscription_id == Delivery.subscription_id, busy.status == DeliveryStatus.IN_FLIGHT)
+    )
 
 
 def claim(
-    session: Session, delivery_id: int, worker: str, now: datetime, job_key: str | None = None
+    delivery_id: int, worker: str, now: datetime, job_key: str | None = None, *, session: Session
 ) -> Delivery | None:
     """Take a due delivery for sending; None if another worker has it, it is not due, or is not pending.
 
@@ -54,7 +61,7 @@ def claim(
     same_job = [Delivery.job_key == job_key] if job_key is not None else []
     candidate = session.exec(
         select(Delivery.id)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending", *same_job)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING, *same_job)
         .with_for_update(skip_locked=True)
     ).first()
     if candidate is None:
@@ -63,12 +70,12 @@ def claim(
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
-            Delivery.status == "pending",
+            Delivery.status == DeliveryStatus.PENDING,
             *same_job,
             Delivery.next_attempt_at <= now,
             _nothing_in_flight(),
         )
-        .values(status="in_flight", in_flight_since=now, claimed_by=worker[:255])
+        .values(status=DeliveryStatus.IN_FLIGHT, in_flight_since=now, claimed_by=worker[:255])
     )
     if result.rowcount != 1:
         return None
@@ -80,68 +87,76 @@ def job_id(delivery_id: int, job_key: str, attempts: int) -> str:
     return f"delivery-{delivery_id}-{job_key}-{attempts}"
 
 
-def succeeded(session: Session, delivery: Delivery, status: int, now: datetime) -> None:
+def succeeded(delivery: Delivery, status: int, now: datetime, *, session: Session) -> None:
     """Any 2xx: delivered."""
-    delivery.status, delivery.delivered_at, delivery.last_status = "delivered", now, status
+    delivery.status, delivery.delivered_at, delivery.last_status = DeliveryStatus.DELIVERED, now, status
     delivery.attempts += 1
     delivery.in_flight_since, delivery.last_error = None, ""
     session.add(delivery)
 
 
 def failed(
-    session: Session, delivery: Delivery, error: str, now: datetime, timing: Timing, status: int | None = None
+    delivery: Delivery,
+    error: str,
+    now: datetime,
+    timing: Timing,
+    status: int | None = None,
+    *,
+    session: Session,
 ) -> None:
     """Back to pending with a later attempt, or dead once tried for long enough."""
     delivery.attempts += 1
     delivery.last_error, delivery.last_status = error[:2000], status
     delivery.in_flight_since = None
     if now - delivery.trying_since >= timing.give_up_after:
-        delivery.status = "dead"
+        delivery.status = DeliveryStatus.DEAD
     else:
-        delivery.status = "pending"
+        delivery.status = DeliveryStatus.PENDING
         delivery.next_attempt_at = now + timing.backoff(delivery.attempts)
     session.add(delivery)
 
 
-def give_up(session: Session, delivery: Delivery, status: str, error: str) -> None:
+def give_up(delivery: Delivery, status: str, error: str, *, session: Session) -> None:
     """End a delivery without sending (expired subscription, target not allowed)."""
     delivery.status, delivery.last_error, delivery.in_flight_since = status, error, None
     session.add(delivery)
 
 
-def release_stuck(session: Session, now: datetime, timing: Timing) -> int:
+def release_stuck(now: datetime, timing: Timing, *, session: Session) -> int:
     """In-flight claims older than any attempt can take were lost (killed worker): send again."""
     cutoff = now - timedelta(seconds=timing.stuck_after_seconds)
     stuck = session.exec(
-        select(Delivery).where(Delivery.status == "in_flight", Delivery.in_flight_since < cutoff)
+        select(Delivery).where(Delivery.status == DeliveryStatus.IN_FLIGHT, Delivery.in_flight_since < cutoff)
     ).all()
     for delivery in stuck:
         # Counted as an attempt: the job id carries the attempt number, and RQ still holds the lost one.
         delivery.attempts += 1
-        delivery.status, delivery.in_flight_since, delivery.next_attempt_at = "pending", None, now
+        delivery.status = DeliveryStatus.PENDING
+        delivery.in_flight_since, delivery.next_attempt_at = None, now
         delivery.last_error = "Leveransen avbröts (arbetaren försvann); skickas igen."
         session.add(delivery)
     return len(stuck)
 
 
-def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None) -> int:
+def requeue_dead(now: datetime, delivery_id: int | None = None, *, session: Session) -> int:
     """Give dead deliveries (one or all) a fresh three days; returns how many.
 
     If newer changes already wait in a pending delivery, the dead one is folded into it, so there
     is still at most one pending delivery per subscription.
     """
-    query = select(Delivery).where(Delivery.status == "dead").order_by(Delivery.id)
+    query = select(Delivery).where(Delivery.status == DeliveryStatus.DEAD).order_by(Delivery.id)
     if delivery_id is not None:
         query = query.where(Delivery.id == delivery_id)
     revived = 0
     for dead in session.exec(query).all():
         pending = session.exec(
             select(Delivery).where(
-                Delivery.subscription_id == dead.subscription_id, Delivery.status == "pending"
+                Delivery.subscription_id == dead.subscription_id, Delivery.status == DeliveryStatus.PENDING
             )
         ).first()
         if pending is None:
-            dead.status, dead.attempts, dead.next_attempt_at, dead.trying_since = "pending", 0, now, now
+            dead.status, dead.attempts = DeliveryStatus.PENDING, 0
+            dead.next_attempt_at, dead.trying_since = now, now
             dead.job_key = new_job_key()  # attempt 0 again: its old job ids may still be held by RQ
         else:
             pending.resources = sorted(set(pending.resources) | set(dead.resources))
@@ -150,7 +165,7 @@ def requeue_dead(session: Session, now: datetime, delivery_id: int | None = None
             pending.last_outbox_id = max(pending.last_outbox_id, dead.last_outbox_id)  # PostgreSQL: any order
             pending.first_change_at = min(pending.first_change_at, dead.first_change_at)
             pending.next_attempt_at, pending.trying_since = now, now
-            dead.status, dead.last_error = "cancelled", f"Slogs ihop med leverans {pending.id}."
+            dead.status, dead.last_error = DeliveryStatus.CANCELLED, f"Slogs ihop med leverans {pending.id}."
             session.add(pending)
         session.add(dead)
         revived += 1

@@ -14,8 +14,10 @@ from sqlmodel import select
 
 from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
+from dnp.publication.models import Change
 from dnp.publication.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def body_for(delivery: Delivery) -> dict:
     }
 
 
-def _start_since(session: Session, subscription: Subscription) -> outbox.Position:
+def _start_since(subscription: Subscription, *, session: Session) -> outbox.Position:
     """A position that announces every outbox row written since the subscription was made.
 
     For subscriptions stored before cursors were recorded with them (or stored without the service):
@@ -92,7 +94,7 @@ def _store(cursor: WebhookCursor, position: outbox.Position) -> None:
     cursor.last_outbox_id, cursor.snapshot = position.last_id, position.snapshot
 
 
-def open_cursor(session: Session, subscription: Subscription, *, restart: bool) -> WebhookCursor:
+def open_cursor(subscription: Subscription, *, session: Session, restart: bool) -> WebhookCursor:
     """Record where a subscription's announcements start, in the transaction that creates or renews it.
 
     ``restart`` (a new subscription, or one renewed after it had expired): start at the outbox's end
@@ -107,14 +109,16 @@ def open_cursor(session: Session, subscription: Subscription, *, restart: bool) 
     ).first()
     if cursor is None:
         cursor = WebhookCursor(subscription_id=subscription.id)
-        _store(cursor, outbox.end(session) if restart else _start_since(session, subscription))
+        _store(
+            cursor, outbox.end(session=session) if restart else _start_since(subscription, session=session)
+        )
     elif restart:
-        _store(cursor, outbox.end(session))
+        _store(cursor, outbox.end(session=session))
     session.add(cursor)
     return cursor
 
 
-def gather(session: Session, now: datetime, timing: Timing) -> int:
+def gather(now: datetime, timing: Timing, *, session: Session) -> int:
     """Fold new outbox rows into each live subscription's pending delivery; returns deliveries touched.
 
     The cursor rows are locked (PostgreSQL) so two sweepers never gather the same rows twice; the
@@ -130,9 +134,9 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
             # Cursors are recorded with the subscription; one stored otherwise must not lose its
             # first changes either, so it starts where it was created, not at this sweep.
             cursor = WebhookCursor(subscription_id=subscription.id)
-            _store(cursor, _start_since(session, subscription))
+            _store(cursor, _start_since(subscription, session=session))
             session.add(cursor)
-        since, until = _position(cursor), outbox.end(session)
+        since, until = _position(cursor), outbox.end(session=session)
         groups = session.exec(
             select(
                 Outbox.resource,
@@ -155,20 +159,22 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
         rows = [group for group in groups if group[0] in subscription.resource_types]
         if rows:
             touched += 1
-            _merge(session, subscription.id, rows, timing)
+            _merge(subscription.id, rows, timing, session=session)
         _store(cursor, until)
         session.add(cursor)
     return touched
 
 
-def _merge(session: Session, subscription_id: str, rows, timing: Timing) -> None:
-    resources = {resource for resource, change, *_ in rows if change != "deleted"}
-    deletions = any(change == "deleted" for _, change, *_ in rows)
+def _merge(subscription_id: str, rows, timing: Timing, *, session: Session) -> None:
+    resources = {resource for resource, change, *_ in rows if change != Change.DELETED}
+    deletions = any(change == Change.DELETED for _, change, *_ in rows)
     first = min(lowest for _, _, lowest, _, _ in rows) - 1
     last = max(highest for _, _, _, highest, _ in rows)
     earliest = min(at for *_, at in rows)
     pending = session.exec(
-        select(Delivery).where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
+        select(Delivery).where(
+            Delivery.subscription_id == subscription_id, Delivery.status == DeliveryStatus.PENDING
+        )
     ).first()
     if pending is None:
         pending = Delivery(

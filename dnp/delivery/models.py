@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
@@ -15,9 +16,18 @@ from sqlmodel import SQLModel
 
 from dnp.types import JSONType
 from dnp.types import UTCDateTime
+from dnp.types import one_of
 from dnp.types import utcnow
 
-DELIVERY_STATUSES = ("pending", "in_flight", "delivered", "dead", "cancelled")
+
+class DeliveryStatus(StrEnum):
+    """Where a webhook delivery is; ``dead`` ones wait for an operator, ``cancelled`` ones are done with."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
 def new_job_key() -> str:
@@ -51,13 +61,14 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_subscription_status", "subscription_id", "status"),
+        one_of("delivery", "status", DeliveryStatus),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     subscription_id: str = Field(
         sa_column=Column(String(36), ForeignKey("subscription.id", ondelete="CASCADE"), nullable=False)
     )
-    status: str = Field(default="pending", max_length=10)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=10)
     # Job ids are ``delivery-{id}-{job_key}-{attempts}``: ids alone repeat after a restore or reset
     # while Redis keeps the old jobs; a new key is drawn when a dead delivery is revived.
     job_key: str = Field(default_factory=new_job_key, max_length=16)

@@ -14,6 +14,7 @@ from dnp.audit import trail
 from dnp.delivery import attempts
 from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
 from dnp.types import utcnow
@@ -41,9 +42,9 @@ class DeliveryRow:
     target_host: str
 
 
-def backlog(session: Session) -> Backlog:
+def backlog(*, session: Session) -> Backlog:
     """Outbox rows not yet gathered (for the live subscription furthest behind), and deliveries by state."""
-    end = outbox.end(session)
+    end = outbox.end(session=session)
     cursors = session.exec(
         select(WebhookCursor.last_outbox_id, WebhookCursor.snapshot)
         .join(Subscription, Subscription.id == WebhookCursor.subscription_id)
@@ -56,36 +57,31 @@ def backlog(session: Session) -> Backlog:
         waiting = max(waiting, behind)
     counts = dict(session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     failing = session.exec(
-        select(func.count()).where(Delivery.status == "pending", Delivery.attempts > 0)
+        select(func.count()).where(Delivery.status == DeliveryStatus.PENDING, Delivery.attempts > 0)
     ).one()
     oldest = session.exec(
-        select(func.min(Delivery.first_change_at)).where(Delivery.status == "pending")
+        select(func.min(Delivery.first_change_at)).where(Delivery.status == DeliveryStatus.PENDING)
     ).one()
     return Backlog(
         outbox_waiting=waiting,
-        pending=counts.get("pending", 0),
-        in_flight=counts.get("in_flight", 0),
+        pending=counts.get(DeliveryStatus.PENDING, 0),
+        in_flight=counts.get(DeliveryStatus.IN_FLIGHT, 0),
         failing=failing,
-        dead=counts.get("dead", 0),
-        delivered=counts.get("delivered", 0),
+        dead=counts.get(DeliveryStatus.DEAD, 0),
+        delivered=counts.get(DeliveryStatus.DELIVERED, 0),
         oldest_pending=oldest,
     )
 
 
-def troubled(session: Session, limit: int = 50) -> list[DeliveryRow]:
+def troubled(limit: int = 50, *, session: Session) -> list[DeliveryRow]:
     """Deliveries failing or dead (newest first), with the subscription they are for."""
-    failing = (Delivery.status == "dead") | (
-        (Delivery.status.in_(("pending", "in_flight"))) & (Delivery.attempts > 0)
+    failing = (Delivery.status == DeliveryStatus.DEAD) | (
+        (Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT))) & (Delivery.attempts > 0)
     )
-    return _rows(session, limit, failing)
+    return _rows(limit, failing, session=session)
 
 
-def recent(session: Session, limit: int = 20) -> list[DeliveryRow]:
-    """The latest deliveries of any state."""
-    return _rows(session, limit)
-
-
-def _rows(session: Session, limit: int, *conditions) -> list[DeliveryRow]:
+def _rows(limit: int, *conditions, session: Session) -> list[DeliveryRow]:
     """Newest deliveries meeting ``conditions``, each with its subscription's name and host."""
     rows = session.exec(
         select(Delivery, Subscription)
@@ -100,12 +96,12 @@ def _rows(session: Session, limit: int, *conditions) -> list[DeliveryRow]:
     ]
 
 
-def last_delivered(session: Session) -> dict[str, datetime]:
+def last_delivered(*, session: Session) -> dict[str, datetime]:
     """When each subscription last got a webhook through."""
     return dict(
         session.exec(
             select(Delivery.subscription_id, func.max(Delivery.delivered_at))
-            .where(Delivery.status == "delivered")
+            .where(Delivery.status == DeliveryStatus.DELIVERED)
             .group_by(Delivery.subscription_id)
         ).all()
     )
@@ -116,7 +112,9 @@ def requeue_dead(actor: str, delivery_id: int | None, now: datetime, *, session:
 
     Returns how many went back; the caller commits.
     """
-    count = attempts.requeue_dead(session, now, delivery_id)
+    count = attempts.requeue_dead(now, delivery_id, session=session)
     target = str(delivery_id) if delivery_id is not None else "*"
-    trail.record(session, actor, "ops.deliveries_requeued", "Delivery", target, after={"count": count})
+    trail.record(
+        actor, "ops.deliveries_requeued", "Delivery", target, after={"count": count}, session=session
+    )
     return count

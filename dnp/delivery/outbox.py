@@ -76,7 +76,7 @@ class _Snapshot:
         return and_(Outbox.txid >= self.xmin, or_(*later))
 
 
-def end(session: Session) -> Position:
+def end(*, session: Session) -> Position:
     """The position of everything this session can see now: a new consumer's start, or a read's end.
 
     On PostgreSQL the session's own transaction, if it has written, counts as not complete, so a row

@@ -94,7 +94,7 @@ def as_json(subscription: Subscription) -> dict:
     }
 
 
-def create(session: Session, body: object, caller: str, allowed: str, days: int) -> Subscription:
+def create(body: object, caller: str, allowed: str, days: int, *, session: Session) -> Subscription:
     """Store a subscription; one per target, so a client that registers again renews the same one."""
     if not isinstance(body, dict):
         raise SubscriptionRejected("the body must be a JSON object")
@@ -118,15 +118,20 @@ def create(session: Session, body: object, caller: str, allowed: str, days: int)
     session.add(subscription)
     session.flush()
     # In this transaction, so nothing committed after the 201 goes unannounced (rule 4).
-    deliveries.open_cursor(session, subscription, restart=restart)
+    deliveries.open_cursor(subscription, restart=restart, session=session)
     after = {"target": target, "resourceTypes": types}
     trail.record(
-        session, f"ss12000:{caller}", "subscription.created", "Subscription", subscription.id, after=after
+        f"ss12000:{caller}",
+        "subscription.created",
+        "Subscription",
+        subscription.id,
+        after=after,
+        session=session,
     )
     return subscription
 
 
-def renew(session: Session, subscription_id: str, caller: str, days: int) -> Subscription | None:
+def renew(subscription_id: str, caller: str, days: int, *, session: Session) -> Subscription | None:
     """Push ``expires`` to now + ``days``; None when there is no such subscription.
 
     A live subscription keeps its place in the outbox; an expired one starts again from now.
@@ -138,17 +143,21 @@ def renew(session: Session, subscription_id: str, caller: str, days: int) -> Sub
     restart = subscription.expires <= now
     subscription.expires, subscription.modified = now + timedelta(days=days), now
     session.add(subscription)
-    deliveries.open_cursor(session, subscription, restart=restart)
-    trail.record(session, f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id)
+    deliveries.open_cursor(subscription, restart=restart, session=session)
+    trail.record(
+        f"ss12000:{caller}", "subscription.renewed", "Subscription", subscription_id, session=session
+    )
     return subscription
 
 
-def remove(session: Session, subscription_id: str, caller: str) -> None:
+def remove(subscription_id: str, caller: str, *, session: Session) -> None:
     """Delete a subscription (unconditionally: deleting an unknown one is not an error)."""
     subscription = session.get(Subscription, subscription_id)
     if subscription is not None:
         session.delete(subscription)
-        trail.record(session, f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id)
+        trail.record(
+            f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id, session=session
+        )
 
 
 def all_subscriptions(*, session: Session) -> list[Subscription]:

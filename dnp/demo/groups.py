@@ -29,7 +29,7 @@ GY_TESTS = ("MATMAT01c", "ENGENG05")
 
 def create_demo_groups(unit_limit: int = 4, *, session: Session) -> int:
     """Groups for a few tests at the first units, with teachers; all but one per unit ready."""
-    ensure_catalog(session)
+    ensure_catalog(session=session)
     if session.exec(select(TestGroup.id).limit(1)).first() is not None:
         return 0
     rights = Access(eppn=CENTRAL_ADMIN, central_admin=True)
@@ -46,14 +46,14 @@ def create_demo_groups(unit_limit: int = 4, *, session: Session) -> int:
         plans = _plans(unit, session=session)
         for index, (activity, classes, name) in enumerate(plans):
             group = create_group(
-                session, CENTRAL_ADMIN, rights, unit.id, activity.id, DEMO_TERM, name, classes
+                CENTRAL_ADMIN, rights, unit.id, activity.id, DEMO_TERM, name, classes, session=session
             )
             for teacher in teachers[index % max(1, len(teachers)) :][:2]:
-                add_staff(session, CENTRAL_ADMIN, group, teacher)
+                add_staff(CENTRAL_ADMIN, group, teacher, session=session)
             created += 1
             if index != len(plans) - 1:  # the last group of each unit stays a draft
                 with contextlib.suppress(GroupError):  # the deliberately broken pupils keep a draft
-                    mark_ready(session, CENTRAL_ADMIN, group)
+                    mark_ready(CENTRAL_ADMIN, group, session=session)
     return created
 
 

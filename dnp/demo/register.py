@@ -40,7 +40,7 @@ def load_demo(
 ) -> IngestSummary:
     """Validate and upsert the demo municipality, then add the broken records; caller commits."""
     municipality = DemoMunicipality(seed, scale)
-    ingest = RegisterIngest(session, actor, "upsert")
+    ingest = RegisterIngest(actor, "upsert", session=session)
     ingest.add_batch("organisations", municipality.organisations())
     offsets = dict.fromkeys(("persons", "duties", "groups"), 0)
     # Persons of every unit first, so that groups can refer to them.
@@ -109,7 +109,7 @@ def _add_broken_records(municipality: DemoMunicipality, actor: str, *, session: 
         connection.execute(
             insert(RegisterGroupMembership.__table__), [{"group_id": class_id, "person_id": item["id"]}]
         )
-        trail.record(session, actor, "register.created", "Person", item["id"])
+        trail.record(actor, "register.created", "Person", item["id"], session=session)
 
 
 def write_demo_file(stream: TextIO, seed: int, scale: str) -> int:

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.auth import roles as access
+from dnp.auth.models import Role
 from dnp.auth.models import RoleGrant
 from dnp.demo.generator import DOMAIN
 from dnp.register.models import Duty
@@ -30,10 +31,10 @@ class DemoUser:
 
 def grant_demo_roles(actor: str, *, session: Session) -> None:
     """Central admin, operator, and each unit's school administrator as unit admin."""
-    access.grant_role(actor, CENTRAL_ADMIN, "central_admin", session=session)
-    access.grant_role(actor, OPERATOR, "operator", session=session)
+    access.grant_role(actor, CENTRAL_ADMIN, Role.CENTRAL_ADMIN, session=session)
+    access.grant_role(actor, OPERATOR, Role.OPERATOR, session=session)
     for person_eppn, unit_id in _unit_administrators(session=session):
-        access.grant_role(actor, person_eppn, "unit_admin", [unit_id], session=session)
+        access.grant_role(actor, person_eppn, Role.UNIT_ADMIN, [unit_id], session=session)
 
 
 def _unit_administrators(*, session: Session) -> list[tuple[str, str]]:
@@ -55,7 +56,7 @@ def demo_users(limit: int = 8, *, session: Session) -> list[DemoUser]:
     rows = session.exec(
         select(RoleGrant.eppn, Organisation.display_name)
         .join(Organisation, Organisation.id == RoleGrant.school_unit_id)
-        .where(RoleGrant.role == "unit_admin")
+        .where(RoleGrant.role == Role.UNIT_ADMIN)
         .order_by(Organisation.display_name)
         .limit(limit)
     ).all()

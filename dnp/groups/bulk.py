@@ -18,6 +18,8 @@ from dnp.groups.changes import create_group
 from dnp.groups.changes import mark_ready
 from dnp.groups.changes import withdraw
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import TaskKind
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupSource
@@ -76,7 +78,7 @@ def start_per_class(
         raise GroupError("Välj prov och termin.")
     parameters = {"activity_id": activity.id, "term": term, "school_year": activity.school_year}
     parameters["unit_id"] = unit.id
-    return start_task(actor, "bulk_create", parameters, session=session)
+    return start_task(actor, TaskKind.BULK_CREATE, parameters, session=session)
 
 
 def create_per_class(
@@ -99,7 +101,7 @@ def create_per_class(
             .where(
                 TestOccasion.activity_id == activity_id,
                 TestOccasion.term == term,
-                TestGroup.status != "withdrawn",
+                TestGroup.status != GroupStatus.WITHDRAWN,
             )
         ).all()
     )
@@ -108,14 +110,14 @@ def create_per_class(
     for index, klass in enumerate(classes, start=1):
         if klass.id not in existing:
             name = f"{activity.display_name} {klass.display_name}"
-            create_group(session, actor, rights, unit_id, activity_id, term, name, [klass.id])
+            create_group(actor, rights, unit_id, activity_id, term, name, [klass.id], session=session)
             created += 1
         progress(index, len(classes), f"Klass {klass.display_name} ({index} av {len(classes)})")
     return created
 
 
 def ready_all(
-    session: Session, actor: str, rights: Access, unit_id: str, occasion_id: int
+    actor: str, rights: Access, unit_id: str, occasion_id: int, *, session: Session
 ) -> tuple[int, int]:
     """Mark every draft group of an occasion at a unit ready that has no blocking errors.
 
@@ -127,20 +129,20 @@ def ready_all(
         select(TestGroup).where(
             TestGroup.school_unit_id == unit_id,
             TestGroup.occasion_id == occasion_id,
-            TestGroup.status == "draft",
+            TestGroup.status == GroupStatus.DRAFT,
         )
     ).all()
     done = skipped = 0
     for group in groups:
         try:
-            mark_ready(session, actor, group)
+            mark_ready(actor, group, session=session)
             done += 1
         except GroupError:
             skipped += 1
     return done, skipped
 
 
-def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
+def close_occasion(actor: str, occasion_id: int, *, session: Session) -> int:
     """Close an occasion after its term: all its ready groups are withdrawn together."""
     occasion = session.get(TestOccasion, occasion_id)
     if occasion is None:
@@ -148,14 +150,18 @@ def close_occasion(session: Session, actor: str, occasion_id: int) -> int:
     if occasion.closed_at is not None:
         return 0
     groups = session.exec(
-        select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == "ready")
+        select(TestGroup).where(TestGroup.occasion_id == occasion_id, TestGroup.status == GroupStatus.READY)
     ).all()
     for group in groups:
-        withdraw(session, actor, group)
+        withdraw(actor, group, session=session)
     occasion.closed_at, occasion.closed_by = utcnow(), actor
     session.add(occasion)
     trail.record(
-        session, actor, "occasion.closed", "TestOccasion", str(occasion_id), after={"withdrawn": len(groups)}
+        actor,
+        "occasion.closed",
+        "TestOccasion",
+        str(occasion_id),
+        after={"withdrawn": len(groups)},
+        session=session,
     )
     return len(groups)
-

@@ -135,7 +135,7 @@ def _pupils(unit_id: str, person_ids: list[str], activity: TestActivity | None, 
     return result
 
 
-def preview(session: Session, unit_id: str, register_group_ids: list[str], activity: TestActivity | None):
+def preview(unit_id: str, register_group_ids: list[str], activity: TestActivity | None, *, session: Session):
     """The merged pupils of the chosen classes, flagged when they do not fit the test (those first)."""
     sources = source_pupils(unit_id, register_group_ids, session=session)
     pupils = _pupils(unit_id, sources, activity, session=session)

@@ -75,7 +75,7 @@ def demo_activities() -> list[dict]:
     return parse_activities(json.loads(DEMO_CATALOG.read_text(encoding="utf-8")))
 
 
-def store_activities(session: Session, activities: list[dict], source: str) -> int:
+def store_activities(activities: list[dict], source: str, *, session: Session) -> int:
     """Upsert the catalog; activities no longer listed are kept (groups may use them)."""
     existing = {a.id: a for a in session.exec(select(TestActivity)).all()}
     now = utcnow()
@@ -92,7 +92,7 @@ def store_activities(session: Session, activities: list[dict], source: str) -> i
 
 
 def refresh_catalog(
-    session: Session, base_url: str, progress: Callable[[str], None] | None = None, client=None
+    base_url: str, progress: Callable[[str], None] | None = None, client=None, *, session: Session
 ) -> tuple[int, str, str | None]:
     """Fetch and store the catalog; fall back to the demo list. Returns (count, source, problem)."""
     if progress:
@@ -104,13 +104,13 @@ def refresh_catalog(
         activities, source, problem = demo_activities(), "demo", str(error)
     if progress:
         progress(f"Sparar {counted(len(activities), 'provaktivitet', 'provaktiviteter')} …")
-    return store_activities(session, activities, source), source, problem
+    return store_activities(activities, source, session=session), source, problem
 
 
-def ensure_catalog(session: Session) -> None:
+def ensure_catalog(*, session: Session) -> None:
     """Load the demo catalog if there is no catalog at all (fresh installs, demo data)."""
     if session.exec(select(TestActivity.id).limit(1)).first() is None:
-        store_activities(session, demo_activities(), "demo")
+        store_activities(demo_activities(), "demo", session=session)
 
 
 def catalog_summary(*, session: Session) -> tuple[int, str | None]:

@@ -13,6 +13,9 @@ from dnp.auth.roles import Access
 from dnp.groups.candidates import fits_unit
 from dnp.groups.candidates import source_pupils
 from dnp.groups.facts import validate
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberOrigin
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
@@ -34,7 +37,7 @@ class GroupError(ValueError):
     """A change that cannot be made; the message tells the user why (Swedish)."""
 
 
-def visible_group(session: Session, rights: Access, group_id: str) -> TestGroup | None:
+def visible_group(rights: Access, group_id: str, *, session: Session) -> TestGroup | None:
     """The group if the user may manage its unit, else None (callers answer 404)."""
     group = session.get(TestGroup, group_id)
     if group is None or not rights.may_manage(group.school_unit_id):
@@ -42,7 +45,7 @@ def visible_group(session: Session, rights: Access, group_id: str) -> TestGroup 
     return group
 
 
-def occasion_for(session: Session, activity: TestActivity, term: str) -> TestOccasion:
+def occasion_for(activity: TestActivity, term: str, *, session: Session) -> TestOccasion:
     """The open occasion for a provaktivitet and term, created on first use."""
     occasion = session.exec(
         select(TestOccasion).where(TestOccasion.activity_id == activity.id, TestOccasion.term == term)
@@ -65,15 +68,18 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _changed(session: Session, group: TestGroup) -> None:
+def _record(actor: str, action: str, group: TestGroup, *, session: Session, **change) -> None:
+    trail.record(actor, f"group.{action}", "TestGroup", group.id, session=session, **change)
+
+
+def _changed(group: TestGroup, *, session: Session) -> None:
     group.modified = utcnow()
     session.add(group)
     session.flush()
-    publication.group_changed(session, group.id)
+    publication.group_changed(group.id, session=session)
 
 
 def create_group(
-    session: Session,
     actor: str,
     rights: Access,
     unit_id: str,
@@ -82,6 +88,8 @@ def create_group(
     name: str,
     register_group_ids: list[str] = (),
     follow: bool = True,
+    *,
+    session: Session,
 ) -> TestGroup:
     """Create a draft group, empty or from classes/teaching groups (which it then follows)."""
     unit = session.get(Organisation, unit_id)
@@ -104,7 +112,7 @@ def create_group(
         name = f"{activity.display_name} {' + '.join(sorted(chosen))}".strip()
     group = TestGroup(
         id=str(uuid.uuid4()),
-        occasion_id=occasion_for(session, activity, term).id,
+        occasion_id=occasion_for(activity, term, session=session).id,
         school_unit_id=unit_id,
         display_name=_clean_name(name),
         follows_register=bool(sources) and follow,
@@ -116,30 +124,32 @@ def create_group(
         session.add(TestGroupSource(test_group_id=group.id, register_group_id=source_id))
     for person_id in source_pupils(unit_id, sources, session=session):
         session.add(
-            TestGroupMember(test_group_id=group.id, person_id=person_id, origin="register", added_by=actor)
+            TestGroupMember(
+                test_group_id=group.id, person_id=person_id, origin=MemberOrigin.REGISTER, added_by=actor
+            )
         )
     after = {"name": group.display_name, "activity": activity.display_name, "term": term, "sources": sources}
-    trail.record(session, actor, "group.created", "TestGroup", group.id, after=after)
-    _changed(session, group)
+    _record(actor, "created", group, after=after, session=session)
+    _changed(group, session=session)
     return group
 
 
-def rename(session: Session, actor: str, group: TestGroup, name: str) -> None:
+def rename(actor: str, group: TestGroup, name: str, *, session: Session) -> None:
     """Give the group a new name."""
     name = _clean_name(name)
     if name == group.display_name:
         return
     before = {"name": group.display_name}
     group.display_name = name
-    trail.record(session, actor, "group.renamed", "TestGroup", group.id, before=before, after={"name": name})
-    _changed(session, group)
+    _record(actor, "renamed", group, before=before, after={"name": name}, session=session)
+    _changed(group, session=session)
 
 
-def _member(session: Session, group: TestGroup, person_id: str, role: str) -> TestGroupMember | None:
+def _member(group: TestGroup, person_id: str, role: str, *, session: Session) -> TestGroupMember | None:
     return session.get(TestGroupMember, (group.id, person_id, role))
 
 
-def add_pupil(session: Session, actor: str, group: TestGroup, person_id: str) -> None:
+def add_pupil(actor: str, group: TestGroup, person_id: str, *, session: Session) -> None:
     """Add a pupil enrolled at the group's unit (kept even if they leave a followed class)."""
     enrolled = session.exec(
         select(Enrolment.id).where(
@@ -150,65 +160,77 @@ def add_pupil(session: Session, actor: str, group: TestGroup, person_id: str) ->
     ).first()
     if enrolled is None:
         raise GroupError("Eleven är inte inskriven på skolenheten.")
-    member = _member(session, group, person_id, "pupil")
+    member = _member(group, person_id, MemberRole.PUPIL, session=session)
     if member is not None and not member.excluded:
         return
-    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
-    member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
+    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
+    member.origin, member.excluded, member.added_by, member.added_at = (
+        MemberOrigin.MANUAL,
+        False,
+        actor,
+        utcnow(),
+    )
     session.add(member)
-    trail.record(session, actor, "group.pupil_added", "TestGroup", group.id, after={"person": person_id})
-    _changed(session, group)
+    _record(actor, "pupil_added", group, after={"person": person_id}, session=session)
+    _changed(group, session=session)
 
 
-def add_class(session: Session, actor: str, group: TestGroup, register_group_id: str) -> int:
+def add_class(actor: str, group: TestGroup, register_group_id: str, *, session: Session) -> int:
     """Add every pupil of another class or teaching group by hand; returns how many were new."""
     klass = session.get(RegisterGroup, register_group_id)
     if klass is None or klass.school_unit_id != group.school_unit_id:
         raise GroupError("Klassen finns inte på skolenheten.")
     added = 0
     for person_id in source_pupils(group.school_unit_id, [register_group_id], session=session):
-        member = _member(session, group, person_id, "pupil")
+        member = _member(group, person_id, MemberRole.PUPIL, session=session)
         if member is not None and not member.excluded:
             continue
-        member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role="pupil")
-        member.origin, member.excluded, member.added_by, member.added_at = "manual", False, actor, utcnow()
+        member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
+        member.origin, member.excluded, member.added_by, member.added_at = (
+            MemberOrigin.MANUAL,
+            False,
+            actor,
+            utcnow(),
+        )
         session.add(member)
         added += 1
     after = {"class": register_group_id, "added": added}
-    trail.record(session, actor, "group.class_added", "TestGroup", group.id, after=after)
-    _changed(session, group)
+    _record(actor, "class_added", group, after=after, session=session)
+    _changed(group, session=session)
     return added
 
 
-def add_staff(session: Session, actor: str, group: TestGroup, person_id: str) -> None:
+def add_staff(actor: str, group: TestGroup, person_id: str, *, session: Session) -> None:
     """Add a member of staff who has a duty at the group's unit (they will see all results)."""
     duty = session.exec(
         select(Duty.id).where(Duty.person_id == person_id, Duty.school_unit_id == group.school_unit_id)
     ).first()
     if duty is None:
         raise GroupError("Personen har ingen tjänstgöring på skolenheten.")
-    if _member(session, group, person_id, "staff") is not None:
+    if _member(group, person_id, MemberRole.STAFF, session=session) is not None:
         return
-    session.add(TestGroupMember(test_group_id=group.id, person_id=person_id, role="staff", added_by=actor))
-    trail.record(session, actor, "group.staff_added", "TestGroup", group.id, after={"person": person_id})
-    _changed(session, group)
+    session.add(
+        TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.STAFF, added_by=actor)
+    )
+    _record(actor, "staff_added", group, after={"person": person_id}, session=session)
+    _changed(group, session=session)
 
 
-def remove_member(session: Session, actor: str, group: TestGroup, person_id: str, role: str) -> None:
+def remove_member(actor: str, group: TestGroup, person_id: str, role: str, *, session: Session) -> None:
     """Remove a pupil or member of staff; a followed-class pupil stays out until added again."""
-    member = _member(session, group, person_id, role)
+    member = _member(group, person_id, role, session=session)
     if member is None or member.excluded:
         raise LookupError(person_id)
-    if role == "pupil" and member.origin == "register" and group.follows_register:
+    if role == MemberRole.PUPIL and member.origin == MemberOrigin.REGISTER and group.follows_register:
         member.excluded = True
         session.add(member)
     else:
         session.delete(member)
-    trail.record(session, actor, f"group.{role}_removed", "TestGroup", group.id, before={"person": person_id})
-    _changed(session, group)
+    _record(actor, f"{role}_removed", group, before={"person": person_id}, session=session)
+    _changed(group, session=session)
 
 
-def set_following(session: Session, actor: str, group: TestGroup, follow: bool) -> None:
+def set_following(actor: str, group: TestGroup, follow: bool, *, session: Session) -> None:
     """Follow the source classes, or freeze the list as it is now."""
     has_sources = session.exec(
         select(TestGroupSource).where(TestGroupSource.test_group_id == group.id)
@@ -219,60 +241,51 @@ def set_following(session: Session, actor: str, group: TestGroup, follow: bool) 
         return
     before = {"follows_register": group.follows_register}
     group.follows_register = follow
-    trail.record(
-        session,
-        actor,
-        "group.following",
-        "TestGroup",
-        group.id,
-        before=before,
-        after={"follows_register": follow},
-    )
-    _changed(session, group)
+    _record(actor, "following", group, before=before, after={"follows_register": follow}, session=session)
+    _changed(group, session=session)
     if follow:
         sync_group(group, session=session)
 
 
-def mark_ready(session: Session, actor: str, group: TestGroup, issues: list | None = None) -> None:
+def mark_ready(actor: str, group: TestGroup, issues: list | None = None, *, session: Session) -> None:
     """Draft or withdrawn → ready, only without blocking errors (``issues``: its validation, if known)."""
-    if group.status == "ready":
+    if group.status == GroupStatus.READY:
         return
-    errors = [issue for issue in (validate(session, group) if issues is None else issues) if issue.blocking]
+    errors = [
+        issue for issue in (validate(group, session=session) if issues is None else issues) if issue.blocking
+    ]
     if errors:
         raise GroupError(f"Gruppen har {len(errors)} fel som måste rättas innan den kan markeras klar.")
     before = {"status": group.status}
-    group.status, group.ready_at, group.withdrawn_at = "ready", utcnow(), None
-    trail.record(
-        session, actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}
-    )
-    _changed(session, group)
+    group.status, group.ready_at, group.withdrawn_at = GroupStatus.READY, utcnow(), None
+    _record(actor, "ready", group, before=before, after={"status": GroupStatus.READY}, session=session)
+    _changed(group, session=session)
 
 
-def withdraw(session: Session, actor: str, group: TestGroup) -> None:
+def withdraw(actor: str, group: TestGroup, *, session: Session) -> None:
     """Ready → withdrawn: Skolverket is told to remove the group."""
-    if group.status != "ready":
+    if group.status != GroupStatus.READY:
         raise GroupError("Bara grupper som är klara kan dras tillbaka.")
-    group.status, group.withdrawn_at = "withdrawn", utcnow()
-    trail.record(
-        session,
+    group.status, group.withdrawn_at = GroupStatus.WITHDRAWN, utcnow()
+    _record(
         actor,
-        "group.withdrawn",
-        "TestGroup",
-        group.id,
-        before={"status": "ready"},
-        after={"status": "withdrawn"},
+        "withdrawn",
+        group,
+        before={"status": GroupStatus.READY},
+        after={"status": GroupStatus.WITHDRAWN},
+        session=session,
     )
-    _changed(session, group)
+    _changed(group, session=session)
 
 
-def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
+def delete_draft(actor: str, group: TestGroup, *, session: Session) -> None:
     """Delete a group that never left (draft); ready groups must be withdrawn instead."""
-    if group.status == "ready":
+    if group.status == GroupStatus.READY:
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
-    trail.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
+    _record(actor, "deleted", group, before={"name": group.display_name}, session=session)
     # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
     for table in (TestGroupMember.__table__, TestGroupSource.__table__):
         session.execute(delete(table).where(table.c.test_group_id == group.id))
     session.delete(group)
     session.flush()
-    publication.group_changed(session, group.id)
+    publication.group_changed(group.id, session=session)

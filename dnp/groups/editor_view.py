@@ -15,6 +15,7 @@ from dnp.groups.candidates import unit_classes
 from dnp.groups.facts import class_names
 from dnp.groups.facts import facts_for_groups
 from dnp.groups.facts import members_by_group
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupSource
@@ -107,7 +108,7 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
             errors=sum(1 for i in own if i.blocking),
             warnings=sum(1 for i in own if not i.blocking),
         )
-        (pupils if member.role == "pupil" else staff).append(row)
+        (pupils if member.role == MemberRole.PUPIL else staff).append(row)
     sources = session.exec(
         select(RegisterGroup)
         .join(TestGroupSource, TestGroupSource.register_group_id == RegisterGroup.id)

@@ -137,7 +137,7 @@ def facts_for_groups(
     return facts
 
 
-def validate(session: Session, group: TestGroup):
+def validate(group: TestGroup, *, session: Session):
     """The validation issues of one group."""
     return validate_group(facts_for_groups([group], session=session)[group.id])
 

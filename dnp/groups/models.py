@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
@@ -14,10 +15,47 @@ from sqlmodel import Field
 from sqlmodel import SQLModel
 
 from dnp.types import UTCDateTime
+from dnp.types import one_of
 from dnp.types import utcnow
 
-GROUP_STATUSES = ("draft", "ready", "withdrawn")
-MEMBER_ROLES = ("pupil", "staff")
+
+class GroupStatus(StrEnum):
+    """Where a test group is: being built, sent to Skolverket, or taken back after being sent."""
+
+    DRAFT = "draft"
+    READY = "ready"
+    WITHDRAWN = "withdrawn"
+
+
+class MemberRole(StrEnum):
+    """What a member is in a test group."""
+
+    PUPIL = "pupil"
+    STAFF = "staff"
+
+
+class MemberOrigin(StrEnum):
+    """How a member got into a test group: following a source class, or added by hand."""
+
+    REGISTER = "register"
+    MANUAL = "manual"
+
+
+class TaskKind(StrEnum):
+    """What a background task does."""
+
+    CATALOG_REFRESH = "catalog_refresh"
+    BULK_CREATE = "bulk_create"
+
+
+class TaskStatus(StrEnum):
+    """Where a background task is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
 
 # Namespace for ids we derive from test group ids (the published Activity id).
 ACTIVITY_NAMESPACE = uuid.UUID("6f1c2b0e-6d1a-4c55-9d55-1d0a4f3b8e21")
@@ -66,13 +104,16 @@ class TestGroup(SQLModel, table=True):
     __test__ = False  # not a pytest test class
 
     __tablename__ = "test_group"
-    __table_args__ = (Index("ix_test_group_unit_occasion", "school_unit_id", "occasion_id"),)
+    __table_args__ = (
+        Index("ix_test_group_unit_occasion", "school_unit_id", "occasion_id"),
+        one_of("test_group", "status", GroupStatus),
+    )
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
     occasion_id: int = Field(foreign_key="test_occasion.id", index=True)
     school_unit_id: str = _fk("organisation.id", index=False)
     display_name: str = Field(max_length=120)
-    status: str = Field(default="draft", max_length=10)
+    status: str = Field(default=GroupStatus.DRAFT, max_length=10)
     follows_register: bool = True
     created_by: str = Field(max_length=255)
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -113,7 +154,11 @@ class TestGroupMember(SQLModel, table=True):
     __test__ = False  # not a pytest test class
 
     __tablename__ = "test_group_member"
-    __table_args__ = (Index("ix_test_group_member_person", "person_id"),)
+    __table_args__ = (
+        Index("ix_test_group_member_person", "person_id"),
+        one_of("test_group_member", "role", MemberRole),
+        one_of("test_group_member", "origin", MemberOrigin),
+    )
 
     test_group_id: str = Field(
         sa_column=Column(String(36), ForeignKey("test_group.id", ondelete="CASCADE"), primary_key=True)
@@ -121,8 +166,8 @@ class TestGroupMember(SQLModel, table=True):
     person_id: str = Field(
         sa_column=Column(String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     )
-    role: str = Field(default="pupil", max_length=10, primary_key=True)
-    origin: str = Field(default="manual", max_length=10)
+    role: str = Field(default=MemberRole.PUPIL, max_length=10, primary_key=True)
+    origin: str = Field(default=MemberOrigin.MANUAL, max_length=10)
     excluded: bool = False
     added_by: str = Field(default="", max_length=255)
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -132,10 +177,14 @@ class BackgroundTask(SQLModel, table=True):
     """A long-running job a user started (catalog refresh, bulk creation), with its progress."""
 
     __tablename__ = "background_task"
+    __table_args__ = (
+        one_of("background_task", "kind", TaskKind),
+        one_of("background_task", "status", TaskStatus),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)
-    status: str = Field(default="queued", max_length=10)  # queued, running, done, failed
+    status: str = Field(default=TaskStatus.QUEUED, max_length=10)
     done: int = 0
     total: int = 0
     message: str = ""

@@ -12,16 +12,23 @@ from sqlmodel import select
 
 from dnp.auth.roles import Access
 from dnp.groups.facts import facts_for_groups
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
 from dnp.groups.validation import validate_group
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.ss12000.feedback import PublicationStatus
 from dnp.ss12000.feedback import publication_status
 
-STATUS_NAMES = {"draft": "Utkast", "ready": "Klar", "withdrawn": "Tillbakadragen"}
+STATUS_NAMES = {
+    GroupStatus.DRAFT: "Utkast",
+    GroupStatus.READY: "Klar",
+    GroupStatus.WITHDRAWN: "Tillbakadragen",
+}
 
 
 @dataclass
@@ -47,12 +54,12 @@ class OccasionSummary:
     @property
     def ready_candidates(self) -> int:
         """Drafts without blocking errors (what "mark all ready" would send)."""
-        return sum(1 for g in self.groups if g.group.status == "draft" and g.errors == 0)
+        return sum(1 for g in self.groups if g.group.status == GroupStatus.DRAFT and g.errors == 0)
 
 
 def manageable_units(rights: Access, *, session: Session) -> list[Organisation]:
     """School units the user may build groups at."""
-    query = select(Organisation).where(Organisation.organisation_type == "Skolenhet")
+    query = select(Organisation).where(Organisation.organisation_type == OrganisationType.SKOLENHET)
     if not rights.central_admin:
         query = query.where(Organisation.id.in_(rights.unit_ids or {""}))
     return list(session.exec(query.order_by(Organisation.display_name)).all())
@@ -81,8 +88,8 @@ def unit_overview(unit_id: str, *, session: Session) -> list[OccasionSummary]:
         occasions[group.occasion_id].groups.append(
             GroupSummary(
                 group=group,
-                pupils=sum(1 for m in group_facts.members if m.role == "pupil"),
-                staff=sum(1 for m in group_facts.members if m.role == "staff"),
+                pupils=sum(1 for m in group_facts.members if m.role == MemberRole.PUPIL),
+                staff=sum(1 for m in group_facts.members if m.role == MemberRole.STAFF),
                 errors=sum(1 for i in issues if i.blocking),
                 warnings=sum(1 for i in issues if not i.blocking),
                 publication=publication[group.id],
@@ -99,7 +106,7 @@ def central_totals(*, session: Session) -> list[dict]:
     """Per school unit: groups by status and pupils in ready groups."""
     units = session.exec(
         select(Organisation)
-        .where(Organisation.organisation_type == "Skolenhet")
+        .where(Organisation.organisation_type == OrganisationType.SKOLENHET)
         .order_by(Organisation.display_name)
     ).all()
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -114,8 +121,8 @@ def central_totals(*, session: Session) -> list[dict]:
             select(TestGroup.school_unit_id, func.count(func.distinct(TestGroupMember.person_id)))
             .join(TestGroupMember, TestGroupMember.test_group_id == TestGroup.id)
             .where(
-                TestGroup.status == "ready",
-                TestGroupMember.role == "pupil",
+                TestGroup.status == GroupStatus.READY,
+                TestGroupMember.role == MemberRole.PUPIL,
                 TestGroupMember.excluded.is_(False),
             )
             .group_by(TestGroup.school_unit_id)

@@ -7,6 +7,9 @@ from sqlmodel import select
 
 from dnp.audit import trail
 from dnp.groups.candidates import source_pupils
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberOrigin
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
@@ -17,7 +20,7 @@ REGISTER_ACTOR = "register"
 
 def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
     """Bring a following group in line with its classes; hand-made changes stay. Returns (joined, left)."""
-    if not group.follows_register or group.status == "withdrawn":
+    if not group.follows_register or group.status == GroupStatus.WITHDRAWN:
         return 0, 0
     sources = session.exec(
         select(TestGroupSource.register_group_id).where(TestGroupSource.test_group_id == group.id)
@@ -27,35 +30,43 @@ def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
         member.person_id: member
         for member in session.exec(
             select(TestGroupMember).where(
-                TestGroupMember.test_group_id == group.id, TestGroupMember.role == "pupil"
+                TestGroupMember.test_group_id == group.id, TestGroupMember.role == MemberRole.PUPIL
             )
         ).all()
     }
     joined = [person_id for person_id in wanted if person_id not in members]
-    left = [m for m in members.values() if m.origin == "register" and m.person_id not in wanted]
+    left = [m for m in members.values() if m.origin == MemberOrigin.REGISTER and m.person_id not in wanted]
     for person_id in sorted(joined):
         session.add(
             TestGroupMember(
-                test_group_id=group.id, person_id=person_id, origin="register", added_by=REGISTER_ACTOR
+                test_group_id=group.id,
+                person_id=person_id,
+                origin=MemberOrigin.REGISTER,
+                added_by=REGISTER_ACTOR,
             )
         )
         trail.record(
-            session, REGISTER_ACTOR, "group.pupil_joined", "TestGroup", group.id, after={"person": person_id}
+            REGISTER_ACTOR,
+            "group.pupil_joined",
+            "TestGroup",
+            group.id,
+            after={"person": person_id},
+            session=session,
         )
     for member in left:
         session.delete(member)
         if not member.excluded:
             trail.record(
-                session,
                 REGISTER_ACTOR,
                 "group.pupil_left",
                 "TestGroup",
                 group.id,
                 before={"person": member.person_id},
+                session=session,
             )
     if joined or left:
         session.flush()
-        publication.group_changed(session, group.id)
+        publication.group_changed(group.id, session=session)
     return len(joined), len(left)
 
 
@@ -92,16 +103,16 @@ def remove_deleted_persons(person_ids: list[str], *, session: Session) -> None:
             session.delete(member)
             groups.add(member.test_group_id)
             trail.record(
-                session,
                 REGISTER_ACTOR,
                 f"group.{member.role}_left",
                 "TestGroup",
                 member.test_group_id,
                 before={"person": member.person_id},
+                session=session,
             )
         session.flush()
         for group_id in sorted(groups):
-            publication.group_changed(session, group_id)
+            publication.group_changed(group_id, session=session)
 
 
 def after_register_change(changed: dict[str, list[str]], deleted: bool = False, *, session: Session) -> None:

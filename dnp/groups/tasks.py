@@ -9,16 +9,19 @@ from sqlmodel import select
 
 from dnp.audit import trail
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskKind
 
 
-def start_task(actor: str, kind: str, parameters: dict | None = None, *, session: Session) -> BackgroundTask:
+def start_task(
+    actor: str, kind: TaskKind, parameters: dict | None = None, *, session: Session
+) -> BackgroundTask:
     """Create a queued task; the caller commits, then enqueues ``run_background_task(task.id)``."""
     task = BackgroundTask(
         kind=kind, created_by=actor, parameters=json.dumps(parameters or {}), message="I kö …"
     )
     session.add(task)
     session.flush()
-    trail.record(session, actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters)
+    trail.record(actor, f"task.{kind}", "BackgroundTask", str(task.id), after=parameters, session=session)
     return task
 
 

@@ -9,6 +9,7 @@ from dataclasses import field
 from dnp.common import codes
 from dnp.common.civic import civic_number_kind
 from dnp.common.people import eppn_has_name
+from dnp.groups.models import MemberRole
 
 
 @dataclass
@@ -100,8 +101,8 @@ def validate_group(group: GroupFacts) -> list[Issue]:
     issues: list[Issue] = []
     if not group.display_name.strip():
         issues.append(Issue("error", "name", "Provgruppen saknar namn.", "Ge gruppen ett namn."))
-    pupils = [m for m in group.members if m.role == "pupil"]
-    staff = [m for m in group.members if m.role == "staff"]
+    pupils = [m for m in group.members if m.role == MemberRole.PUPIL]
+    staff = [m for m in group.members if m.role == MemberRole.STAFF]
     if not pupils:
         issues.append(Issue("error", "no_pupils", "Provgruppen har inga elever.", "Lägg till minst en elev."))
     if not staff:
@@ -116,7 +117,7 @@ def validate_group(group: GroupFacts) -> list[Issue]:
     pupil_ids = {m.person_id for m in pupils}
     for member in group.members:
         issues += _person_issues(member)
-        if member.role == "pupil":
+        if member.role == MemberRole.PUPIL:
             issues += _pupil_issues(member, group)
         else:
             issues += _staff_issues(member)

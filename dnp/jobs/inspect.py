@@ -133,7 +133,7 @@ def requeue_failed_audited(connection: Redis, actor: str, job_id: str | None, *,
     Returns how many went back; the caller commits the audit record.
     """
     count = requeue_failed(connection, job_id)
-    trail.record(session, actor, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    trail.record(actor, "ops.requeued", "Job", job_id or "*", after={"count": count}, session=session)
     return count
 
 

@@ -40,7 +40,7 @@ def provisioning_location(config) -> str:
 
 def client_from_config(config, session: Session) -> ProvisioningClient:
     """A Provisioning API client with our certificate, the shared token and the shared rate limit."""
-    cert, key = certificate_files(config, session)
+    cert, key = certificate_files(config, session=session)
     tokens = TokenClient(
         auth_server_url=config["AUTH_SERVER_URL"],
         location=provisioning_location(config),

@@ -29,6 +29,7 @@ from dnp.delivery.push import timing as push_timing
 from dnp.delivery.push.method import is_push
 from dnp.delivery.push.models import PushBatch
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskStatus
 from dnp.jobs import JOBS_QUEUE
 from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
@@ -54,10 +55,10 @@ def sweep_once() -> dict[str, int]:
         result["released"] = 0
         session.close()
         return result
-    released = attempts.release_stuck(session, now, timing)
-    gathered = deliveries.gather(session, now, timing)
+    released = attempts.release_stuck(now, timing, session=session)
+    gathered = deliveries.gather(now, timing, session=session)
     session.commit()
-    due = attempts.due(session, now)
+    due = attempts.due(now, session=session)
     enqueued = 0
     if due:
         queue = get_queue(WEBHOOKS_QUEUE)
@@ -140,7 +141,7 @@ def _requeue_waiting_tasks(session, now) -> int:
     """Background tasks still queued after a while (Redis was away at enqueue): enqueue them again."""
     waiting = session.exec(
         select(BackgroundTask.id).where(
-            BackgroundTask.status == "queued", BackgroundTask.created < now - timedelta(seconds=30)
+            BackgroundTask.status == TaskStatus.QUEUED, BackgroundTask.created < now - timedelta(seconds=30)
         )
     ).all()
     queue = get_queue(JOBS_QUEUE) if waiting else None

@@ -10,6 +10,8 @@ from dnp.db import get_session
 from dnp.groups.bulk import create_per_class
 from dnp.groups.catalog import refresh_catalog
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskKind
+from dnp.groups.models import TaskStatus
 from dnp.jobs.context import app_context
 from dnp.types import utcnow
 
@@ -21,9 +23,9 @@ def run_background_task(task_id: int) -> None:
     with app_context() as app:
         session = get_session()
         task = session.get(BackgroundTask, task_id)
-        if task is None or task.status in ("done", "failed"):
+        if task is None or task.status in (TaskStatus.DONE, TaskStatus.FAILED):
             return
-        task.status = "running"
+        task.status = TaskStatus.RUNNING
         session.add(task)
         session.commit()
 
@@ -35,21 +37,21 @@ def run_background_task(task_id: int) -> None:
 
         try:
             task.message = _dispatch(session, app, task, json.loads(task.parameters or "{}"), progress)
-            task.status = "done"
+            task.status = TaskStatus.DONE
         except Exception as exc:
             session.rollback()
             log.exception("background task %s (%s) failed", task_id, task.kind)
             task = session.get(BackgroundTask, task_id)
-            task.status, task.message = "failed", f"Misslyckades: {type(exc).__name__}"
+            task.status, task.message = TaskStatus.FAILED, f"Misslyckades: {type(exc).__name__}"
         task.finished = utcnow()
         session.add(task)
         session.commit()
 
 
 def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) -> str:
-    if task.kind == "catalog_refresh":
+    if task.kind == TaskKind.CATALOG_REFRESH:
         progress(0, 2, "Hämtar provaktiviteter från Skolverket …")
-        count, source, problem = refresh_catalog(session, app.config["OPEN_DATA_URL"])
+        count, source, problem = refresh_catalog(app.config["OPEN_DATA_URL"], session=session)
         session.commit()
         if source == "demo":
             return (
@@ -57,7 +59,7 @@ def _dispatch(session, app, task: BackgroundTask, parameters: dict, progress) ->
                 f"{counted(count, 'provaktivitet', 'provaktiviteter')} används."
             )
         return f"Klart: {counted(count, 'provaktivitet', 'provaktiviteter')} hämtade från Skolverket."
-    if task.kind == "bulk_create":
+    if task.kind == TaskKind.BULK_CREATE:
         created = create_per_class(task.created_by, parameters, progress, session=session)
         return f"Klart: {counted(created, 'provgrupp', 'provgrupper')} skapades."
     raise ValueError(task.kind)

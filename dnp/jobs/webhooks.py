@@ -13,6 +13,7 @@ from dnp.connection.credentials import token_client
 from dnp.db import get_session
 from dnp.delivery import attempts
 from dnp.delivery import deliveries
+from dnp.delivery.models import DeliveryStatus
 from dnp.delivery.models import Subscription
 from dnp.delivery.sender import post_webhook
 from dnp.delivery.subscriptions import target_allowed
@@ -33,41 +34,46 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         config = current_app.config
         session = get_session()
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        delivery = attempts.claim(session, delivery_id, worker, utcnow(), job_key)
+        delivery = attempts.claim(delivery_id, worker, utcnow(), job_key, session=session)
         session.commit()  # the claim is seen by other workers before anything is sent
         if delivery is None:
             return
         subscription = session.get(Subscription, delivery.subscription_id)
         timing = deliveries.timing_from_config(config)
         if subscription is None or subscription.expires <= utcnow():
-            attempts.give_up(session, delivery, "cancelled", "Prenumerationen har gått ut.")
+            attempts.give_up(
+                delivery, DeliveryStatus.CANCELLED, "Prenumerationen har gått ut.", session=session
+            )
             _commit(session, delivery_id)
             return
         if not target_allowed(subscription.target, config["WEBHOOK_ALLOWED_TARGETS"]):
             attempts.give_up(
-                session, delivery, "dead", "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS)."
+                delivery,
+                DeliveryStatus.DEAD,
+                "Mottagaradressen är inte tillåten (DNP_WEBHOOK_ALLOWED_TARGETS).",
+                session=session,
             )
             _commit(session, delivery_id)
             return
         if utcnow() - delivery.first_change_at > timing.restamp_after:
-            restamp(session, delivery, subscription.resource_types, utcnow())
+            restamp(delivery, subscription.resource_types, utcnow(), session=session)
             if not _commit(session, delivery_id):
                 return
         result = post_webhook(
             subscription.target,
             deliveries.body_for(delivery),
-            token_client(config, session),
+            token_client(config, session=session),
             config.get("TLS_CA_BUNDLE"),
             timeout=float(config["WEBHOOK_TIMEOUT"]),
         )
         now = utcnow()
         if result.ok:
-            attempts.succeeded(session, delivery, result.status, now)
+            attempts.succeeded(delivery, result.status, now, session=session)
         else:
             log.warning(
                 "delivery %s to subscription %s failed: %s", delivery.id, subscription.id, result.error
             )
-            attempts.failed(session, delivery, result.error, now, timing, result.status)
+            attempts.failed(delivery, result.error, now, timing, result.status, session=session)
         _commit(session, delivery_id)
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.audit import trail
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.publication import store
@@ -36,16 +38,16 @@ def _report(what: str, counts: dict) -> None:
         log.info("publication after %s: %s", what, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 
 
-def group_changed(session: Session, group_id: str) -> None:
+def group_changed(group_id: str, *, session: Session) -> None:
     """A test group changed: its Group, Activity, members, duties and unit."""
-    _report("test group change", Publisher(session).refresh(group_ids=[group_id]))
+    _report("test group change", Publisher(session=session).refresh(group_ids=[group_id]))
 
 
 def persons_changed(person_ids: list[str], *, session: Session) -> None:
     """Register changes to persons: republish those who are (or were) published; others cost one query."""
     if not person_ids:
         return
-    _report("register change to persons", Publisher(session).refresh(person_ids=person_ids))
+    _report("register change to persons", Publisher(session=session).refresh(person_ids=person_ids))
 
 
 def _staffed_ready_groups(person_ids: list[str], *, session: Session) -> set[str]:
@@ -57,8 +59,8 @@ def _staffed_ready_groups(person_ids: list[str], *, session: Session) -> set[str
                 .join(TestGroup, TestGroup.id == TestGroupMember.test_group_id)
                 .where(
                     TestGroupMember.person_id.in_(part),
-                    TestGroupMember.role == "staff",
-                    TestGroup.status == "ready",
+                    TestGroupMember.role == MemberRole.STAFF,
+                    TestGroup.status == GroupStatus.READY,
                 )
             ).scalars()
         )
@@ -69,11 +71,11 @@ def duties_changed(duty_ids: list[str], *, session: Session) -> None:
     """Register changes to duties: the teachers' activities may now point at another duty."""
     if not duty_ids:
         return
-    persons = {doc["person"]["id"] for doc in store.documents(session, "Duty", duty_ids).values()}
+    persons = {doc["person"]["id"] for doc in store.documents("Duty", duty_ids, session=session).values()}
     for part in chunks(duty_ids):
         persons.update(session.execute(select(Duty.person_id).where(Duty.id.in_(part))).scalars())
     groups = _staffed_ready_groups(sorted(persons), session=session)
-    counts = Publisher(session).refresh(group_ids=groups, duty_ids=duty_ids, pupils=False)
+    counts = Publisher(session=session).refresh(group_ids=groups, duty_ids=duty_ids, pupils=False)
     _report("register change to duties", counts)
 
 
@@ -85,24 +87,26 @@ def organisations_changed(organisation_ids: list[str], *, session: Session) -> N
     for part in chunks(organisation_ids):
         groups.update(
             session.execute(
-                select(TestGroup.id).where(TestGroup.school_unit_id.in_(part), TestGroup.status == "ready")
+                select(TestGroup.id).where(
+                    TestGroup.school_unit_id.in_(part), TestGroup.status == GroupStatus.READY
+                )
             ).scalars()
         )
     if groups:
-        _report("register change to school units", Publisher(session).refresh(group_ids=groups))
+        _report("register change to school units", Publisher(session=session).refresh(group_ids=groups))
 
 
 def rebuild(*, session: Session) -> dict:
     """Recompute the whole publication (after an upgrade that changes the documents); caller commits."""
-    publisher = Publisher(session)
+    publisher = Publisher(session=session)
     group_ids = set(session.execute(select(TestGroup.id)).scalars()) | set(
-        store.published_ids(session, "Group")
+        store.published_ids("Group", session=session)
     )
     return publisher.refresh(
         group_ids=group_ids,
-        person_ids=store.published_ids(session, "Person"),
-        duty_ids=store.published_ids(session, "Duty"),
-        organisation_ids=store.published_ids(session, "Organisation"),
+        person_ids=store.published_ids("Person", session=session),
+        duty_ids=store.published_ids("Duty", session=session),
+        organisation_ids=store.published_ids("Organisation", session=session),
     )
 
 
@@ -118,14 +122,20 @@ def set_protected_mode(actor: str, mode: str, *, session: Session) -> dict:
     session.add(row)
     session.flush()
     trail.record(
-        session, actor, "setting.changed", "CentralSetting", PROTECTED_KEY, {"value": before}, {"value": mode}
+        actor,
+        "setting.changed",
+        "CentralSetting",
+        PROTECTED_KEY,
+        {"value": before},
+        {"value": mode},
+        session=session,
     )
     protected = session.execute(
         select(Person.id)
         .join(PublishedEntity, (PublishedEntity.id == Person.id) & (PublishedEntity.resource == "Person"))
         .where(Person.security_marking != "Ingen")
     ).scalars()
-    return Publisher(session).refresh(person_ids=list(protected))
+    return Publisher(session=session).refresh(person_ids=list(protected))
 
 
 def change_protected_mode(actor: str, mode: str, *, session: Session) -> int:

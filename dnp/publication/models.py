@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger
 from sqlalchemy import Column
@@ -14,10 +15,26 @@ from sqlmodel import SQLModel
 
 from dnp.types import UTCDateTime
 from dnp.types import current_transaction_id
+from dnp.types import one_of
 from dnp.types import utcnow
 
-# SS 12000 resource types as the API and the outbox name them.
-RESOURCES = ("Organisation", "Person", "Group", "Duty", "Activity")
+
+class Resource(StrEnum):
+    """An SS 12000 resource type as the API and the outbox name it."""
+
+    ORGANISATION = "Organisation"
+    PERSON = "Person"
+    GROUP = "Group"
+    DUTY = "Duty"
+    ACTIVITY = "Activity"
+
+
+class Change(StrEnum):
+    """What happened to a published entity (an outbox row)."""
+
+    CREATED = "created"
+    MODIFIED = "modified"
+    DELETED = "deleted"
 
 
 class PublishedEntity(SQLModel, table=True):
@@ -29,7 +46,10 @@ class PublishedEntity(SQLModel, table=True):
     """
 
     __tablename__ = "published_entity"
-    __table_args__ = (Index("ix_published_entity_modified", "resource", "modified"),)
+    __table_args__ = (
+        Index("ix_published_entity_modified", "resource", "modified"),
+        one_of("published_entity", "resource", Resource),
+    )
 
     resource: str = Field(sa_column=Column(String(12), primary_key=True))
     id: str = Field(sa_column=Column(String(36), primary_key=True))
@@ -43,7 +63,10 @@ class DeletedEntity(SQLModel, table=True):
     """An entity that left the publication (served by ``/deletedEntities``)."""
 
     __tablename__ = "deleted_entity"
-    __table_args__ = (Index("ix_deleted_entity_entity", "resource", "entity_id"),)
+    __table_args__ = (
+        Index("ix_deleted_entity_entity", "resource", "entity_id"),
+        one_of("deleted_entity", "resource", Resource),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     resource: str = Field(max_length=12)
@@ -55,6 +78,7 @@ class Outbox(SQLModel, table=True):
     """A publication change for the notifier: ``created``, ``modified`` or ``deleted``."""
 
     __tablename__ = "outbox"
+    __table_args__ = (one_of("outbox", "resource", Resource), one_of("outbox", "change", Change))
 
     id: int | None = Field(default=None, primary_key=True)
     resource: str = Field(max_length=12)

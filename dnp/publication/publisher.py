@@ -16,12 +16,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.groups.models import ACTIVITY_NAMESPACE
+from dnp.groups.models import GroupStatus
+from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
 from dnp.publication import render
 from dnp.publication import store
+from dnp.publication.models import Resource
 from dnp.publication.settings import protected_mode
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
@@ -47,10 +50,10 @@ def activity_id_for(group_id: str) -> str:
 class Publisher:
     """One publication pass over a set of possibly affected entities; the caller commits."""
 
-    def __init__(self, session: Session):
+    def __init__(self, *, session: Session):
         self.session = session
         self.now = utcnow()
-        self.writer = store.Writer(session, self.now)
+        self.writer = store.Writer(self.now, session=session)
         self._units: dict[str, Organisation] | None = None
         self._mode: str | None = None
 
@@ -64,7 +67,7 @@ class Publisher:
     def units(self) -> dict[str, Organisation]:
         """Register school units with at least one ready group, by register id."""
         if self._units is None:
-            ready_units = select(TestGroup.school_unit_id).where(TestGroup.status == "ready")
+            ready_units = select(TestGroup.school_unit_id).where(TestGroup.status == GroupStatus.READY)
             rows = self.session.execute(select(Organisation).where(Organisation.id.in_(ready_units)))
             self._units = {unit.id: unit for unit in rows.scalars()}
         return self._units
@@ -86,8 +89,8 @@ class Publisher:
 
     def _groups(self, group_ids: list[str], pupils: bool) -> tuple[set, set, set]:
         activity_ids = {group_id: activity_id_for(group_id) for group_id in group_ids}
-        old_groups = store.documents(self.session, "Group", group_ids)
-        old_activities = store.documents(self.session, "Activity", list(activity_ids.values()))
+        old_groups = store.documents(Resource.GROUP, group_ids, session=self.session)
+        old_activities = store.documents(Resource.ACTIVITY, list(activity_ids.values()), session=self.session)
         persons: set[str] = set()
         duties: set[str] = set()
         organisations = {doc["organisation"]["id"] for doc in old_groups.values()}
@@ -96,17 +99,19 @@ class Publisher:
                 persons |= {m["person"]["id"] for m in doc.get("groupMemberships", [])}
         for doc in old_activities.values():
             duties |= {teacher["duty"]["id"] for teacher in doc.get("teachers", [])}
-        old_duties = store.documents(self.session, "Duty", sorted(duties))
+        old_duties = store.documents(Resource.DUTY, sorted(duties), session=self.session)
         persons |= {doc["person"]["id"] for doc in old_duties.values()}
 
         rows = self.session.execute(
             select(TestGroup, TestActivity)
             .join(TestOccasion, TestOccasion.id == TestGroup.occasion_id)
             .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
-            .where(TestGroup.id.in_(group_ids), TestGroup.status == "ready")
+            .where(TestGroup.id.in_(group_ids), TestGroup.status == GroupStatus.READY)
         ).all()
         ready = {group.id: (group, activity) for group, activity in rows}
-        members: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"pupil": [], "staff": []})
+        members: dict[str, dict[str, list[str]]] = defaultdict(
+            lambda: {MemberRole.PUPIL: [], MemberRole.STAFF: []}
+        )
         for group_id, person_id, role in self.session.execute(
             select(TestGroupMember.test_group_id, TestGroupMember.person_id, TestGroupMember.role).where(
                 TestGroupMember.test_group_id.in_(list(ready)), TestGroupMember.excluded.is_(False)
@@ -117,7 +122,7 @@ class Publisher:
             {
                 (person_id, group.school_unit_id)
                 for group, _ in ready.values()
-                for person_id in members[group.id]["staff"]
+                for person_id in members[group.id][MemberRole.STAFF]
             }
         )
         groups, activities = {}, {}
@@ -127,7 +132,7 @@ class Publisher:
                 continue
             group, activity = ready[group_id]
             unit = self.units()[group.school_unit_id]
-            staff = members[group_id]["staff"]
+            staff = members[group_id][MemberRole.STAFF]
             duty_ids = [chosen[(p, unit.id)].id for p in staff if (p, unit.id) in chosen]
             data = render.GroupInput(
                 group_id=group.id,
@@ -136,7 +141,7 @@ class Publisher:
                 school_type=_group_school_type(activity, unit),
                 unit_ref=unit.skolverket_id,
                 parent_activity_id=activity.id,
-                pupil_ids=members[group_id]["pupil"],
+                pupil_ids=members[group_id][MemberRole.PUPIL],
                 duty_ids=duty_ids,
             )
             groups[group_id] = render.group_document(data)
@@ -144,8 +149,8 @@ class Publisher:
             persons |= set(staff) | (set(data.pupil_ids) if pupils else set())
             duties |= set(duty_ids)
             organisations.add(unit.skolverket_id)
-        self.writer.apply("Group", groups)
-        self.writer.apply("Activity", activities)
+        self.writer.apply(Resource.GROUP, groups)
+        self.writer.apply(Resource.ACTIVITY, activities)
         return persons, duties, organisations
 
     def _chosen_duties(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Duty]:
@@ -164,7 +169,7 @@ class Publisher:
             .where(
                 TestGroupMember.person_id.in_(person_ids),
                 TestGroupMember.excluded.is_(False),
-                TestGroup.status == "ready",
+                TestGroup.status == GroupStatus.READY,
             )
         )
         if role:
@@ -176,7 +181,7 @@ class Publisher:
         pupil_units: dict[str, set[str]] = defaultdict(set)
         for person_id, role, unit_id in self._ready_memberships(person_ids):
             reachable.add(person_id)
-            if role == "pupil":
+            if role == MemberRole.PUPIL:
                 pupil_units[person_id].add(unit_id)
         enrolments: dict[str, list[dict]] = defaultdict(list)
         if pupil_units:
@@ -195,13 +200,14 @@ class Publisher:
                 select(Person).where(Person.id.in_(list(reachable)))
             ).scalars():
                 desired[person.id] = render.person_document(person, enrolments[person.id], self.mode)
-        self.writer.apply("Person", desired)
+        self.writer.apply(Resource.PERSON, desired)
 
     def _duties(self, duty_ids: list[str]) -> None:
         duties = list(self.session.execute(select(Duty).where(Duty.id.in_(duty_ids))).scalars())
         persons = sorted({duty.person_id for duty in duties})
         staffed = {
-            (person_id, unit_id) for person_id, _, unit_id in self._ready_memberships(persons, "staff")
+            (person_id, unit_id)
+            for person_id, _, unit_id in self._ready_memberships(persons, MemberRole.STAFF)
         }
         chosen = self._chosen_duties(staffed)
         desired: dict[str, dict | None] = dict.fromkeys(duty_ids)
@@ -209,7 +215,7 @@ class Publisher:
             pair = (duty.person_id, duty.school_unit_id)
             if pair in chosen and chosen[pair].id == duty.id:
                 desired[duty.id] = render.duty_document(duty, self.units()[duty.school_unit_id].skolverket_id)
-        self.writer.apply("Duty", desired)
+        self.writer.apply(Resource.DUTY, desired)
 
     def _organisations(self, organisation_ids: list[str]) -> None:
         if not organisation_ids:
@@ -219,7 +225,7 @@ class Publisher:
             org_id: render.organisation_document(by_ref[org_id]) if org_id in by_ref else None
             for org_id in organisation_ids
         }
-        self.writer.apply("Organisation", desired)
+        self.writer.apply(Resource.ORGANISATION, desired)
 
 
 def _group_school_type(activity: TestActivity, unit: Organisation) -> str:

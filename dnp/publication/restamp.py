@@ -11,13 +11,14 @@ from sqlmodel import select
 
 from dnp.delivery.models import Delivery
 from dnp.publication import store
+from dnp.publication.models import Change
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 
 CHUNK = 500
 
 
-def restamp(session: Session, delivery: Delivery, resource_types: list[str], now: datetime) -> int:
+def restamp(delivery: Delivery, resource_types: list[str], now: datetime, *, session: Session) -> int:
     """Set ``meta.modified`` (and deletion times) of everything the delivery covers to ``now``.
 
     Not a change: no outbox rows are written, so it announces nothing new.
@@ -32,11 +33,11 @@ def restamp(session: Session, delivery: Delivery, resource_types: list[str], now
     changed: dict[str, set[str]] = defaultdict(set)
     deleted: dict[str, set[str]] = defaultdict(set)
     for resource, entity_id, change in rows:
-        (deleted if change == "deleted" else changed)[resource].add(entity_id)
+        (deleted if change == Change.DELETED else changed)[resource].add(entity_id)
     touched = 0
     for resource, ids in changed.items():
         # The stored document carries its meta: the publication store rewrites both.
-        touched += store.restamp(session, resource, sorted(ids), now)
+        touched += store.restamp(resource, sorted(ids), now, session=session)
     for resource, ids in deleted.items():
         values = sorted(ids)
         for start in range(0, len(values), CHUNK):

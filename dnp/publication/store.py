@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from dnp.publication import render
+from dnp.publication.models import Change
 from dnp.publication.models import DeletedEntity
 from dnp.publication.models import Outbox
 from dnp.publication.models import PublishedEntity
@@ -36,7 +37,7 @@ def _parts(ids: list[str]):
         yield ids[start : start + CHUNK]
 
 
-def documents(session: Session, resource: str, ids: list[str]) -> dict[str, dict]:
+def documents(resource: str, ids: list[str], *, session: Session) -> dict[str, dict]:
     """Stored documents (parsed) of these ids that are published now."""
     found: dict[str, dict] = {}
     for part in _parts(list(ids)):
@@ -49,7 +50,7 @@ def documents(session: Session, resource: str, ids: list[str]) -> dict[str, dict
     return found
 
 
-def published_ids(session: Session, resource: str) -> list[str]:
+def published_ids(resource: str, *, session: Session) -> list[str]:
     """Ids of every published entity of a resource type."""
     rows = session.connection().execute(select(PUBLISHED.c.id).where(PUBLISHED.c.resource == resource))
     return [entity_id for (entity_id,) in rows]
@@ -58,7 +59,7 @@ def published_ids(session: Session, resource: str) -> list[str]:
 class Writer:
     """Applies desired documents of one resource type; ``None`` means "must not be published"."""
 
-    def __init__(self, session: Session, now: datetime):
+    def __init__(self, now: datetime, *, session: Session):
         self.session = session
         self.now = now
         self.counts: Counter = Counter()
@@ -124,8 +125,8 @@ class Writer:
                 insert(DELETED),
                 [{"resource": resource, "entity_id": i, "deleted_at": self.now} for i in deletes],
             )
-        changes = [(row["id"], "created") for row in inserts]
-        changes += [(row["_id"], "modified") for row in updates] + [(i, "deleted") for i in deletes]
+        changes = [(row["id"], Change.CREATED) for row in inserts]
+        changes += [(row["_id"], Change.MODIFIED) for row in updates] + [(i, Change.DELETED) for i in deletes]
         if changes:
             connection.execute(
                 insert(OUTBOX),
@@ -147,7 +148,7 @@ class Writer:
         self._analyze_at = self.inserted * 2
 
 
-def restamp(session: Session, resource: str, ids: list[str], now: datetime) -> int:
+def restamp(resource: str, ids: list[str], now: datetime, *, session: Session) -> int:
     """Set ``meta.modified`` of published entities to ``now`` without changing their content.
 
     For the notifier (DESIGN rule 5): a late webhook first re-stamps what it announces, so a client

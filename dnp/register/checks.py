@@ -53,7 +53,7 @@ def _references(kind: str, item: dict) -> list[tuple[str, str, str]]:
 class ReferenceChecker:
     """Remembers what the input holds so far and checks new items against it and the database."""
 
-    def __init__(self, session: Session):
+    def __init__(self, *, session: Session):
         self.session = session
         self.seen: dict[str, set[str]] = {kind: set() for kind in TABLES}
         self.eppn_owner: dict[str, str] = {}

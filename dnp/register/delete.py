@@ -81,7 +81,7 @@ def delete_items(kind: str, references: list, actor: str, *, session: Session) -
             memberships = RegisterGroupMembership.__table__
             connection.execute(delete(memberships).where(memberships.c.group_id.in_(part)))
         connection.execute(delete(table).where(table.c.id.in_(part)))
-    trail.record_many(session, actor, "register.deleted", ENTITY_NAMES[kind], present)
+    trail.record_many(actor, "register.deleted", ENTITY_NAMES[kind], present, session=session)
     summary = IngestSummary()
     summary.deleted[kind] = len(present)
     summary.changed_ids[kind] = present

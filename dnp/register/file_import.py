@@ -58,7 +58,7 @@ def import_stream(
     if unknown or not keys:
         message = f"filen ska vara ett objekt med nycklarna {', '.join(KINDS)}; okända: {unknown}"
         raise IngestRejected([Problem("file", None, None, "", message)], 1)
-    ingest = RegisterIngest(session, actor, "upsert")
+    ingest = RegisterIngest(actor, "upsert", session=session)
     for kind in KINDS:
         if kind not in keys:
             continue

@@ -25,6 +25,7 @@ from dnp.register.checks import ReferenceChecker
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
@@ -77,7 +78,7 @@ class RegisterIngest:
     but nothing more is written and ``finish`` raises so the caller rolls back.
     """
 
-    def __init__(self, session: Session, actor: str, mode: str = "upsert"):
+    def __init__(self, actor: str, mode: str = "upsert", *, session: Session):
         if mode not in ("create", "upsert"):
             raise ValueError(mode)
         self.session = session
@@ -86,7 +87,7 @@ class RegisterIngest:
         self.problems: list[Problem] = []
         self.problem_count = 0
         self.summary = IngestSummary()
-        self.references = ReferenceChecker(session)
+        self.references = ReferenceChecker(session=session)
 
     def _problem(self, *args, conflict: bool = False) -> None:
         self.problem_count += 1
@@ -120,7 +121,7 @@ class RegisterIngest:
             problems = []
         else:
             problems = schemas.schema_problems(schemas.item_validator(kind), item)
-            if kind == "organisations" and item.get("organisationType") == "Huvudman":
+            if kind == "organisations" and item.get("organisationType") == OrganisationType.HUVUDMAN:
                 # Our extension: a huvudman has an organisation number, not a school unit code.
                 problems = [p for p in problems if "'schoolUnitCode'" not in p[1]]
         problems += text_problems(item)
@@ -198,8 +199,8 @@ class RegisterIngest:
         entity = ENTITY_NAMES[kind]
         created_ids = [row["id"] for row, _ in inserts]
         updated_ids = [row["id"] for row, _ in updates]
-        trail.record_many(self.session, self.actor, "register.created", entity, created_ids, now)
-        trail.record_many(self.session, self.actor, "register.updated", entity, updated_ids, now)
+        trail.record_many(self.actor, "register.created", entity, created_ids, now, session=self.session)
+        trail.record_many(self.actor, "register.updated", entity, updated_ids, now, session=self.session)
 
 
 def _is_covered(path: str, covered: set[str]) -> bool:
@@ -213,7 +214,7 @@ def _is_covered(path: str, covered: set[str]) -> bool:
 
 def ingest_items(kind: str, items: list, actor: str, mode: str, *, session: Session) -> IngestSummary:
     """Validate and store one request's items of one kind, all or nothing."""
-    ingest = RegisterIngest(session, actor, mode)
+    ingest = RegisterIngest(actor, mode, session=session)
     ingest.add_batch(kind, items)
     summary = ingest.finish()
     after_register_change(summary.changed_ids, session=session)

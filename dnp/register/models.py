@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
@@ -15,7 +16,15 @@ from sqlmodel import SQLModel
 
 from dnp.types import JSONType
 from dnp.types import UTCDateTime
+from dnp.types import one_of
 from dnp.types import utcnow
+
+
+class OrganisationType(StrEnum):
+    """The SS 12000 organisation types Skolverket's DNP subset takes."""
+
+    HUVUDMAN = "Huvudman"
+    SKOLENHET = "Skolenhet"
 
 
 def skolverket_id(code: str) -> str:
@@ -32,8 +41,10 @@ def _fk(target: str, ondelete: str | None = None, nullable: bool = False, index:
 class Organisation(SQLModel, table=True):
     """A huvudman or a school unit (skolenhet)."""
 
+    __table_args__ = (one_of("organisation", "organisation_type", OrganisationType),)
+
     id: str = Field(sa_column=Column(String(36), primary_key=True))
-    organisation_type: str = Field(default="Skolenhet", max_length=20)
+    organisation_type: str = Field(default=OrganisationType.SKOLENHET, max_length=20)
     display_name: str
     school_unit_code: str | None = Field(default=None, max_length=8, unique=True)
     organisation_number: str | None = Field(default=None, max_length=20)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from dnp.register.models import OrganisationType
+
 
 def content_hash(document: dict) -> str:
     """A stable SHA-256 of a JSON-able document."""
@@ -20,7 +22,7 @@ def organisation_row(item: dict) -> dict:
     """Row for the organisation table."""
     return {
         "id": item["id"],
-        "organisation_type": item.get("organisationType", "Skolenhet"),
+        "organisation_type": item.get("organisationType", OrganisationType.SKOLENHET),
         "display_name": item.get("displayName") or "",
         "school_unit_code": item.get("schoolUnitCode") or None,
         "organisation_number": item.get("organisationNumber"),

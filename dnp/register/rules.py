@@ -7,6 +7,7 @@ import re
 from dnp.common import codes
 from dnp.common import identifiers
 from dnp.common.civic import civic_number_problem
+from dnp.register.models import OrganisationType
 
 # Free text may hold tab and newline; identifiers may not (see IDENTIFIER_KEYS).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -98,16 +99,19 @@ def _dicts(value: object) -> list[tuple[int, dict]]:
 def organisation_problems(item: dict) -> Problems:
     """Rules for a huvudman or school unit."""
     problems: Problems = []
-    kind = item.get("organisationType", "Skolenhet")
-    if kind not in codes.ORGANISATION_TYPES:
-        problems.append(("organisationType", f"okänt värde {kind!r}; tillåtna: Huvudman, Skolenhet"))
+    kind = item.get("organisationType", OrganisationType.SKOLENHET)
+    if kind not in tuple(OrganisationType):
+        allowed = ", ".join(OrganisationType)
+        problems.append(("organisationType", f"okänt värde {kind!r}; tillåtna: {allowed}"))
     if not str(item.get("displayName") or "").strip():
         problems.append(("displayName", "obligatoriskt fält saknas: 'displayName'"))
     code = item.get("schoolUnitCode")
-    if kind == "Skolenhet" and not (isinstance(code, str) and identifiers.SCHOOL_UNIT_CODE.fullmatch(code)):
+    if kind == OrganisationType.SKOLENHET and not (
+        isinstance(code, str) and identifiers.SCHOOL_UNIT_CODE.fullmatch(code)
+    ):
         problems.append(("schoolUnitCode", "skolenhetskoden ska vara exakt 8 siffror"))
     number = item.get("organisationNumber")
-    if kind == "Huvudman" and not (
+    if kind == OrganisationType.HUVUDMAN and not (
         isinstance(number, str) and identifiers.ORGANISATION_NUMBER.fullmatch(number)
     ):
         problems.append(("organisationNumber", "organisationsnumret ska vara 10 siffror"))

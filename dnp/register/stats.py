@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 
@@ -23,7 +24,7 @@ def register_counts(*, session: Session) -> dict[str, int]:
         "school_units": count(
             select(func.count())
             .select_from(Organisation)
-            .where(Organisation.organisation_type == "Skolenhet")
+            .where(Organisation.organisation_type == OrganisationType.SKOLENHET)
         ),
         "persons": count(select(func.count()).select_from(Person)),
         "duties": count(select(func.count()).select_from(Duty)),

@@ -16,6 +16,7 @@ from dnp.audit.search import AuditFilter
 from dnp.audit.search import known_values
 from dnp.audit.search import search_audit
 from dnp.auth import roles as access
+from dnp.auth.models import Role
 from dnp.common.request_input import page_number
 from dnp.common.wording import counted
 from dnp.db import get_session
@@ -45,14 +46,14 @@ def _access_page(db, status=200, error=None, form=None, message=None):
 
 
 @bp.get("/access")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def access_page():
     """Who has which role, and the form to grant more."""
     return _access_page(get_session())
 
 
 @bp.get("/access/people")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def people():
     """Search-as-you-type for persons to grant a role to (by EPPN or name)."""
     query = request.args.get("eppn", "")
@@ -60,7 +61,7 @@ def people():
 
 
 @bp.post("/access/grants")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def grant():
     """Grant a role to an EPPN (school-unit administrators: for the chosen units)."""
     db = get_session()
@@ -84,7 +85,7 @@ def grant():
 
 
 @bp.post("/access/grants/<int:grant_id>/revoke")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def revoke(grant_id: int):
     """Take a role away."""
     db = get_session()
@@ -109,7 +110,7 @@ def _date(name: str) -> date | None:
 
 
 @bp.get("/audit")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def audit():
     """The audit log, filtered and paged; the table alone for HTMX."""
     db = get_session()

@@ -11,6 +11,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dnp.auth.models import LoginMethod
 from dnp.common import identifiers
 from dnp.db import get_session
 from dnp.demo.users import demo_users
@@ -40,7 +41,7 @@ def dev_login():
         if not identifiers.is_eppn(eppn) or len(eppn) > 255:
             users = demo_users(session=get_session())
             return render("auth/dev_login.html", users=users, error="Ange en EPPN.", status=422)
-        return sign_in(eppn, "dev", next_path=request.form.get("next"))
+        return sign_in(eppn, LoginMethod.DEV, next_path=request.form.get("next"))
     next_path = safe_next(request.args.get("next"))
     return render("auth/dev_login.html", users=demo_users(session=get_session()), next=next_path)
 

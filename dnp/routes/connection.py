@@ -7,6 +7,7 @@ from flask import current_app
 from flask import request
 from flask_login import current_user
 
+from dnp.auth.models import Role
 from dnp.connection import status as connection
 from dnp.connection.credentials import CredentialError
 from dnp.connection.credentials import activate
@@ -27,22 +28,22 @@ bp = Blueprint("connection", __name__, url_prefix="/installningar")
 def _page(message: str | None = None, error: str | None = None, status: int = 200):
     session = get_session()
     config = current_app.config
-    certificate = connection.current_certificate(config, session)
+    certificate = connection.current_certificate(config, session=session)
     new_certificate = connection.pending_certificate(session=session)
-    organiser = connection.huvudman(session)
+    organiser = connection.huvudman(session=session)
     return render(
         "connection/index.html",
         block="connection_panel",
         status=status,
         certificate=certificate,
         new_certificate=new_certificate,
-        moa_entry=connection.moa_entry(config, session, certificate, new_certificate),
+        moa_entry=connection.moa_entry(config, certificate, new_certificate, session=session),
         entity_id=connection.entity_id(config),
-        organization_id=connection.organization_id(session),
+        organization_id=connection.organization_id(session=session),
         organiser=organiser,
         check=connection.last_check(session=session),
         subscriptions=all_subscriptions(session=session),
-        delivered=last_delivered(session),
+        delivered=last_delivered(session=session),
         now=utcnow(),
         warn_days=connection.WARN_DAYS,
         method=transfer_method(session),
@@ -53,14 +54,14 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
 
 
 @bp.get("/skolverket")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def index():
     """Certificate, Moa entry, subscriptions and the connection test."""
     return _page()
 
 
 @bp.post("/skolverket/certifikat")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def certificate():
     """Generate a key and self-signed certificate, or store an uploaded pair."""
     session = get_session()
@@ -92,7 +93,7 @@ def certificate():
 
 
 @bp.post("/skolverket/certifikat/aktivera")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def activate_certificate():
     """Start using the new (pending) certificate instead of the current one."""
     session = get_session()
@@ -109,7 +110,7 @@ def activate_certificate():
 
 
 @bp.post("/skolverket/certifikat/slang")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def discard_certificate():
     """Drop the new (pending) certificate; the current one stays in use."""
     session = get_session()
@@ -126,7 +127,7 @@ def _pem(file_field: str, text_field: str) -> bytes:
 
 
 @bp.post("/skolverket/test")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def test():
     """Fetch a token now and say in words what happened; with push also call Provisioning API's /alive."""
     session = get_session()
@@ -136,16 +137,18 @@ def test():
             current_app.config, current_user.access, new_certificate, session=session
         )
     else:
-        check = connection.test_connection(current_app.config, session, current_user.eppn, new_certificate)
+        check = connection.test_connection(
+            current_app.config, current_user.eppn, new_certificate, session=session
+        )
     session.commit()
     return _page(message=check.message if check.ok else None, error=None if check.ok else check.message)
 
 
 @bp.get("/forberedelser")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def checklist():
     """The steps before the first test, each with its live status and what to do next."""
     session = get_session()
     method = transfer_method(session)
-    steps = connection.checklist(current_app.config, session, method=method)
+    steps = connection.checklist(current_app.config, session=session, method=method)
     return render("connection/checklist.html", steps=steps, method=method, method_names=METHOD_NAMES)

@@ -11,6 +11,7 @@ from flask import request
 from flask_login import current_user
 from redis.exceptions import RedisError
 
+from dnp.auth.models import Role
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
@@ -44,8 +45,8 @@ def _page(message: str | None = None, status: int = 200, error: str | None = Non
         workers=inspect.worker_states(connection),
         failed=inspect.failed_jobs(connection),
         tasks=tasks,
-        backlog=ops.backlog(get_session()),
-        troubled=ops.troubled(get_session()),
+        backlog=ops.backlog(session=get_session()),
+        troubled=ops.troubled(session=get_session()),
         push=_push_context(connection),
         now=utcnow(),
         stale_after=STALE_HEARTBEAT_SECONDS,
@@ -73,14 +74,14 @@ def _push_context(connection) -> dict | None:
 
 
 @bp.get("/")
-@require_role("operator")
+@require_role(Role.OPERATOR)
 def index():
     """Queue depths, workers and their heartbeats, failed jobs; refreshes itself."""
     return _page()
 
 
 @bp.post("/jobb/ko-om")
-@require_role("operator")
+@require_role(Role.OPERATOR)
 def requeue():
     """Requeue one failed job (``job_id``) or all of them; audited."""
     job_id = request.form.get("job_id") or None
@@ -91,7 +92,7 @@ def requeue():
 
 
 @bp.post("/leveranser/ko-om")
-@require_role("operator")
+@require_role(Role.OPERATOR)
 def requeue_deliveries():
     """Give dead deliveries (``delivery_id``, or all) a fresh three days of attempts; audited."""
     raw = request.form.get("delivery_id", "")

@@ -13,6 +13,7 @@ from flask import redirect
 from flask import request
 from flask import url_for
 
+from dnp.auth.models import LoginMethod
 from dnp.auth.saml import login as saml_login
 from dnp.auth.saml import sp as saml
 from dnp.auth.saml.sp import SamlError
@@ -59,12 +60,12 @@ def acs():
         sp, idp = saml.sp_config(current_app.config), saml.idp_info(current_app.config)
         pending = saml_login.claim_request(request.form.get("RelayState", ""), session=db)
         db.commit()  # the token is spent even if the Response below is refused
-        result = saml_login.complete_login(db, sp, idp, pending, request.form.get("SAMLResponse", ""))
+        result = saml_login.complete_login(sp, idp, pending, request.form.get("SAMLResponse", ""), session=db)
     except SamlError as error:
         db.rollback()
         return _refuse(error)
     # sign_in commits the used assertion together with the new session.
-    return sign_in(result.eppn, "saml", result.display_name, result.next_path)
+    return sign_in(result.eppn, LoginMethod.SAML, result.display_name, result.next_path)
 
 
 @bp.get("/sls")

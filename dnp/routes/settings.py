@@ -9,6 +9,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dnp.auth.models import Role
 from dnp.db import get_session
 from dnp.delivery.push.actions import choose_method
 from dnp.delivery.push.method import METHOD_NAMES
@@ -29,7 +30,7 @@ bp = Blueprint("settings", __name__, url_prefix="/installningar")
 
 
 @bp.get("/")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def index():
     """The settings page: one section per topic (protected persons, Skolverket's fetches and reports)."""
     session = get_session()
@@ -99,7 +100,7 @@ def set_method():
 
 
 @bp.post("/skyddade-personer")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def protected_persons():
     """Change how protected persons are sent; they are republished in the same transaction."""
     mode = request.form.get("mode", "")

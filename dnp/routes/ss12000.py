@@ -181,11 +181,11 @@ def create_subscription():
     session = get_session()
     try:
         subscription = subscriptions.create(
-            session,
             _json_body(),
             _caller_name(),
             config["WEBHOOK_ALLOWED_TARGETS"],
             int(config["SUBSCRIPTION_DAYS"]),
+            session=session,
         )
     except subscriptions.SubscriptionRejected as error:
         session.rollback()
@@ -200,7 +200,7 @@ def renew_subscription(subscription_id: str):
     """Renew a subscription: ``expires`` = now + DNP_SUBSCRIPTION_DAYS."""
     session = get_session()
     days = int(current_app.config["SUBSCRIPTION_DAYS"])
-    subscription = subscriptions.renew(session, subscription_id, _caller_name(), days)
+    subscription = subscriptions.renew(subscription_id, _caller_name(), days, session=session)
     if subscription is None:
         _record(404, 0)
         return json_error(404, "Subscription not found.")
@@ -213,7 +213,7 @@ def renew_subscription(subscription_id: str):
 def delete_subscription(subscription_id: str):
     """Remove a subscription; unknown ids too answer 204."""
     session = get_session()
-    subscriptions.remove(session, subscription_id, _caller_name())
+    subscriptions.remove(subscription_id, _caller_name(), session=session)
     session.commit()
     _record(204, 0)
     return Response(status=204)

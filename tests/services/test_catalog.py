@@ -57,7 +57,7 @@ CATALOG = [
 
 def test_refresh_from_skolverket(db, open_data):
     OpenData.body, OpenData.status = json.dumps(CATALOG).encode(), 200
-    count, source, problem = refresh_catalog(db, open_data)
+    count, source, problem = refresh_catalog(open_data, session=db)
     db.commit()
     assert (count, source, problem) == (2, "skolverket", None)
     assert OpenData.seen == ["/v1/activities"]
@@ -71,13 +71,13 @@ def test_refresh_from_skolverket(db, open_data):
 )
 def test_bad_answers_fall_back_to_the_demo_catalog(db, open_data, status, body, reason):
     OpenData.body, OpenData.status = body, status
-    count, source, problem = refresh_catalog(db, open_data)
+    count, source, problem = refresh_catalog(open_data, session=db)
     assert source == "demo" and count > 20
     assert reason in problem
 
 
 def test_unreachable_falls_back(db):
-    count, source, problem = refresh_catalog(db, "http://127.0.0.1:1/v1")
+    count, source, problem = refresh_catalog("http://127.0.0.1:1/v1", session=db)
     assert source == "demo" and "gick inte att nå" in problem
     assert db.exec(select(TestActivity)).first().source == "demo"
 

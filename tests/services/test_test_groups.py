@@ -37,7 +37,7 @@ def pupils(db, group) -> set[str]:
 def create(db, world, sources=None, **kw):
     sources = [world.class_a["id"], world.class_b["id"]] if sources is None else sources
     group = changes.create_group(
-        db, ADMIN, rights(world), world.unit["id"], MA9, "VT 2027", kw.pop("name", ""), sources, **kw
+        ADMIN, rights(world), world.unit["id"], MA9, "VT 2027", kw.pop("name", ""), sources, **kw, session=db
     )
     db.commit()
     return group
@@ -54,12 +54,13 @@ def test_create_from_two_classes_merges_duplicates_and_names_itself(db, world):
 
 def test_only_own_units_and_fitting_tests(db, world):
     with pytest.raises(LookupError):
-        changes.create_group(db, ADMIN, rights(world), world.other_unit["id"], MA9, "VT 2027", "x", [])
+        changes.create_group(
+            ADMIN, rights(world), world.other_unit["id"], MA9, "VT 2027", "x", [], session=db
+        )
     with pytest.raises(changes.GroupError, match="skolform"):
-        changes.create_group(db, ADMIN, rights(world), world.unit["id"], MATMAT, "VT 2027", "x", [])
+        changes.create_group(ADMIN, rights(world), world.unit["id"], MATMAT, "VT 2027", "x", [], session=db)
     with pytest.raises(changes.GroupError, match="klasserna"):
         changes.create_group(
-            db,
             ADMIN,
             rights(world),
             world.unit["id"],
@@ -67,9 +68,10 @@ def test_only_own_units_and_fitting_tests(db, world):
             "VT 2027",
             "x",
             [world.class_a["id"], factories.organisation()["id"]],
+            session=db,
         )
     with pytest.raises(changes.GroupError, match="termin"):
-        changes.create_group(db, ADMIN, rights(world), world.unit["id"], MA9, "sommar", "x", [])
+        changes.create_group(ADMIN, rights(world), world.unit["id"], MA9, "sommar", "x", [], session=db)
 
 
 def test_following_group_tracks_the_register_but_keeps_hand_made_changes(client, db, world):
@@ -77,8 +79,8 @@ def test_following_group_tracks_the_register_but_keeps_hand_made_changes(client,
     leaver = world.pupils_a[0]
     removed_by_hand = world.pupils_a[1]
     added_by_hand = world.pupils_b[0]
-    changes.remove_member(db, ADMIN, group, removed_by_hand["id"], "pupil")
-    changes.add_pupil(db, ADMIN, group, added_by_hand["id"])
+    changes.remove_member(ADMIN, group, removed_by_hand["id"], "pupil", session=db)
+    changes.add_pupil(ADMIN, group, added_by_hand["id"], session=db)
     db.commit()
     newcomer = factories.person(world.unit["id"])
     send(client, "PUT", "persons", [newcomer])
@@ -98,7 +100,7 @@ def test_following_group_tracks_the_register_but_keeps_hand_made_changes(client,
 
 def test_fixed_list_does_not_follow(client, db, world):
     group = create(db, world, sources=[world.class_a["id"]])
-    changes.set_following(db, ADMIN, group, False)
+    changes.set_following(ADMIN, group, False, session=db)
     db.commit()
     changed = {**world.class_a, "groupMemberships": []}
     send(client, "PUT", "groups", [changed])
@@ -115,7 +117,7 @@ def test_deleting_a_followed_class_empties_it_from_the_group(client, db, world):
 
 def test_person_deleted_in_register_leaves_every_test_group(client, db, world):
     group = create(db, world)
-    changes.add_staff(db, ADMIN, group, world.teacher["id"])
+    changes.add_staff(ADMIN, group, world.teacher["id"], session=db)
     db.commit()
     send(client, "DELETE", "persons", [{"id": world.shared["id"]}, {"id": world.teacher["id"]}])
     db.expire_all()
@@ -126,36 +128,36 @@ def test_person_deleted_in_register_leaves_every_test_group(client, db, world):
 def test_add_pupil_and_staff_must_belong_to_the_unit(db, world):
     group = create(db, world, sources=[])
     with pytest.raises(changes.GroupError, match="inskriven"):
-        changes.add_pupil(db, ADMIN, group, world.other_pupil["id"])
+        changes.add_pupil(ADMIN, group, world.other_pupil["id"], session=db)
     with pytest.raises(changes.GroupError, match="tjänstgöring"):
-        changes.add_staff(db, ADMIN, group, world.pupils_a[0]["id"])
+        changes.add_staff(ADMIN, group, world.pupils_a[0]["id"], session=db)
     with pytest.raises(changes.GroupError, match="Klassen"):
-        changes.add_class(db, ADMIN, group, factories.organisation()["id"])
-    assert changes.add_class(db, ADMIN, group, world.class_b["id"]) == 3
+        changes.add_class(ADMIN, group, factories.organisation()["id"], session=db)
+    assert changes.add_class(ADMIN, group, world.class_b["id"], session=db) == 3
 
 
 def test_ready_needs_no_errors_then_withdraw(db, world):
     group = create(db, world, sources=[])
     with pytest.raises(changes.GroupError, match="fel"):
-        changes.mark_ready(db, ADMIN, group)  # no pupils
-    changes.add_pupil(db, ADMIN, group, world.pupils_a[0]["id"])
-    changes.add_staff(db, ADMIN, group, world.teacher["id"])
-    assert [i for i in validate(db, group) if i.blocking] == []
-    changes.mark_ready(db, ADMIN, group)
+        changes.mark_ready(ADMIN, group, session=db)  # no pupils
+    changes.add_pupil(ADMIN, group, world.pupils_a[0]["id"], session=db)
+    changes.add_staff(ADMIN, group, world.teacher["id"], session=db)
+    assert [i for i in validate(group, session=db) if i.blocking] == []
+    changes.mark_ready(ADMIN, group, session=db)
     assert group.status == "ready" and group.ready_at is not None
-    changes.withdraw(db, ADMIN, group)
+    changes.withdraw(ADMIN, group, session=db)
     assert group.status == "withdrawn"
     with pytest.raises(changes.GroupError):
-        changes.withdraw(db, ADMIN, group)
+        changes.withdraw(ADMIN, group, session=db)
 
 
 def test_ready_all_skips_groups_with_errors_and_close_occasion_withdraws(db, world):
     good = create(db, world, sources=[world.class_a["id"]], name="Bra")
     create(db, world, sources=[], name="Tom")
-    done, skipped = bulk.ready_all(db, ADMIN, rights(world), world.unit["id"], good.occasion_id)
+    done, skipped = bulk.ready_all(ADMIN, rights(world), world.unit["id"], good.occasion_id, session=db)
     db.commit()
     assert (done, skipped) == (1, 1)
-    assert bulk.close_occasion(db, ADMIN, good.occasion_id) == 1
+    assert bulk.close_occasion(ADMIN, good.occasion_id, session=db) == 1
     db.commit()
     db.refresh(good)
     assert good.status == "withdrawn"
@@ -165,10 +167,10 @@ def test_ready_all_skips_groups_with_errors_and_close_occasion_withdraws(db, wor
 
 def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
     withdrawn = create(db, world, sources=[world.class_a["id"]], name="Dragen")
-    changes.mark_ready(db, ADMIN, withdrawn)
-    changes.withdraw(db, ADMIN, withdrawn)
+    changes.mark_ready(ADMIN, withdrawn, session=db)
+    changes.withdraw(ADMIN, withdrawn, session=db)
     draft = create(db, world, sources=[world.class_b["id"]], name="Utkast")
-    done, skipped = bulk.ready_all(db, ADMIN, rights(world), world.unit["id"], draft.occasion_id)
+    done, skipped = bulk.ready_all(ADMIN, rights(world), world.unit["id"], draft.occasion_id, session=db)
     db.commit()
     assert (done, skipped) == (1, 0)
     db.refresh(withdrawn)
@@ -179,18 +181,18 @@ def test_ready_all_leaves_withdrawn_groups_withdrawn(db, world):
 def test_rename_and_delete_draft(db, world):
     group = create(db, world)
     with pytest.raises(changes.GroupError):
-        changes.rename(db, ADMIN, group, "   ")
+        changes.rename(ADMIN, group, "   ", session=db)
     with pytest.raises(changes.GroupError):
-        changes.rename(db, ADMIN, group, "x" * 200)
-    changes.rename(db, ADMIN, group, "  Ny   grupp ")
+        changes.rename(ADMIN, group, "x" * 200, session=db)
+    changes.rename(ADMIN, group, "  Ny   grupp ", session=db)
     assert group.display_name == "Ny grupp"
-    changes.delete_draft(db, ADMIN, group)
+    changes.delete_draft(ADMIN, group, session=db)
     db.commit()
-    assert changes.visible_group(db, rights(world), group.id) is None
+    assert changes.visible_group(rights(world), group.id, session=db) is None
 
 
 def test_visible_group_hides_other_units(db, world):
     group = create(db, world)
     stranger = Access(eppn="x@y.se", unit_ids=frozenset({world.other_unit["id"]}))
-    assert changes.visible_group(db, stranger, group.id) is None
-    assert changes.visible_group(db, Access(eppn="c@y.se", central_admin=True), group.id) is not None
+    assert changes.visible_group(stranger, group.id, session=db) is None
+    assert changes.visible_group(Access(eppn="c@y.se", central_admin=True), group.id, session=db) is not None

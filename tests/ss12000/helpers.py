@@ -30,13 +30,15 @@ def session_for(app):
 def make_group(app, unit_id: str, classes=(), pupils=(), staff=(), ready=True, name="MA åk 9 grupp") -> str:
     """A test group for MA åk 9 at the unit, from classes and/or single pupils, with staff; its id."""
     with session_for(app) as session:
-        group = changes.create_group(session, ADMIN, RIGHTS, unit_id, MA9, "VT 2027", name, list(classes))
+        group = changes.create_group(
+            ADMIN, RIGHTS, unit_id, MA9, "VT 2027", name, list(classes), session=session
+        )
         for person_id in pupils:
-            changes.add_pupil(session, ADMIN, group, person_id)
+            changes.add_pupil(ADMIN, group, person_id, session=session)
         for person_id in staff:
-            changes.add_staff(session, ADMIN, group, person_id)
+            changes.add_staff(ADMIN, group, person_id, session=session)
         if ready:
-            changes.mark_ready(session, ADMIN, group)
+            changes.mark_ready(ADMIN, group, session=session)
         return group.id
 
 
@@ -44,7 +46,7 @@ def change_group(app, group_id: str, action: str, *args) -> None:
     """Call a group change (``withdraw``, ``remove_member``, ``rename``…) on a group."""
     with session_for(app) as session:
         group = session.get(TestGroup, group_id)
-        getattr(changes, action)(session, ADMIN, group, *args)
+        getattr(changes, action)(ADMIN, group, *args, session=session)
 
 
 def snapshot(app) -> dict[tuple[str, str], tuple]:

@@ -156,7 +156,7 @@ def test_restamping_moves_modified_without_announcing_a_change(app, api, world):
     before, rows = api.get(f"/groups/{group_id}"), outbox_count(app)
     hashes = snapshot(app)
     with session_for(app) as session:
-        assert restamp(session, "Group", [group_id], utcnow()) == 1
+        assert restamp("Group", [group_id], utcnow(), session=session) == 1
     after = api.get(f"/groups/{group_id}")
     assert after["meta"]["modified"] > before["meta"]["modified"]
     assert after["meta"]["created"] == before["meta"]["created"]
@@ -177,7 +177,7 @@ def test_a_large_first_publication_keeps_the_planner_informed(app, monkeypatch):
     monkeypatch.setattr(store, "ANALYZE_FROM", 3)
     engine = app.extensions["dnp.engine"]
     with Session(engine) as session:
-        writer = store.Writer(session, datetime.now(UTC))
+        writer = store.Writer(datetime.now(UTC), session=session)
         people = [factories.person(None) for _ in range(7)]
         writer.apply("Person", {person["id"]: person for person in people})
         writer.apply("Person", {person["id"]: person for person in people[:2]})  # unchanged: no insert

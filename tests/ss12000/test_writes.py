@@ -62,7 +62,7 @@ def _change(db, entity_id: str) -> int:
 
 
 def _gathered(db) -> list[Delivery]:
-    deliveries.gather(db, utcnow(), deliveries.Timing(coalesce_seconds=0))
+    deliveries.gather(utcnow(), deliveries.Timing(coalesce_seconds=0), session=db)
     db.commit()
     return list(db.exec(select(Delivery).order_by(Delivery.id)).all())
 

@@ -56,8 +56,8 @@ class DeliveryEnv:
     def change(self, number: int = 0) -> None:
         """One real publication change: rename the ready group (its Group document changes)."""
         with self.session() as session:
-            group = changes.visible_group(session, ADMIN, self.group_id)
-            changes.rename(session, ADMIN.eppn, group, f"MA åk 9 variant {number}")
+            group = changes.visible_group(ADMIN, self.group_id, session=session)
+            changes.rename(ADMIN.eppn, group, f"MA åk 9 variant {number}", session=session)
             session.commit()
 
     def max_outbox(self) -> int:
@@ -131,9 +131,16 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
     engine = app.extensions["dnp.engine"]
     with Session(engine, expire_on_commit=False) as session:
         group = changes.create_group(
-            session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
+            ADMIN.eppn,
+            ADMIN,
+            world.unit["id"],
+            MA9,
+            "VT 2027",
+            "MA åk 9",
+            [world.class_a["id"]],
+            session=session,
         )
-        changes.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
+        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
         session.add(
             Subscription(
                 id=SUBSCRIPTION_ID,
@@ -151,7 +158,7 @@ def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
         sweep_once()  # the subscription's cursor starts here
     with Session(engine) as session:
         group = session.get(type(group), group_id)
-        changes.mark_ready(session, ADMIN.eppn, group)
+        changes.mark_ready(ADMIN.eppn, group, session=session)
         session.commit()
     worker_env = {f"DNP_{key}": str(value) for key, value in settings.items()}
     worker_env.update(

@@ -212,7 +212,7 @@ def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, au
     # Deliveries still use the working certificate.
     from dnp.connection.credentials import certificate_files
 
-    cert_path, _ = certificate_files(app.config, db)
+    cert_path, _ = certificate_files(app.config, session=db)
     assert Path(cert_path).read_text() == working.cert_pem
 
     tested = _post(central, "/test", certificate="new").get_data(as_text=True)

@@ -141,15 +141,15 @@ def test_0007e_keeps_id_cursors_exact_and_turns_them_into_snapshots_at_the_next_
         session.commit()
         txids = dict(session.exec(select(Outbox.id, Outbox.txid)).all())
         assert [txids[n] is None for n in (1, 2, 3, 4)] == [True, True, True, not postgres]
-        deliveries.gather(session, utcnow(), deliveries.Timing(coalesce_seconds=0))
+        deliveries.gather(utcnow(), deliveries.Timing(coalesce_seconds=0), session=session)
         session.commit()
         [delivery] = session.scalars(select(Delivery)).all()
         assert (delivery.first_outbox_id, delivery.last_outbox_id) == (2, 4)  # nothing lost
         cursor = session.get(WebhookCursor, subscription_id)
         assert (cursor.snapshot is not None) == postgres and cursor.last_outbox_id == 4
-        attempts.succeeded(session, delivery, 204, utcnow())
+        attempts.succeeded(delivery, 204, utcnow(), session=session)
         session.commit()
-        deliveries.gather(session, utcnow(), deliveries.Timing(coalesce_seconds=0))
+        deliveries.gather(utcnow(), deliveries.Timing(coalesce_seconds=0), session=session)
         session.commit()
         assert session.scalars(select(Delivery)).all() == [delivery]  # nothing read twice
     engine.dispose()

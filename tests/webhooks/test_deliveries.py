@@ -32,7 +32,9 @@ def subscribe(
         expires=utcnow() + expires_in,
     )
     db.add(subscription)
-    deliveries.open_cursor(db, subscription, restart=True)  # as subscriptions.create: from the outbox end
+    deliveries.open_cursor(
+        subscription, restart=True, session=db
+    )  # as subscriptions.create: from the outbox end
     db.commit()
     return subscription
 
@@ -56,9 +58,9 @@ def test_changes_are_gathered_and_coalesced_into_one_pending_delivery(db):
     change(db, "Person", "p1", at=first)
     change(db, "Group", "g1", kind="created")
     change(db, "Activity", "a1")  # not subscribed
-    assert deliveries.gather(db, utcnow(), TIMING) == 1
+    assert deliveries.gather(utcnow(), TIMING, session=db) == 1
     change(db, "Person", "p2", kind="deleted")
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     db.commit()
     [delivery] = pending(db, sub)
     assert delivery.resources == ["Group", "Person"]
@@ -75,10 +77,10 @@ def test_new_subscriber_gets_no_history_and_expired_get_nothing(db):
     change(db, "Person", "old")
     sub = subscribe(db)
     expired = subscribe(db, expires_in=timedelta(days=-1), target="https://hook.example/b")
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     assert pending(db, sub) == []
     change(db, "Person", "new")
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     db.commit()
     assert len(pending(db, sub)) == 1
     assert pending(db, expired) == []
@@ -96,7 +98,7 @@ def test_a_subscription_stored_without_a_cursor_gets_everything_since_its_creati
     db.add(sub)
     db.commit()
     change(db, "Person", "after")  # before any sweep saw the subscription
-    assert deliveries.gather(db, utcnow(), TIMING) == 1
+    assert deliveries.gather(utcnow(), TIMING, session=db) == 1
     db.commit()
     [delivery] = pending(db, sub)
     after = db.exec(select(Outbox.id).where(Outbox.entity_id == "after")).one()
@@ -106,52 +108,52 @@ def test_a_subscription_stored_without_a_cursor_gets_everything_since_its_creati
 def test_due_claim_and_one_in_flight_per_subscription(db, app):
     sub = subscribe(db)
     change(db)
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     db.commit()
-    assert attempts.due(db, utcnow()) == []  # still coalescing
+    assert attempts.due(utcnow(), session=db) == []  # still coalescing
     later = utcnow() + timedelta(seconds=6)
-    [delivery_id] = attempts.due(db, later)
-    claimed = attempts.claim(db, delivery_id, "w1", later)
+    [delivery_id] = attempts.due(later, session=db)
+    claimed = attempts.claim(delivery_id, "w1", later, session=db)
     db.commit()  # as the job does: the claim is visible before the send
     assert claimed is not None and claimed.status == "in_flight"
     with Session(app.extensions["dnp.engine"]) as other:
-        assert attempts.claim(other, delivery_id, "w2", later) is None  # exactly one claim wins
+        assert attempts.claim(delivery_id, "w2", later, session=other) is None  # exactly one claim wins
     change(db, "Group", "g9")
-    deliveries.gather(db, later, TIMING)
+    deliveries.gather(later, TIMING, session=db)
     db.commit()
     [waiting] = pending(db, sub)
     assert waiting.id != delivery_id
-    assert attempts.due(db, later + timedelta(seconds=60)) == []  # waits for the one in flight
-    attempts.succeeded(db, claimed, 204, later)
+    assert attempts.due(later + timedelta(seconds=60), session=db) == []  # waits for the one in flight
+    attempts.succeeded(claimed, 204, later, session=db)
     db.commit()
-    assert attempts.due(db, later + timedelta(seconds=60)) == [waiting.id]
+    assert attempts.due(later + timedelta(seconds=60), session=db) == [waiting.id]
 
 
 def test_backoff_then_dead_then_requeue(db):
     sub = subscribe(db)
     change(db)
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     db.commit()
     [delivery] = pending(db, sub)
     now = delivery.next_attempt_at
     waits = []
     for _ in range(8):
-        claimed = attempts.claim(db, delivery.id, "w", now)
-        attempts.failed(db, claimed, "HTTP 500", now, TIMING, 500)
+        claimed = attempts.claim(delivery.id, "w", now, session=db)
+        attempts.failed(claimed, "HTTP 500", now, TIMING, 500, session=db)
         db.commit()
         waits.append((claimed.next_attempt_at - now).total_seconds())
         now = claimed.next_attempt_at
     assert waits == [10, 30, 60, 300, 900, 3600, 3600, 3600]
     assert claimed.last_error == "HTTP 500" and claimed.attempts == 8
     far = claimed.trying_since + timedelta(days=3)
-    claimed = attempts.claim(db, delivery.id, "w", far)
-    attempts.failed(db, claimed, "HTTP 503", far, TIMING, 503)
+    claimed = attempts.claim(delivery.id, "w", far, session=db)
+    attempts.failed(claimed, "HTTP 503", far, TIMING, 503, session=db)
     db.commit()
     assert claimed.status == "dead"
     change(db, "Group", "g2")
-    deliveries.gather(db, far, TIMING)
+    deliveries.gather(far, TIMING, session=db)
     db.commit()
-    assert attempts.requeue_dead(db, far) == 1
+    assert attempts.requeue_dead(far, session=db) == 1
     db.commit()
     [merged] = pending(db, sub)
     assert merged.resources == ["Group", "Person"]  # the dead one folded into the newer pending one
@@ -161,12 +163,12 @@ def test_backoff_then_dead_then_requeue(db):
 def test_lost_claims_are_released(db):
     sub = subscribe(db)
     change(db)
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     db.commit()
     [delivery] = pending(db, sub)
-    claimed = attempts.claim(db, delivery.id, "w", delivery.next_attempt_at)
-    assert attempts.release_stuck(db, claimed.in_flight_since + timedelta(seconds=30), TIMING) == 0
-    assert attempts.release_stuck(db, claimed.in_flight_since + timedelta(seconds=120), TIMING) == 1
+    claimed = attempts.claim(delivery.id, "w", delivery.next_attempt_at, session=db)
+    assert attempts.release_stuck(claimed.in_flight_since + timedelta(seconds=30), TIMING, session=db) == 0
+    assert attempts.release_stuck(claimed.in_flight_since + timedelta(seconds=120), TIMING, session=db) == 1
     db.commit()
     assert pending(db, sub)[0].id == delivery.id
 
@@ -184,11 +186,11 @@ def test_restamp_touches_only_what_the_delivery_covers(db):
     db.commit()
     change(db, "Person", "p1", at=old)
     change(db, "Group", "g1", kind="deleted", at=old)
-    deliveries.gather(db, utcnow(), TIMING)
+    deliveries.gather(utcnow(), TIMING, session=db)
     db.commit()
     [delivery] = pending(db, sub)
     now = utcnow()
-    assert restamp(db, delivery, sub.resource_types, now) == 2
+    assert restamp(delivery, sub.resource_types, now, session=db) == 2
     outbox_before = len(db.exec(select(Outbox)).all())
     db.commit()
     assert db.get(PublishedEntity, ("Person", "p1")).modified == now

@@ -42,11 +42,18 @@ def pupils(app, world) -> list[dict]:
     """Pupils of a ready group: published, so a register change of one writes an outbox row."""
     with Session(app.extensions["dnp.engine"]) as session:
         group = changes.create_group(
-            session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
+            ADMIN.eppn,
+            ADMIN,
+            world.unit["id"],
+            MA9,
+            "VT 2027",
+            "MA åk 9",
+            [world.class_a["id"]],
+            session=session,
         )
-        changes.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
+        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
         session.commit()
-        changes.mark_ready(session, ADMIN.eppn, group)
+        changes.mark_ready(ADMIN.eppn, group, session=session)
         session.commit()
     return world.pupils_a
 
@@ -77,7 +84,7 @@ def committed_elsewhere(app, person: dict, name: str) -> int:
 
 def gathered(db) -> list[Delivery]:
     """Gather (as the sweeper does) and return the pending deliveries."""
-    deliveries.gather(db, utcnow(), NOW_TIMING)
+    deliveries.gather(utcnow(), NOW_TIMING, session=db)
     db.commit()
     return list(db.exec(select(Delivery).where(Delivery.status == "pending")).all())
 
@@ -89,7 +96,7 @@ def covers(delivery: Delivery, outbox_id: int) -> bool:
 
 def test_a_change_committed_after_a_higher_id_was_gathered_is_still_announced(app, db, pupils):
     body = {"name": "sv", "target": TARGET, "resourceTypes": ["Person"]}
-    subscriptions.create(db, body, "skolverket", TARGET, 90)
+    subscriptions.create(body, "skolverket", TARGET, 90, session=db)
     db.commit()
     with Session(app.extensions["dnp.engine"]) as first:
         early = change_person(first, pupils[0], "Tidig")  # T1: the lower id, still open
@@ -97,15 +104,15 @@ def test_a_change_committed_after_a_higher_id_was_gathered_is_still_announced(ap
         assert early < late
         [sent] = gathered(db)  # a sweep sees T2 only
         assert covers(sent, late)
-        attempts.succeeded(db, sent, 204, utcnow())  # and its webhook goes out
+        attempts.succeeded(sent, 204, utcnow(), session=db)  # and its webhook goes out
         db.commit()
-        assert ops.backlog(db).outbox_waiting == 0
+        assert ops.backlog(session=db).outbox_waiting == 0
         first.commit()  # now T1 commits, below what was gathered
-    assert ops.backlog(db).outbox_waiting == 1  # operators see it waiting
+    assert ops.backlog(session=db).outbox_waiting == 1  # operators see it waiting
     [announced] = gathered(db)
     assert announced.id != sent.id and covers(announced, early)
     assert announced.resources == ["Person"]
-    attempts.succeeded(db, announced, 204, utcnow())
+    attempts.succeeded(announced, 204, utcnow(), session=db)
     db.commit()
     assert gathered(db) == []  # and nothing is gathered twice
 
@@ -140,16 +147,16 @@ def test_a_change_committed_after_the_201_is_announced_though_its_id_is_older(
 def test_a_reader_counts_its_own_open_transaction_as_not_yet_complete(app, db, pupils):
     db.execute(text("SELECT pg_current_xact_id()"))  # this transaction has an id ...
     committed_elsewhere(app, pupils[1], "Sen")  # ... and a later one completes before it
-    since = outbox.end(db)
+    since = outbox.end(session=db)
     own = change_person(db, pupils[0], "Egen")  # written after ``since``, in the same transaction
     db.commit()
-    read = db.exec(select(Outbox.id).where(outbox.between(since, outbox.end(db)))).all()
+    read = db.exec(select(Outbox.id).where(outbox.between(since, outbox.end(session=db)))).all()
     assert own in read
 
 
 def test_after_a_restore_into_another_cluster_the_cursor_reads_by_id_once(app, db, pupils, caplog):
     body = {"name": "sv", "target": TARGET, "resourceTypes": ["Person"]}
-    subscription = subscriptions.create(db, body, "skolverket", TARGET, 90)
+    subscription = subscriptions.create(body, "skolverket", TARGET, 90, session=db)
     db.commit()
     cursor = db.get(WebhookCursor, subscription.id)
     # As restored from a pg_dump of a cluster whose transaction counter was far ahead of this one.
@@ -160,6 +167,6 @@ def test_after_a_restore_into_another_cluster_the_cursor_reads_by_id_once(app, d
     assert covers(delivery, changed)
     assert "went back" in caplog.text
     assert int(db.get(WebhookCursor, subscription.id).snapshot.split(":")[1]) < 9000000000000
-    attempts.succeeded(db, delivery, 204, utcnow())
+    attempts.succeeded(delivery, 204, utcnow(), session=db)
     db.commit()
     assert gathered(db) == []

@@ -83,7 +83,7 @@ def claim_request(token: str, now: datetime | None = None, *, session: Session) 
 
 
 def complete_login(
-    session: Session, sp: SpConfig, idp: IdpInfo, pending: SamlRequest, saml_response: str
+    sp: SpConfig, idp: IdpInfo, pending: SamlRequest, saml_response: str, *, session: Session
 ) -> SamlLogin:
     """Validate the Response to ``pending`` and remember its assertion; raise SamlError if refused."""
     data = request_data(sp, "/saml/acs", post={"SAMLResponse": saml_response})

@@ -67,13 +67,13 @@ def test_push_connection(
     _need(rights, "central_admin")
     prefix = "Det nya certifikatet: " if new_certificate else ""
     if new_certificate:
-        credential = pending(session)
+        credential = pending(session=session)
         if credential is None:
             nothing = ConnectionCheck(ok=False, message="Det finns inget nytt certifikat att testa.")
             return _recorded(rights.eppn, nothing, new_certificate, session=session)
         cert, key = credential_files(config, credential)
     else:
-        cert, key = certificate_files(config, session)
+        cert, key = certificate_files(config, session=session)
     check = _token_and_alive(config, cert, key)
     check.message = prefix + check.message
     return _recorded(rights.eppn, check, new_certificate, session=session)
@@ -130,7 +130,9 @@ def _recorded(
     session.add(check)
     session.flush()
     after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use", "method": "push"}
-    trail.record(session, actor, "connection.tested", "ConnectionCheck", str(check.id), after=after)
+    trail.record(
+        actor, "connection.tested", "ConnectionCheck", str(check.id), after=after, session=session
+    )
     return check
 
 

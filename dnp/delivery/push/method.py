@@ -56,6 +56,12 @@ def set_transfer_method(session: Session, actor: str, method: str) -> bool:
     if method == PUSH:
         pipeline.start(session, now)
     trail.record(
-        session, actor, "setting.changed", "CentralSetting", METHOD_KEY, {"value": before}, {"value": method}
+        actor,
+        "setting.changed",
+        "CentralSetting",
+        METHOD_KEY,
+        {"value": before},
+        {"value": method},
+        session=session,
     )
     return True

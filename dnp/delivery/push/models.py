@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column
 from sqlalchemy import Index
@@ -18,12 +19,42 @@ from sqlmodel import SQLModel
 
 from dnp.types import JSONType
 from dnp.types import UTCDateTime
+from dnp.types import one_of
 from dnp.types import utcnow
 
-# Skolverket's per-object statuses (transfer-methods.md §4.2); "" = never answered.
-STATUSES = ("Pending", "Success", "Warning", "Error", "TemporaryError")
-ACCEPTED = ("Success", "Warning")
-BATCH_STATUSES = ("new", "polling", "done", "split", "abandoned")
+
+class PushStatus(StrEnum):
+    """Skolverket's per-object statuses (transfer-methods.md §4.2); a never answered object has ``""``.
+
+    The columns holding them have no CHECK: they store what Skolverket answers, and an answer we do not
+    know yet must not make the poll's transaction fail (the pipeline retries it as temporary).
+    """
+
+    PENDING = "Pending"
+    SUCCESS = "Success"
+    WARNING = "Warning"
+    ERROR = "Error"
+    TEMPORARY_ERROR = "TemporaryError"
+
+
+ACCEPTED = (PushStatus.SUCCESS, PushStatus.WARNING)
+
+
+class BatchStatus(StrEnum):
+    """Where a bulk call is: to send, being polled, answered, split in two, or given up."""
+
+    NEW = "new"
+    POLLING = "polling"
+    DONE = "done"
+    SPLIT = "split"
+    ABANDONED = "abandoned"
+
+
+class PushAction(StrEnum):
+    """What a bulk call asks Skolverket to do with its objects."""
+
+    UPSERT = "upsert"
+    DELETE = "delete"
 
 
 def new_key() -> str:
@@ -56,6 +87,7 @@ class PushObject(SQLModel, table=True):
         Index("ix_push_object_due", "dirty", "due_at"),
         Index("ix_push_object_batch", "batch_id"),
         Index("ix_push_object_status", "resource", "status"),
+        one_of("push_object", "sent_action", PushAction, ""),
     )
 
     resource: str = Field(sa_column=Column(String(12), primary_key=True))
@@ -64,7 +96,7 @@ class PushObject(SQLModel, table=True):
     due_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     batch_id: int | None = None
     remote: bool = False
-    sent_action: str = Field(default="", max_length=8)  # upsert | delete
+    sent_action: str = Field(default="", max_length=8)  # a PushAction, "" before the first send
     sent_hash: str = Field(default="", max_length=64)
     status: str = Field(default="", max_length=16)
     log_entries: list[dict] = Field(default_factory=list, sa_column=Column(JSONType))
@@ -81,13 +113,17 @@ class PushBatch(SQLModel, table=True):
     """One bulk call: its objects, Skolverket's job id, and where it is (to send, being polled, done)."""
 
     __tablename__ = "push_batch"
-    __table_args__ = (Index("ix_push_batch_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_push_batch_due", "status", "due_at"),
+        one_of("push_batch", "status", BatchStatus),
+        one_of("push_batch", "action", PushAction),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(default_factory=new_key, max_length=16)
     resource: str = Field(max_length=12)
-    action: str = Field(max_length=8)  # upsert | delete
-    status: str = Field(default="new", max_length=10)
+    action: str = Field(max_length=8)
+    status: str = Field(default=BatchStatus.NEW, max_length=10)
     entity_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
     # Per object: {"hash": of what was sent, "left_out": members or duties not carried}.
     items: dict[str, dict] = Field(default_factory=dict, sa_column=Column(JSONType))

@@ -91,7 +91,7 @@ def resend(
         count, scope = len(set(entity_ids)), f"{resource}:{','.join(sorted(set(entity_ids)))[:200]}"
     else:
         raise ValueError("nothing to resend")
-    trail.record(session, actor, "ops.push_resent", "PushObject", scope, after={"count": count})
+    trail.record(actor, "ops.push_resent", "PushObject", scope, after={"count": count}, session=session)
     return count
 
 
@@ -108,7 +108,9 @@ def resend_group(session: Session, actor: str, group_id: str, activity_id: str |
         pipeline.mark_dirty(session, "Person", sorted(members), now, force=True)
     if activity_id:
         pipeline.mark_dirty(session, "Activity", [activity_id], now, force=True)
-    trail.record(session, actor, "ops.push_resent", "Group", group_id, after={"count": len(members) + 2})
+    trail.record(
+        actor, "ops.push_resent", "Group", group_id, after={"count": len(members) + 2}, session=session
+    )
     return len(members) + 1 + (1 if activity_id else 0)
 
 

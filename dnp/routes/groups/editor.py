@@ -9,6 +9,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dnp.auth.models import Role
 from dnp.db import get_session
 from dnp.delivery.push import answers
 from dnp.groups import candidates
@@ -16,16 +17,17 @@ from dnp.groups import changes
 from dnp.groups.candidates import search_pupils
 from dnp.groups.candidates import unit_staff
 from dnp.groups.editor_view import editor_context
+from dnp.groups.models import MemberRole
 from dnp.login import require_role
 from dnp.routes.groups import bp
 from dnp.web import is_htmx
 from dnp.web import render
 
-MANAGERS = ("central_admin", "unit_admin")
+MANAGERS = (Role.CENTRAL_ADMIN, Role.UNIT_ADMIN)
 
 
 def _group(group_id: str):
-    group = changes.visible_group(get_session(), current_user.access, group_id)
+    group = changes.visible_group(current_user.access, group_id, session=get_session())
     if group is None:
         abort(404)
     return group
@@ -93,7 +95,7 @@ def rename(group_id: str):
     """Rename the group."""
     name = request.form.get("name", "")
     return _apply(
-        group_id, lambda db, g: changes.rename(db, current_user.eppn, g, name), "Namnet är ändrat."
+        group_id, lambda db, g: changes.rename(current_user.eppn, g, name, session=db), "Namnet är ändrat."
     )
 
 
@@ -110,7 +112,7 @@ def add_pupil(group_id: str):
     _person_in_unit(_group(group_id), person_id)
     return _apply(
         group_id,
-        lambda db, g: changes.add_pupil(db, current_user.eppn, g, person_id),
+        lambda db, g: changes.add_pupil(current_user.eppn, g, person_id, session=db),
         "Eleven är tillagd.",
         focus="pupil-search",
         highlight=person_id,
@@ -124,7 +126,7 @@ def add_class(group_id: str):
     class_id = request.form.get("register_group_id", "")
     return _apply(
         group_id,
-        lambda db, g: changes.add_class(db, current_user.eppn, g, class_id),
+        lambda db, g: changes.add_class(current_user.eppn, g, class_id, session=db),
         "{result} elever lades till från klassen.",
     )
 
@@ -135,7 +137,7 @@ def remove_pupil(group_id: str, person_id: str):
     """Remove a pupil."""
     return _apply(
         group_id,
-        lambda db, g: changes.remove_member(db, current_user.eppn, g, person_id, "pupil"),
+        lambda db, g: changes.remove_member(current_user.eppn, g, person_id, MemberRole.PUPIL, session=db),
         "Eleven är borttagen ur gruppen.",
     )
 
@@ -148,7 +150,7 @@ def add_staff(group_id: str):
     _person_in_unit(_group(group_id), person_id)
     return _apply(
         group_id,
-        lambda db, g: changes.add_staff(db, current_user.eppn, g, person_id),
+        lambda db, g: changes.add_staff(current_user.eppn, g, person_id, session=db),
         "Personal är tillagd.",
         focus="staff-search",
     )
@@ -160,7 +162,7 @@ def remove_staff(group_id: str, person_id: str):
     """Remove a member of staff."""
     return _apply(
         group_id,
-        lambda db, g: changes.remove_member(db, current_user.eppn, g, person_id, "staff"),
+        lambda db, g: changes.remove_member(current_user.eppn, g, person_id, MemberRole.STAFF, session=db),
         "Personal är borttagen ur gruppen.",
     )
 
@@ -171,7 +173,9 @@ def set_following(group_id: str):
     """Follow the source classes, or keep a fixed list."""
     follow = request.form.get("follow") == "1"
     text = "Gruppen följer nu klasserna i registret." if follow else "Gruppen har nu en fast elevlista."
-    return _apply(group_id, lambda db, g: changes.set_following(db, current_user.eppn, g, follow), text)
+    return _apply(
+        group_id, lambda db, g: changes.set_following(current_user.eppn, g, follow, session=db), text
+    )
 
 
 @bp.get("/<group_id>/sok-elever")
@@ -235,7 +239,7 @@ def mark_ready(group_id: str):
     """Mark the group ready: Skolverket may fetch it from now on."""
     return _apply_status(
         group_id,
-        lambda db, g, issues: changes.mark_ready(db, current_user.eppn, g, issues),
+        lambda db, g, issues: changes.mark_ready(current_user.eppn, g, issues, session=db),
         "Gruppen är klar att skicka. Skolverket hämtar den och får ändringar automatiskt.",
     )
 
@@ -246,7 +250,7 @@ def withdraw(group_id: str):
     """Withdraw a ready group: it is removed from Skolverket."""
     return _apply_status(
         group_id,
-        lambda db, g, issues: changes.withdraw(db, current_user.eppn, g),
+        lambda db, g, issues: changes.withdraw(current_user.eppn, g, session=db),
         "Gruppen är tillbakadragen och tas bort hos Skolverket.",
     )
 
@@ -259,7 +263,7 @@ def delete(group_id: str):
     db = get_session()
     unit_id = group.school_unit_id
     try:
-        changes.delete_draft(db, current_user.eppn, group)
+        changes.delete_draft(current_user.eppn, group, session=db)
     except changes.GroupError as error:
         db.rollback()
         return _editor(_group(group_id), error=str(error), status=422)

@@ -12,6 +12,7 @@ from flask import url_for
 from flask_login import current_user
 
 from dnp import jobs
+from dnp.auth.models import Role
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.delivery.push import answers
@@ -21,6 +22,8 @@ from dnp.groups import changes
 from dnp.groups import overview
 from dnp.groups.catalog import catalog_summary
 from dnp.groups.models import BackgroundTask
+from dnp.groups.models import TaskKind
+from dnp.groups.models import TaskStatus
 from dnp.groups.models import TestActivity
 from dnp.groups.tasks import start_task
 from dnp.groups.terms import term_has_ended
@@ -28,18 +31,19 @@ from dnp.groups.terms import upcoming_terms
 from dnp.login import require_role
 from dnp.login import require_unit
 from dnp.register.models import Organisation
+from dnp.register.models import OrganisationType
 from dnp.routes.groups import bp
 from dnp.web import htmx_redirect
 from dnp.web import is_htmx
 from dnp.web import render
 
-MANAGERS = ("central_admin", "unit_admin")
+MANAGERS = (Role.CENTRAL_ADMIN, Role.UNIT_ADMIN)
 
 
 def _unit(unit_id: str) -> Organisation:
     require_unit(unit_id)
     unit = get_session().get(Organisation, unit_id)
-    if unit is None or unit.organisation_type != "Skolenhet":
+    if unit is None or unit.organisation_type != OrganisationType.SKOLENHET:
         abort(404)
     return unit
 
@@ -98,7 +102,7 @@ def _new_form(school_unit: Organisation, form: dict, error: str | None = None, s
         classes=candidates.unit_classes(school_unit.id, session=db),
         form=form,
         error=error,
-        candidates=candidates.preview(db, school_unit.id, chosen, activity) if chosen else [],
+        candidates=candidates.preview(school_unit.id, chosen, activity, session=db) if chosen else [],
     )
 
 
@@ -127,7 +131,7 @@ def preview(unit_id: str):
     db = get_session()
     form = _form()
     activity = db.get(TestActivity, form["activity_id"] or "")
-    pupils = candidates.preview(db, school_unit.id, form["register_group_ids"], activity)
+    pupils = candidates.preview(school_unit.id, form["register_group_ids"], activity, session=db)
     return render("groups/_preview.html", candidates=pupils, activity=activity)
 
 
@@ -140,7 +144,6 @@ def create(unit_id: str):
     form = _form()
     try:
         group = changes.create_group(
-            db,
             current_user.eppn,
             current_user.access,
             school_unit.id,
@@ -148,7 +151,7 @@ def create(unit_id: str):
             form["term"],
             form["name"],
             form["register_group_ids"],
-            follow=form["follow"],
+            follow=form["follow"], session=db,
         )
     except changes.GroupError as error:
         db.rollback()
@@ -206,7 +209,9 @@ def ready_all(unit_id: str, occasion_id: int):
     """Mark every group of the occasion at the unit ready that has no blocking errors."""
     _unit(unit_id)
     db = get_session()
-    done, skipped = bulk_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
+    done, skipped = bulk_groups.ready_all(
+        current_user.eppn, current_user.access, unit_id, occasion_id, session=db
+    )
     db.commit()
     message = f"{counted(done, 'grupp', 'grupper')} markerades som klara."
     if skipped:
@@ -216,12 +221,12 @@ def ready_all(unit_id: str, occasion_id: int):
 
 
 @bp.post("/tillfallen/<int:occasion_id>/stang")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def close_occasion(occasion_id: int):
     """Close an occasion after its term: its ready groups are withdrawn together."""
     db = get_session()
     try:
-        withdrawn = bulk_groups.close_occasion(db, current_user.eppn, occasion_id)
+        withdrawn = bulk_groups.close_occasion(current_user.eppn, occasion_id, session=db)
     except LookupError:
         abort(404)
     db.commit()
@@ -230,11 +235,11 @@ def close_occasion(occasion_id: int):
 
 
 @bp.post("/katalog")
-@require_role("central_admin")
+@require_role(Role.CENTRAL_ADMIN)
 def refresh_catalog():
     """Fetch the provaktivitet catalog from Skolverket (background task with progress)."""
     db = get_session()
-    task = start_task(current_user.eppn, "catalog_refresh", session=db)
+    task = start_task(current_user.eppn, TaskKind.CATALOG_REFRESH, session=db)
     db.commit()
     jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
     db.refresh(task)
@@ -249,6 +254,6 @@ def task_status(task_id: int):
     if task is None or (task.created_by != current_user.eppn and not current_user.access.central_admin):
         abort(404)
     response = render("groups/_task.html", task=task)
-    if task.status in ("done", "failed"):
+    if task.status in (TaskStatus.DONE, TaskStatus.FAILED):
         response.status_code = 286
     return response

@@ -101,7 +101,7 @@ class PushEnv:
     def group(self):
         """The ready test group."""
         with self.session() as session:
-            return changes.visible_group(session, ADMIN, self.group_id)
+            return changes.visible_group(ADMIN, self.group_id, session=session)
 
 
 def push_settings(auth, api, cert, redis_url: str) -> dict:
@@ -142,10 +142,17 @@ def push_env(app, world, auth_server, provisioning_api, redis_url, tmp_path):  #
     job_context.set_worker_app(app)
     with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
         group = changes.create_group(
-            session, ADMIN.eppn, ADMIN, world.unit["id"], MA9, "VT 2027", "MA åk 9", [world.class_a["id"]]
+            ADMIN.eppn,
+            ADMIN,
+            world.unit["id"],
+            MA9,
+            "VT 2027",
+            "MA åk 9",
+            [world.class_a["id"]],
+            session=session,
         )
-        changes.add_staff(session, ADMIN.eppn, group, world.teacher["id"])
-        changes.mark_ready(session, ADMIN.eppn, group)
+        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
+        changes.mark_ready(ADMIN.eppn, group, session=session)
         session.commit()
         group_id = group.id
     yield PushEnv(app, world, auth_server, provisioning_api, redis, group_id)

@@ -66,7 +66,7 @@ def test_one_pupil_change_is_one_small_call_and_a_withdrawal_deletes_in_reverse_
         session.add(person)
         from dnp.publication.publisher import Publisher
 
-        Publisher(session).refresh(person_ids=[person.id])
+        Publisher(session=session).refresh(person_ids=[person.id])
         session.commit()
     env.settle()
     new = api.writes()[before:]
@@ -74,8 +74,8 @@ def test_one_pupil_change_is_one_small_call_and_a_withdrawal_deletes_in_reverse_
     assert api.stored("persons")[pupil["id"]]["givenName"] == "Ändrad"
     before = len(api.writes())
     with env.session() as session:
-        group = changes.visible_group(session, ADMIN, env.group_id)
-        changes.withdraw(session, ADMIN.eppn, group)
+        group = changes.visible_group(ADMIN, env.group_id, session=session)
+        changes.withdraw(ADMIN.eppn, group, session=session)
         session.commit()
     env.settle()
     deletes = [c.path.split("/")[0] for c in api.writes()[before:]]
@@ -134,8 +134,8 @@ def test_back_to_pull_stops_pushing(push_env):
         assert transfer_method(session) == PULL
     before = len(api.calls)
     with env.session() as session:
-        group = changes.visible_group(session, ADMIN, env.group_id)
-        changes.rename(session, ADMIN.eppn, group, "MA åk 9 ny")
+        group = changes.visible_group(ADMIN, env.group_id, session=session)
+        changes.rename(ADMIN.eppn, group, "MA åk 9 ny", session=session)
         session.commit()
     env.step()
     env.step()

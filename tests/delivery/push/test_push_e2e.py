@@ -79,7 +79,7 @@ def test_a_change_to_one_pupil_reaches_skolverket_as_one_small_call(live):
         person = session.get(Person, pupil)
         person.family_name = "Nyberg"
         session.add(person)
-        Publisher(session).refresh(person_ids=[pupil])
+        Publisher(session=session).refresh(person_ids=[pupil])
         session.commit()
     wait_for(
         lambda: env.api.stored("persons")[pupil]["familyName"] == "Nyberg", 30, message="the change pushed"
