@@ -67,7 +67,7 @@ def _layout_context(status: int) -> dict:
     """
     warning = None
     if status < 500 and current_user.is_authenticated and current_user.access.central_admin:
-        warning = certificate_warning(current_app.config, get_session())
+        warning = certificate_warning(current_app.config, session=get_session())
     return {"certificate_warning": warning}
 
 

@@ -31,6 +31,7 @@ from dnp.connection.credentials import pending
 from dnp.connection.credentials import store
 from dnp.connection.models import ClientCredential
 from dnp.connection.models import ConnectionCheck
+from dnp.connection.models import CredentialSource
 from dnp.connection.token import TokenError
 from dnp.delivery.models import Subscription
 from dnp.groups.models import GroupStatus
@@ -105,19 +106,21 @@ def generate_certificate(
 ) -> ClientCredential:
     """A new key and self-signed certificate. The name: the one given, else the register's organiser;
     the organisation number: the register's, else the one given (the register is the authority)."""
-    organiser = huvudman(session)
+    organiser = huvudman(session=session)
     name = (organisation or (organiser.display_name if organiser else "")).strip()
     if not name:
         raise CredentialError("Ange organisationens namn.")
-    org_id = organization_id(session) or given_organization_id.strip()
-    return generate(session, config["SECRET_KEY"], actor, name, org_id, entity_id(config))
+    org_id = organization_id(session=session) or given_organization_id.strip()
+    return generate(config["SECRET_KEY"], actor, name, org_id, entity_id(config), session=session)
 
 
 def store_uploaded(config: Mapping, actor: str, cert_pem: bytes, key_pem: bytes, *, session: Session):
     """Keep an uploaded certificate and key (both are needed); checked and audited by ``store``."""
     if not cert_pem or not key_pem:
         raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
-    return store(session, config["SECRET_KEY"], actor, cert_pem, key_pem, "uploaded")
+    return store(
+        config["SECRET_KEY"], actor, cert_pem, key_pem, CredentialSource.UPLOADED, session=session
+    )
 
 
 def moa_entry(

@@ -68,7 +68,6 @@ def test_a_bigger_group_costs_the_same_three_queries(push_env):
     small = env.group()
     with env.session() as session:
         big = changes.create_group(
-            session,
             ADMIN.eppn,
             ADMIN,
             env.world.unit["id"],
@@ -76,8 +75,9 @@ def test_a_bigger_group_costs_the_same_three_queries(push_env):
             "VT 2027",
             "MA åk 9 alla",
             [env.world.class_a["id"], env.world.class_b["id"]],
+            session=session,
         )
-        changes.mark_ready(session, ADMIN.eppn, big)
+        changes.mark_ready(ADMIN.eppn, big, session=session)
         session.commit()
         big_id = big.id
     env.settle()
@@ -85,7 +85,7 @@ def test_a_bigger_group_costs_the_same_three_queries(push_env):
     counts = []
     for group_id in (small.id, big_id):
         with env.session() as session:
-            group = changes.visible_group(session, ADMIN, group_id)
+            group = changes.visible_group(ADMIN, group_id, session=session)
             with _Statements(engine) as statements:
                 found = answers.group_answers(
                     group_id, group.activity_id, group.school_unit_id, session=session
@@ -170,8 +170,8 @@ def test_a_withdrawn_group_has_no_answers_left_and_a_refused_group_is_listed(pus
     env.switch_to_push()
     env.settle()
     with env.session() as session:
-        group = changes.visible_group(session, ADMIN, env.group_id)
-        changes.withdraw(session, ADMIN.eppn, group)
+        group = changes.visible_group(ADMIN, env.group_id, session=session)
+        changes.withdraw(ADMIN.eppn, group, session=session)
         session.commit()
     env.settle()
     with env.session() as session:
