@@ -12,9 +12,11 @@ from dnp.audit import trail
 from dnp.auth.roles import Access
 from dnp.groups.candidates import fits_unit
 from dnp.groups.candidates import source_pupils
+from dnp.groups.checks import refresh_checks
 from dnp.groups.facts import validate
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupCheck
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
@@ -65,11 +67,13 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _changed(session: Session, group: TestGroup) -> None:
+def _changed(session: Session, group: TestGroup, members_changed: bool = True) -> None:
     group.modified = utcnow()
     session.add(group)
     session.flush()
     publication.group_changed(session, group.id)
+    if members_changed:  # a status change leaves the validation summary as it was
+        refresh_checks([group.id], session=session)
 
 
 def create_group(
@@ -245,7 +249,7 @@ def mark_ready(session: Session, actor: str, group: TestGroup, issues: list | No
     trail.record(
         session, actor, "group.ready", "TestGroup", group.id, before=before, after={"status": "ready"}
     )
-    _changed(session, group)
+    _changed(session, group, members_changed=False)
 
 
 def withdraw(session: Session, actor: str, group: TestGroup) -> None:
@@ -262,7 +266,7 @@ def withdraw(session: Session, actor: str, group: TestGroup) -> None:
         before={"status": "ready"},
         after={"status": "withdrawn"},
     )
-    _changed(session, group)
+    _changed(session, group, members_changed=False)
 
 
 def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
@@ -271,7 +275,7 @@ def delete_draft(session: Session, actor: str, group: TestGroup) -> None:
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
     trail.record(session, actor, "group.deleted", "TestGroup", group.id, before={"name": group.display_name})
     # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
-    for table in (TestGroupMember.__table__, TestGroupSource.__table__):
+    for table in (TestGroupMember.__table__, TestGroupSource.__table__, TestGroupCheck.__table__):
         session.execute(delete(table).where(table.c.test_group_id == group.id))
     session.delete(group)
     session.flush()
