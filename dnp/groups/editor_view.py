@@ -12,8 +12,8 @@ from dnp.common.people import person_label
 from dnp.common.people import shown_eppn
 from dnp.groups.candidates import natural_order
 from dnp.groups.candidates import unit_classes
-from dnp.groups.facts import class_names
 from dnp.groups.facts import facts_for_groups
+from dnp.groups.facts import member_class_names
 from dnp.groups.facts import members_by_group
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
@@ -87,7 +87,7 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     for issue in issues:
         if issue.person_id:
             per_person[issue.person_id].append(issue)
-    classes = class_names(group.school_unit_id, [person.id for _, person, _, _ in members], session=session)
+    classes = member_class_names(group, session=session)
     pupils, staff = [], []
     for member, person, enrolment, duty in members:
         own = per_person.get(person.id, [])
