@@ -5,8 +5,7 @@ Revises: 0009p
 Create Date: 2026-12-01
 
 A new table only. Groups made before it have no row and are validated when the overview shows them
-(as before); their next change stores the summary. On PostgreSQL the pupil search's name and EPPN
-matching gets trigram indexes when the pg_trgm extension can be created.
+(as before) until ``flask dnp migrate`` (which runs this) stores their summaries.
 """
 
 from alembic import op
