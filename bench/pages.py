@@ -8,6 +8,13 @@ Then the editor's round trips as the browser sends them (HTMX POST with the CSRF
 re-rendered editor): adding and removing a member of staff and a pupil, marking ready and withdrawing, on a
 draft of one class and on a draft of the whole year 9 (its broken pupils taken out so it can be marked ready).
 
+Each row shows the goal (issue 15: p95 < 100 ms server time) and whether it is met, the CPU time of the
+request beside the wall-clock time (on a busy machine the wall clock also counts waiting for a CPU), and
+the peak Python allocation of one request (tracemalloc, bounded memory per request).
+PostgreSQL: the database ``dnp_bench_pages`` on the server of DNP_TEST_POSTGRES_URL (default
+127.0.0.1:5432, user postgres, trust auth), created and imported on first use and kept for the next
+run (``--fresh`` starts over). SQLite: bench/out/pages-large.sqlite3.
+
     .venv/bin/python bench/pages.py [--postgres] [--requests 50] [--fresh] [--profile LABEL]
 """
 
