@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete
+from sqlalchemy import event
 from sqlalchemy import insert
+from sqlalchemy.orm import Session as SessionBase
 from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.groups.facts import facts_for_groups
+from dnp.groups.facts import members_by_group
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupCheck
 from dnp.groups.models import TestGroupMember
@@ -26,6 +29,7 @@ from dnp.register.models import Duty
 from dnp.types import utcnow
 
 CHUNK = 200  # groups validated at once: their members are loaded together
+CHECKED = "dnp.groups.checked"  # session.info: (group id, members, issues) of the last one-group refresh
 
 
 def _parts(values: Iterable[str], size: int) -> Iterable[list[str]]:
@@ -36,7 +40,10 @@ def _parts(values: Iterable[str], size: int) -> Iterable[list[str]]:
 
 def summary(facts: GroupFacts) -> dict[str, int]:
     """The counts the overview shows for one group: pupils, staff, errors, warnings."""
-    issues = validate_group(facts)
+    return _counts(facts, validate_group(facts))
+
+
+def _counts(facts: GroupFacts, issues: list) -> dict[str, int]:
     errors = sum(1 for issue in issues if issue.blocking)
     return {
         "pupils": sum(1 for member in facts.members if member.role == "pupil"),
@@ -50,15 +57,41 @@ def refresh_checks(group_ids: Iterable[str], *, session: Session) -> None:
     """Validate these groups again and store their summaries (a deleted group's summary goes)."""
     table = TestGroupCheck.__table__
     session.flush()  # the changes just made are what is validated
+    session.info.pop(CHECKED, None)
     for part in _parts(group_ids, CHUNK):
         groups = list(session.exec(select(TestGroup).where(TestGroup.id.in_(part))).all())
-        facts = facts_for_groups(groups, session=session) if groups else {}
+        members = members_by_group(groups, session=session)
+        facts = facts_for_groups(groups, members, session=session) if groups else {}
         now = utcnow()
+        rows = []
+        for group_id, group_facts in facts.items():
+            issues = validate_group(group_facts)
+            rows.append({"test_group_id": group_id, **_counts(group_facts, issues), "checked_at": now})
+            if len(facts) == 1:  # one group just changed: the editor re-rendering it may reuse this
+                session.info[CHECKED] = (group_id, members.get(group_id, []), issues)
         connection = session.connection()
         connection.execute(delete(table).where(table.c.test_group_id.in_(part)))
-        if facts:
-            rows = [{"test_group_id": gid, **summary(f), "checked_at": now} for gid, f in facts.items()]
+        if rows:
             connection.execute(insert(table), rows)
+
+
+def take_checked(group_id: str, *, session: Session) -> tuple[list, list] | None:
+    """The members and issues the last refresh of this one group found, if nothing changed since.
+
+    A change re-renders the editor right after its commit: this spares loading and validating the
+    group a second time (a whole year: hundreds of rows). Taken once; any later flush or rollback of
+    the session drops it, and so does another refresh.
+    """
+    checked = session.info.pop(CHECKED, None)
+    if checked is None or checked[0] != group_id:
+        return None
+    return checked[1], checked[2]
+
+
+@event.listens_for(SessionBase, "after_flush")
+@event.listens_for(SessionBase, "after_soft_rollback")
+def _forget_checked(session, *_args) -> None:
+    session.info.pop(CHECKED, None)
 
 
 def stored_checks(group_ids: list[str], *, session: Session) -> dict[str, dict[str, int]]:

@@ -12,6 +12,7 @@ from dnp.common.people import person_label
 from dnp.common.people import shown_eppn
 from dnp.groups.candidates import natural_order
 from dnp.groups.candidates import unit_classes
+from dnp.groups.checks import take_checked
 from dnp.groups.facts import facts_for_groups
 from dnp.groups.facts import member_class_names
 from dnp.groups.facts import members_by_group
@@ -80,9 +81,13 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     occasion = session.get(TestOccasion, group.occasion_id)
     activity = session.get(TestActivity, occasion.activity_id)
     unit = session.get(Organisation, group.school_unit_id)
-    loaded = members_by_group([group], session=session)
-    members = loaded.get(group.id, [])
-    issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
+    checked = take_checked(group.id, session=session)  # what the change just made found, if any
+    if checked is not None:
+        members, issues = checked
+    else:
+        loaded = members_by_group([group], session=session)
+        members = loaded.get(group.id, [])
+        issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
     per_person: dict[str, list] = defaultdict(list)
     for issue in issues:
         if issue.person_id:

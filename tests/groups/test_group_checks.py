@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from dnp.groups import changes
@@ -12,12 +14,16 @@ from dnp.groups.catalog import store_activities
 from dnp.groups.checks import check_unchecked_groups
 from dnp.groups.checks import stored_checks
 from dnp.groups.checks import summary
+from dnp.groups.checks import take_checked
 from dnp.groups.facts import facts_for_groups
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupCheck
 from dnp.groups.overview import unit_overview
 from dnp.register.models import Duty
 from tests import factories
+from tests.conftest import csrf_token
+from tests.conftest import grant
+from tests.conftest import login
 from tests.groups_fixtures import MA9
 from tests.routes.test_ingest_api import send
 from tests.services.test_test_groups import ADMIN
@@ -119,3 +125,52 @@ def test_groups_from_before_the_table_are_validated_when_shown_and_checked_by_mi
     db.commit()
     assert stored(db, group) == expected
     assert check_unchecked_groups(session=db) == 0
+
+
+def test_the_editor_reuses_what_the_change_found_only_while_nothing_changed(db, world):
+    group = create(db, world)
+    changes.add_staff(db, ADMIN, group, world.teacher["id"])
+    db.commit()  # a commit with nothing left to flush keeps it: the editor re-renders right after
+    members, issues = take_checked(group.id, session=db)
+    assert len(members) == 7 and not [issue for issue in issues if issue.blocking]
+    assert take_checked(group.id, session=db) is None  # taken once
+    changes.remove_member(db, ADMIN, group, world.shared["id"], "pupil")
+    group.display_name = "Ändrad igen"  # a later change: flushed, so what was found is stale
+    db.flush()
+    assert take_checked(group.id, session=db) is None
+    changes.add_pupil(db, ADMIN, group, world.shared["id"])
+    db.rollback()
+    assert take_checked(group.id, session=db) is None
+
+
+@pytest.fixture
+def admin(app, client, world):
+    grant(app, ADMIN, "unit_admin", [world.unit["id"]])
+    login(client, app, ADMIN)
+    return client
+
+
+def test_staff_added_in_the_editor_is_loaded_and_validated_once(admin, world, db, app):
+    group = create(db, world)
+    headers = {"X-CSRFToken": csrf_token(admin), "HX-Request": "true"}
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if (
+            statement.lstrip().upper().startswith("SELECT")
+            and "FROM test_group_member JOIN person" in statement
+        ):
+            reads.append(statement)
+
+    engine = app.extensions["dnp.engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        answer = admin.post(
+            f"/provgrupper/{group.id}/personal", data={"person_id": world.teacher["id"]}, headers=headers
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    teacher = f"{world.teacher['givenName']} {world.teacher['familyName']}"
+    assert answer.status_code == 200 and teacher in answer.get_data(as_text=True)
+    assert len(reads) == 1, reads
+    assert stored(db, group)["staff"] == 1
