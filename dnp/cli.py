@@ -27,6 +27,7 @@ from dnp.demo.register import load_demo
 from dnp.demo.register import register_is_empty
 from dnp.demo.register import write_demo_file
 from dnp.groups.catalog import refresh_catalog
+from dnp.groups.checks import check_unchecked_groups
 from dnp.jobs.sweeper import run_forever
 from dnp.jobs.sweeper import sweep_once
 from dnp.migrate import upgrade
@@ -76,6 +77,11 @@ def progress_bar(length: int, label: str):
 def migrate_command():
     """Bring the database schema up to date (Alembic upgrade head)."""
     upgrade(current_app.config["DATABASE_URL"])
+    session = get_session()
+    checked = check_unchecked_groups(session=session)  # groups from before their summaries were stored
+    session.commit()
+    if checked:
+        click.echo(f"{counted(checked, 'provgrupp', 'provgrupper')} kontrollerade.")
     click.echo("Databasen är uppdaterad.")
 
 

@@ -181,3 +181,24 @@ def test_0010c_adds_value_checks_that_keep_rows_and_come_off_again(tmp_path_fact
         connection.execute(text("UPDATE test_group SET status = 'ready'"))
     engine.dispose()
     upgrade(url)
+
+
+def test_0011v_adds_the_group_check_table_and_takes_it_away_again(tmp_path_factory, worker_id):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from dnp.migrate import alembic_config
+    from dnp.migrate import upgrade
+    from tests.conftest import fresh_database
+
+    url = fresh_database(tmp_path_factory, worker_id, suffix="_group_check", revision="0011v")
+    engine = create_engine(url)
+    assert "test_group_check" in inspect(engine).get_table_names()
+    command.downgrade(alembic_config(url), "0011v-1")
+    engine.dispose()
+    assert "test_group_check" not in inspect(engine).get_table_names()
+    upgrade(url)
+    engine.dispose()
+    columns = {c["name"] for c in inspect(engine).get_columns("test_group_check")}
+    engine.dispose()
+    assert columns == {"test_group_id", "pupils", "staff", "errors", "warnings", "checked_at"}

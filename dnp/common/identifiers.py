@@ -27,6 +27,8 @@ ORGANISATION_NUMBER = re.compile(r"[0-9]{10}")
 
 def has_hidden_characters(value: str) -> bool:
     """True when ``value`` holds a control, format or separator character (tab and newline too)."""
+    if value.isascii() and value.isprintable():  # the usual case; none of its characters is hidden
+        return False
     return any(unicodedata.category(char) in _HIDDEN_CATEGORIES for char in value)
 
 

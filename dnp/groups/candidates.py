@@ -142,6 +142,20 @@ def preview(unit_id: str, register_group_ids: list[str], activity: TestActivity 
     return sorted(pupils, key=lambda p: (p.fits, natural_order(p.class_name), person_sort_key(p.person)))
 
 
+def _pupil_of(unit_id: str, *, session: Session):
+    """A filter on Person.id: enrolled at the unit (not cancelled), looked up by primary key.
+
+    On PostgreSQL ``= ANY(ARRAY(subquery))``: a join or ``IN (subquery)`` is planned as a hash join that
+    reads every person of the register (100,000 rows, 60–170 ms) to keep a unit's 2,000.
+    """
+    enrolled = select(Enrolment.person_id).where(
+        Enrolment.school_unit_id == unit_id, Enrolment.cancelled.is_(False)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        return Person.id == func.any(func.array(enrolled.scalar_subquery()))
+    return Person.id.in_(enrolled)
+
+
 def search_pupils(unit_id: str, query: str, limit: int = 15, *, session: Session) -> list[CandidatePupil]:
     """Pupils at the unit by name (alias for protected persons), class or EPPN; never by civic number."""
     needle = query.strip().lower()
@@ -167,8 +181,7 @@ def search_pupils(unit_id: str, query: str, limit: int = 15, *, session: Session
             Person.alias_given_name,
             Person.alias_family_name,
         )
-        .join(Enrolment, Enrolment.person_id == Person.id)
-        .where(Enrolment.school_unit_id == unit_id, Enrolment.cancelled.is_(False))
+        .where(_pupil_of(unit_id, session=session))
     ).all()
 
     found = [

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from dnp.common import codes
 from dnp.common.wording import counted
+from dnp.groups.checks import refresh_for_activities
 from dnp.groups.models import TestActivity
 from dnp.register.models import skolverket_id
 from dnp.types import utcnow
@@ -79,8 +80,14 @@ def store_activities(activities: list[dict], source: str, *, session: Session) -
     """Upsert the catalog; activities no longer listed are kept (groups may use them)."""
     existing = {a.id: a for a in session.exec(select(TestActivity)).all()}
     now = utcnow()
+    changed = []  # a test's school type or year: its groups' test-fit warnings follow
     for data in activities:
         activity = existing.get(data["id"]) or TestActivity(id=data["id"])
+        if activity.id in existing and (activity.school_type, activity.school_year) != (
+            data["school_type"],
+            data["school_year"],
+        ):
+            changed.append(activity.id)
         activity.display_name = data["display_name"]
         activity.school_type = data["school_type"]
         activity.school_year = data["school_year"]
@@ -88,6 +95,8 @@ def store_activities(activities: list[dict], source: str, *, session: Session) -
         activity.source = source
         activity.fetched_at = now
         session.add(activity)
+    if changed:
+        refresh_for_activities(changed, session=session)
     return len(activities)
 
 

@@ -12,12 +12,14 @@ from dnp.audit import trail
 from dnp.auth.roles import Access
 from dnp.groups.candidates import fits_unit
 from dnp.groups.candidates import source_pupils
+from dnp.groups.checks import refresh_checks
 from dnp.groups.facts import validate
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberOrigin
 from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
+from dnp.groups.models import TestGroupCheck
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
@@ -72,11 +74,13 @@ def _record(actor: str, action: str, group: TestGroup, *, session: Session, **ch
     trail.record(actor, f"group.{action}", "TestGroup", group.id, session=session, **change)
 
 
-def _changed(group: TestGroup, *, session: Session) -> None:
+def _changed(group: TestGroup, *, session: Session, members_changed: bool = True) -> None:
     group.modified = utcnow()
     session.add(group)
     session.flush()
     publication.group_changed(group.id, session=session)
+    if members_changed:  # a status change leaves the validation summary as it was
+        refresh_checks([group.id], session=session)
 
 
 def create_group(
@@ -259,7 +263,7 @@ def mark_ready(actor: str, group: TestGroup, issues: list | None = None, *, sess
     before = {"status": group.status}
     group.status, group.ready_at, group.withdrawn_at = GroupStatus.READY, utcnow(), None
     _record(actor, "ready", group, before=before, after={"status": GroupStatus.READY}, session=session)
-    _changed(group, session=session)
+    _changed(group, session=session, members_changed=False)
 
 
 def withdraw(actor: str, group: TestGroup, *, session: Session) -> None:
@@ -275,7 +279,7 @@ def withdraw(actor: str, group: TestGroup, *, session: Session) -> None:
         after={"status": GroupStatus.WITHDRAWN},
         session=session,
     )
-    _changed(group, session=session)
+    _changed(group, session=session, members_changed=False)
 
 
 def delete_draft(actor: str, group: TestGroup, *, session: Session) -> None:
@@ -284,7 +288,7 @@ def delete_draft(actor: str, group: TestGroup, *, session: Session) -> None:
         raise GroupError("En grupp som är klar måste dras tillbaka, inte tas bort.")
     _record(actor, "deleted", group, before={"name": group.display_name}, session=session)
     # Core deletes: the ORM does not know these rows hang on the group and would order them wrongly.
-    for table in (TestGroupMember.__table__, TestGroupSource.__table__):
+    for table in (TestGroupMember.__table__, TestGroupSource.__table__, TestGroupCheck.__table__):
         session.execute(delete(table).where(table.c.test_group_id == group.id))
     session.delete(group)
     session.flush()

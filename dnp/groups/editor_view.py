@@ -12,8 +12,9 @@ from dnp.common.people import person_label
 from dnp.common.people import shown_eppn
 from dnp.groups.candidates import natural_order
 from dnp.groups.candidates import unit_classes
-from dnp.groups.facts import class_names
+from dnp.groups.checks import take_checked
 from dnp.groups.facts import facts_for_groups
+from dnp.groups.facts import member_class_names
 from dnp.groups.facts import members_by_group
 from dnp.groups.models import MemberRole
 from dnp.groups.models import TestActivity
@@ -83,14 +84,18 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     occasion = session.get(TestOccasion, group.occasion_id)
     activity = session.get(TestActivity, occasion.activity_id)
     unit = session.get(Organisation, group.school_unit_id)
-    loaded = members_by_group([group], session=session)
-    members = loaded.get(group.id, [])
-    issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
+    checked = take_checked(group.id, session=session)  # what the change just made found, if any
+    if checked is not None:
+        members, issues = checked
+    else:
+        loaded = members_by_group([group], session=session)
+        members = loaded.get(group.id, [])
+        issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
     per_person: dict[str, list] = defaultdict(list)
     for issue in issues:
         if issue.person_id:
             per_person[issue.person_id].append(issue)
-    classes = class_names(group.school_unit_id, [person.id for _, person, _, _ in members], session=session)
+    classes = member_class_names(group, session=session)
     pupils, staff = [], []
     for member, person, enrolment, duty in members:
         own = per_person.get(person.id, [])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import null
 from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
@@ -57,7 +59,8 @@ PERSON = Bundle(
     Person.security_marking,
     Person.alias_given_name,
     Person.alias_family_name,
-    Person.emails,
+    # Only staff need their e-mail addresses checked: a pupil's JSON is not fetched and decoded.
+    case((TestGroupMember.role == "staff", Person.emails), else_=null()).label("emails"),
 )
 ENROLMENT = Bundle(
     "enrolment",
@@ -74,38 +77,52 @@ def members_by_group(groups: list[TestGroup], *, session: Session) -> dict[str, 
     """(member, person, enrolment at the unit, duty at the unit) per group id, excluded ones left out.
 
     Each part is a read-only row with the attributes validation and the editor need (not an ORM object).
+    One query: the enrolment and duty are joined at the group's unit in SQL, so no list of person ids
+    goes back and forth (hundreds of bound parameters per query cost PostgreSQL more than the rows).
     """
     if not groups:
         return {}
-    unit_of = {group.id: group.school_unit_id for group in groups}
     rows = session.exec(
-        select(MEMBER, PERSON)
+        select(MEMBER, PERSON, ENROLMENT, DUTY)
+        .select_from(TestGroupMember)
         .join(Person, Person.id == TestGroupMember.person_id)
-        .where(TestGroupMember.test_group_id.in_(list(unit_of)), TestGroupMember.excluded.is_(False))
+        .join(TestGroup, TestGroup.id == TestGroupMember.test_group_id)
+        .outerjoin(
+            Enrolment,
+            and_(
+                Enrolment.person_id == TestGroupMember.person_id,
+                Enrolment.school_unit_id == TestGroup.school_unit_id,
+                Enrolment.cancelled.is_(False),
+            ),
+        )
+        .outerjoin(
+            Duty,
+            and_(
+                Duty.person_id == TestGroupMember.person_id,
+                Duty.school_unit_id == TestGroup.school_unit_id,
+            ),
+        )
+        .where(
+            TestGroupMember.test_group_id.in_([group.id for group in groups]),
+            TestGroupMember.excluded.is_(False),
+        )
     ).all()
     rows.sort(key=lambda row: person_sort_key(row[1]))  # by the name shown: alias for protected persons
-    person_ids = list({person.id for _, person in rows})
-    units = list(set(unit_of.values()))
-    enrolments: dict[tuple[str, str], tuple] = {}
-    duties: dict[tuple[str, str], tuple] = {}
-    for start in range(0, len(person_ids), 500):
-        part = person_ids[start : start + 500]
-        for enrolment in session.exec(
-            select(ENROLMENT).where(
-                Enrolment.person_id.in_(part),
-                Enrolment.school_unit_id.in_(units),
-                Enrolment.cancelled.is_(False),
-            )
-        ).all():
-            enrolments.setdefault((enrolment.person_id, enrolment.school_unit_id), enrolment)
-        for duty in session.exec(
-            select(DUTY).where(Duty.person_id.in_(part), Duty.school_unit_id.in_(units))
-        ).all():
-            duties.setdefault((duty.person_id, duty.school_unit_id), duty)
     result: dict[str, list[tuple]] = defaultdict(list)
-    for member, person in rows:
-        key = (person.id, unit_of[member.test_group_id])
-        result[member.test_group_id].append((member, person, enrolments.get(key), duties.get(key)))
+    seen: set[tuple[str, str, str]] = set()
+    for member, person, enrolment, duty in rows:
+        key = (member.test_group_id, person.id, member.role)
+        if key in seen:  # a second enrolment or duty at the unit: the first one counts
+            continue
+        seen.add(key)
+        result[member.test_group_id].append(
+            (
+                member,
+                person,
+                enrolment if enrolment.person_id is not None else None,
+                duty if duty.person_id is not None else None,
+            )
+        )
     return result
 
 
@@ -161,4 +178,31 @@ def class_names(unit_id: str, person_ids: list[str], *, session: Session) -> dic
         ).all()
         for person_id, name in rows:
             names.setdefault(person_id, name)
+    return names
+
+
+def member_class_names(group: TestGroup, *, session: Session) -> dict[str, str]:
+    """Each member's class (Klass) at the group's unit, for display: joined in SQL, no id list sent."""
+    rows = session.exec(
+        select(RegisterGroupMembership.person_id, RegisterGroup.display_name)
+        .join(
+            RegisterGroup,
+            and_(
+                RegisterGroup.id == RegisterGroupMembership.group_id,
+                RegisterGroup.group_type == "Klass",
+                RegisterGroup.school_unit_id == group.school_unit_id,
+            ),
+        )
+        .join(
+            TestGroupMember,
+            and_(
+                TestGroupMember.person_id == RegisterGroupMembership.person_id,
+                TestGroupMember.test_group_id == group.id,
+                TestGroupMember.excluded.is_(False),
+            ),
+        )
+    ).all()
+    names: dict[str, str] = {}
+    for person_id, name in rows:
+        names.setdefault(person_id, name)
     return names

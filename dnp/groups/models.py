@@ -192,3 +192,24 @@ class BackgroundTask(SQLModel, table=True):
     created_by: str = Field(max_length=255)
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TestGroupCheck(SQLModel, table=True):
+    """A test group's validation summary, rewritten in the transaction of every change that may alter it.
+
+    The overview reads these counts instead of validating every group against the register on each view;
+    a group without a row (made before the table existed) is validated when shown.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_group_check"
+
+    test_group_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("test_group.id", ondelete="CASCADE"), primary_key=True)
+    )
+    pupils: int = 0
+    staff: int = 0
+    errors: int = 0
+    warnings: int = 0
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -7,6 +7,9 @@ from sqlmodel import select
 
 from dnp.audit import trail
 from dnp.groups.candidates import source_pupils
+from dnp.groups.checks import duty_persons
+from dnp.groups.checks import refresh_checks
+from dnp.groups.checks import refresh_for_register
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberOrigin
 from dnp.groups.models import MemberRole
@@ -67,6 +70,7 @@ def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
     if joined or left:
         session.flush()
         publication.group_changed(group.id, session=session)
+        refresh_checks([group.id], session=session)
     return len(joined), len(left)
 
 
@@ -113,6 +117,7 @@ def remove_deleted_persons(person_ids: list[str], *, session: Session) -> None:
         session.flush()
         for group_id in sorted(groups):
             publication.group_changed(group_id, session=session)
+        refresh_checks(groups, session=session)
 
 
 def after_register_change(changed: dict[str, list[str]], deleted: bool = False, *, session: Session) -> None:
@@ -120,6 +125,8 @@ def after_register_change(changed: dict[str, list[str]], deleted: bool = False, 
     if deleted:
         remove_deleted_persons(changed.get("persons", []), session=session)
     sync_for_register_groups(changed.get("groups", []), session=session)
+    staff = duty_persons(changed.get("duties", []), session=session)
+    refresh_for_register(changed.get("persons", []), staff, session=session)
     publication.persons_changed(changed.get("persons", []), session=session)
     publication.duties_changed(changed.get("duties", []), session=session)
     publication.organisations_changed(changed.get("organisations", []), session=session)

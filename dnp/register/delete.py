@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.audit import trail
+from dnp.groups.checks import duty_persons
+from dnp.groups.checks import refresh_for_register
 from dnp.groups.sync import groups_following
 from dnp.groups.sync import remove_deleted_persons
 from dnp.groups.sync import sync_group
@@ -73,6 +75,8 @@ def delete_items(kind: str, references: list, actor: str, *, session: Session) -
         remove_deleted_persons(present, session=session)
     # Test groups following a deleted class lose its pupils: find them before the class goes.
     following = groups_following(present, session=session) if kind == "groups" else []
+    # Staff losing a duty get a blocking error in their groups: find them before the duty goes.
+    staff = duty_persons(present, session=session) if kind == "duties" else set()
     for part in chunks(present):
         if kind == "persons":
             for dependent, column in _PERSON_DEPENDENTS:
@@ -92,6 +96,7 @@ def delete_items(kind: str, references: list, actor: str, *, session: Session) -
         publication.duties_changed(present, session=session)
     for group in following:
         sync_group(group, session=session)
+    refresh_for_register((), staff, session=session)
     return summary
 
 

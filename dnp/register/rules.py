@@ -56,13 +56,25 @@ def _bad_identifier(value: str) -> bool:
 
 
 def has_bad_text(node: object) -> bool:
-    """Fast check (no paths built) for control characters, absurd length or a bad identifier."""
+    """Fast check (no paths built) for control characters, absurd length or a bad identifier.
+
+    Run on every item of a large import: the strings are gathered once and checked together (one
+    regular-expression search, one ASCII test), each one alone only when the identifiers are not plain.
+    """
+    texts: list[str] = []
+    identifiers_found: list[str] = []
     for key, value in _strings(node):
-        if len(value) > MAX_TEXT or _CONTROL.search(value):
-            return True
-        if key in IDENTIFIER_KEYS and _bad_identifier(value):
-            return True
-    return False
+        (identifiers_found if key in IDENTIFIER_KEYS else texts).append(value)
+    texts += identifiers_found
+    if not texts:
+        return False
+    # Newline joins them: it is allowed in free text and _CONTROL does not match it.
+    if max(map(len, texts)) > MAX_TEXT or _CONTROL.search("\n".join(texts)):
+        return True
+    joined = "".join(identifiers_found)
+    if joined.isascii() and joined.isprintable():
+        return False
+    return any(_bad_identifier(value) for value in identifiers_found)
 
 
 def text_problems(node: object, path: str = "", key: str | None = None) -> Problems:
