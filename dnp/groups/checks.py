@@ -1,9 +1,11 @@
 """Each test group's stored validation summary (counts of pupils, staff, errors and warnings).
 
-Rewritten in the transaction of every change that may alter a group's validation: the group's own
-changes, the class-following sync, register writes and deletes touching its members, and a catalog
-refresh changing its test. The overview reads the stored counts instead of validating every group
-against the register on each view (issue 15); the editor still validates live, since it lists each issue.
+A group's own changes (the editor) rewrite its summary in their transaction. Register writes and
+deletes touching its members, the class-following sync and a catalog refresh changing its test mark it
+*due* in their transaction instead (an insert: concurrent imports never wait on a summary row or
+deadlock over two), and the sweeper rewrites due summaries moments later. The overview reads the stored
+counts of groups that are not due and validates the others live, so what it shows is always current;
+the editor validates live, since it lists each issue.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dnp.groups.facts import facts_for_groups
 from dnp.groups.facts import members_by_group
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupCheck
+from dnp.groups.models import TestGroupCheckDue
 from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
 from dnp.groups.validation import GroupFacts
@@ -94,10 +97,46 @@ def _forget_checked(session, *_args) -> None:
     session.info.pop(CHECKED, None)
 
 
-def stored_checks(group_ids: list[str], *, session: Session) -> dict[str, dict[str, int]]:
-    """The stored summaries of these groups, by group id (groups never checked are missing)."""
-    found: dict[str, dict[str, int]] = {}
+def mark_due(group_ids: Iterable[str], *, session: Session) -> None:
+    """Mark these groups' summaries as out of date (the sweeper rewrites them; the overview reads live)."""
+    rows = [{"test_group_id": group_id} for group_id in sorted(set(group_ids))]
+    if rows:
+        session.connection().execute(insert(TestGroupCheckDue.__table__), rows)
+
+
+def refresh_due(limit: int = 5000, *, session: Session) -> int:
+    """Rewrite the summaries of groups marked due and remove exactly the marks read; returns how many groups.
+
+    A mark committed after this read stays for the next sweep, so no change is missed. The caller commits.
+    """
+    marks = session.exec(select(TestGroupCheckDue.id, TestGroupCheckDue.test_group_id).limit(limit)).all()
+    if not marks:
+        return 0
+    groups = {group_id for _, group_id in marks}
+    refresh_checks(groups, session=session)
+    table = TestGroupCheckDue.__table__
+    for part in range(0, len(marks), 500):
+        ids = [mark_id for mark_id, _ in marks[part : part + 500]]
+        session.connection().execute(delete(table).where(table.c.id.in_(ids)))
+    return len(groups)
+
+
+def _due(group_ids: list[str], *, session: Session) -> set[str]:
+    due: set[str] = set()
     for part in _parts(group_ids, 500):
+        due.update(
+            session.exec(
+                select(TestGroupCheckDue.test_group_id).where(TestGroupCheckDue.test_group_id.in_(part)).distinct()
+            ).all()
+        )
+    return due
+
+
+def stored_checks(group_ids: list[str], *, session: Session) -> dict[str, dict[str, int]]:
+    """The stored summaries of these groups, by group id; groups never checked or marked due are missing."""
+    found: dict[str, dict[str, int]] = {}
+    due = _due(group_ids, session=session)
+    for part in _parts([group_id for group_id in group_ids if group_id not in due], 500):
         for row in session.exec(
             select(
                 TestGroupCheck.test_group_id,
@@ -141,8 +180,7 @@ def refresh_for_register(
     """Register rows of these persons (enrolments, names, EPPNs) or these staff's duties changed."""
     groups = groups_with_members(person_ids, session=session)
     groups |= groups_with_members(staff_ids, "staff", session=session)
-    if groups:
-        refresh_checks(groups, session=session)
+    mark_due(groups, session=session)
 
 
 def refresh_for_activities(activity_ids: Iterable[str], *, session: Session) -> None:
@@ -156,8 +194,7 @@ def refresh_for_activities(activity_ids: Iterable[str], *, session: Session) -> 
                 .where(TestOccasion.activity_id.in_(part))
             ).all()
         )
-    if groups:
-        refresh_checks(groups, session=session)
+    mark_due(groups, session=session)
 
 
 def check_unchecked_groups(*, session: Session) -> int:

@@ -213,3 +213,19 @@ class TestGroupCheck(SQLModel, table=True):
     errors: int = 0
     warnings: int = 0
     checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TestGroupCheckDue(SQLModel, table=True):
+    """A mark that a group's stored summary may be out of date: a register write touched its members.
+
+    Register writes only add these rows (inserts never wait for one another), so two imports touching
+    the same group's pupils do not queue behind one summary row; the overview validates a marked group
+    live, and the sweeper rewrites its summary and removes the marks it read.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "test_group_check_due"
+
+    id: int | None = Field(default=None, primary_key=True)
+    test_group_id: str = Field(sa_column=Column(String(36), nullable=False, index=True))

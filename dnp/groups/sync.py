@@ -8,7 +8,7 @@ from sqlmodel import select
 from dnp.audit import trail
 from dnp.groups.candidates import source_pupils
 from dnp.groups.checks import duty_persons
-from dnp.groups.checks import refresh_checks
+from dnp.groups.checks import mark_due
 from dnp.groups.checks import refresh_for_register
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberOrigin
@@ -70,7 +70,7 @@ def sync_group(group: TestGroup, *, session: Session) -> tuple[int, int]:
     if joined or left:
         session.flush()
         publication.group_changed(group.id, session=session)
-        refresh_checks([group.id], session=session)
+        mark_due([group.id], session=session)
     return len(joined), len(left)
 
 
@@ -117,7 +117,7 @@ def remove_deleted_persons(person_ids: list[str], *, session: Session) -> None:
         session.flush()
         for group_id in sorted(groups):
             publication.group_changed(group_id, session=session)
-        refresh_checks(groups, session=session)
+        mark_due(groups, session=session)
 
 
 def after_register_change(changed: dict[str, list[str]], deleted: bool = False, *, session: Session) -> None:

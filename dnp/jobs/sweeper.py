@@ -28,6 +28,7 @@ from dnp.delivery.push import pipeline
 from dnp.delivery.push import timing as push_timing
 from dnp.delivery.push.method import is_push
 from dnp.delivery.push.models import PushBatch
+from dnp.groups.checks import refresh_due
 from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TaskStatus
 from dnp.jobs import JOBS_QUEUE
@@ -47,12 +48,14 @@ def sweep_once() -> dict[str, int]:
     session = get_session()
     timing = deliveries.timing_from_config(current_app.config)
     now = utcnow()
+    checked = refresh_due(session=session)  # validation summaries that register writes marked due
+    session.commit()
     if is_push(session):
         # Push instead of webhooks: Skolverket is not told to pull (webhooks wait until pull again).
         queue = get_queue(PUSH_QUEUE)
         result = sweep_push(session, now, lambda job_id, *args: _enqueue_push(queue, job_id, *args))
         result["enqueued"] = result["push_enqueued"] + _requeue_waiting_tasks(session, now)
-        result["released"] = 0
+        result["released"], result["checked"] = 0, checked
         session.close()
         return result
     released = attempts.release_stuck(now, timing, session=session)
@@ -81,7 +84,13 @@ def sweep_once() -> dict[str, int]:
             )
     enqueued += _requeue_waiting_tasks(session, now)
     session.close()
-    return {"released": released, "gathered": gathered, "due": len(due), "enqueued": enqueued}
+    return {
+        "released": released,
+        "gathered": gathered,
+        "due": len(due),
+        "enqueued": enqueued,
+        "checked": checked,
+    }
 
 
 def _enqueue_unique(

@@ -4,7 +4,7 @@ Revision ID: 0011v
 Revises: 0010c
 Create Date: 2026-12-01
 
-A new table only. Groups made before it have no row and are validated when the overview shows them
+Two new tables: the summaries, and the marks register writes leave for the sweeper. Groups made before it have no row and are validated when the overview shows them
 (as before) until ``flask dnp migrate`` (which runs this) stores their summaries.
 """
 
@@ -29,7 +29,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['test_group_id'], ['test_group.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('test_group_id')
     )
+    op.create_table('test_group_check_due',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('test_group_id', sa.String(length=36), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_test_group_check_due_test_group_id', 'test_group_check_due', ['test_group_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_test_group_check_due_test_group_id', table_name='test_group_check_due')
+    op.drop_table('test_group_check_due')
     op.drop_table('test_group_check')
