@@ -20,7 +20,7 @@ from tests.local_servers import start_test_servers
 
 BACKEND = os.environ.get("DNP_TEST_DATABASE", "sqlite")
 INGEST_TOKEN = "test-ingest-token-0123456789"
-pytest_plugins = ["tests.groups_fixtures"]
+pytest_plugins = ["tests.groups_fixtures", "tests.ss12000.client"]
 _created_databases: list[str] = []  # this process's PostgreSQL databases, dropped when it ends
 
 

@@ -98,7 +98,7 @@ def test_an_eppn_in_another_letter_case_signs_in_as_the_granted_user(admin, clie
 def test_the_idp_name_of_a_protected_person_is_neither_kept_nor_shown(admin, client, db):
     from tests import factories
     from tests.conftest import login
-    from tests.routes.test_ingest_api import send
+    from tests.register.test_ingest_api import send
 
     eppn = "q7781@" + saml_idp.SCOPE
     person = factories.person(

@@ -20,8 +20,8 @@ from tests import factories
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
-from tests.routes.test_ingest_api import AUTH
-from tests.routes.test_ingest_api import send
+from tests.register.test_ingest_api import AUTH
+from tests.register.test_ingest_api import send
 
 ADMIN = "central@kommun.se"
 JSON_PREFIXES = ("/ingest/", "/ss12000/")

@@ -14,7 +14,7 @@ from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
 from tests.fakes.fixtures import auth_server  # noqa: F401
-from tests.ss12000.conftest import api  # noqa: F401
+from tests.ss12000.client import api  # noqa: F401
 
 BIG = 200 * 1024 * 1024
 FORM = "application/x-www-form-urlencoded"

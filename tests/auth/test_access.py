@@ -20,7 +20,7 @@ CENTRAL = "central@kommun.se"
 
 @pytest.fixture
 def units(client):
-    from tests.routes.test_ingest_api import send
+    from tests.register.test_ingest_api import send
 
     items = [factories.organisation(), factories.organisation()]
     assert send(client, "PUT", "organisations", items).status_code == 201
@@ -121,7 +121,7 @@ def test_central_admin_cannot_remove_own_central_role(central, db):
 
 
 def test_people_search_shows_alias_for_protected(central, client, units):
-    from tests.routes.test_ingest_api import send
+    from tests.register.test_ingest_api import send
 
     hidden = factories.person(
         units[0]["id"],
@@ -218,7 +218,7 @@ def test_next_only_redirects_to_own_paths(app, client):
 
 
 def _register(client, *persons) -> None:
-    from tests.routes.test_ingest_api import send
+    from tests.register.test_ingest_api import send
 
     assert send(client, "PUT", "persons", list(persons)).status_code == 201
 

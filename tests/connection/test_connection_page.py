@@ -22,10 +22,10 @@ from dnp.connection.models import ClientCredential
 from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
+from tests.connection.test_certificates import ed25519_key
+from tests.connection.test_certificates import self_signed
 from tests.fakes.fixtures import auth_server  # noqa: F401
-from tests.routes.test_ingest_api import send
-from tests.services.test_client_certificate import ed25519_key
-from tests.services.test_client_certificate import self_signed
+from tests.register.test_ingest_api import send
 
 CENTRAL = "central@kommun.se"
 

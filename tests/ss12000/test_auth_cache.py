@@ -10,10 +10,10 @@ import pytest
 from dnp.ss12000 import auth
 from tests.fakes.auth_server import SKOLVERKET_CLIENT
 from tests.fakes.fixtures import auth_server  # noqa: F401
-from tests.services.test_ss12000_auth import JWKS_PATH
-from tests.services.test_ss12000_auth import Clock
-from tests.services.test_ss12000_auth import make_verifier
-from tests.services.test_ss12000_auth import rejected
+from tests.ss12000.test_auth import JWKS_PATH
+from tests.ss12000.test_auth import Clock
+from tests.ss12000.test_auth import make_verifier
+from tests.ss12000.test_auth import rejected
 
 
 class WallClock(Clock):

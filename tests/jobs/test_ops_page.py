@@ -32,11 +32,11 @@ def operator(app, client):
 
 def test_failed_job_is_shown_and_requeued(app, operator, redis, db):
     queue = Queue("dnp-jobs", connection=redis, serializer=JSONSerializer)
-    job = queue.enqueue("tests.jobs_helpers.explode", 7)
+    job = queue.enqueue("tests.jobs.sample_jobs.explode", 7)
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=True)
     page = operator.get("/ops/").get_data(as_text=True)
     assert job.id in page
-    assert "tests.jobs_helpers.explode(7)" in page
+    assert "tests.jobs.sample_jobs.explode(7)" in page
     assert "kaboom 7" in page
     response = operator.post(
         "/ops/jobb/ko-om",

@@ -14,7 +14,7 @@ from tests.conftest import csrf_token
 from tests.conftest import grant
 from tests.conftest import login
 from tests.groups_fixtures import MA9
-from tests.routes.test_ingest_api import send
+from tests.register.test_ingest_api import send
 
 ADMIN = "rektor@kommun.se"
 

@@ -102,7 +102,7 @@ EPPNS = {
 def test_every_route_is_classified(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     missing = sorted(endpoints - set(CATEGORIES))
-    assert missing == [], f"classify these endpoints in tests/test_route_matrix.py: {missing}"
+    assert missing == [], f"classify these endpoints in tests/routes/test_route_matrix.py: {missing}"
 
 
 def _fresh_objects(app, world) -> dict:
