@@ -20,7 +20,14 @@ from tests.local_servers import start_test_servers
 
 BACKEND = os.environ.get("DNP_TEST_DATABASE", "sqlite")
 INGEST_TOKEN = "test-ingest-token-0123456789"
-pytest_plugins = ["tests.groups_fixtures", "tests.ss12000.client"]
+# Fixtures every area may ask for by name: the fakes of the outside systems, the small register, the SS 12000
+# client and the app as a SAML SP.
+pytest_plugins = [
+    "tests.fakes.fixtures",
+    "tests.groups_fixtures",
+    "tests.ss12000.client",
+    "tests.auth.saml_fixtures",
+]
 _created_databases: list[str] = []  # this process's PostgreSQL databases, dropped when it ends
 
 

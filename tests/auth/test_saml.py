@@ -20,9 +20,9 @@ from dnp.auth.models import UsedAssertion
 from dnp.auth.models import UserAccount
 from dnp.types import utcnow
 from tests.auth import saml_idp
-from tests.auth.conftest import assert_refused
-from tests.auth.conftest import post_response
-from tests.auth.conftest import start_login
+from tests.auth.saml_fixtures import assert_refused
+from tests.auth.saml_fixtures import post_response
+from tests.auth.saml_fixtures import start_login
 from tests.conftest import grant
 
 EPPN = "anna.andersson@" + saml_idp.SCOPE

@@ -24,7 +24,6 @@ from tests.conftest import grant
 from tests.conftest import login
 from tests.connection.test_certificates import ed25519_key
 from tests.connection.test_certificates import self_signed
-from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.register.test_ingest_api import send
 
 CENTRAL = "central@kommun.se"
@@ -93,7 +92,7 @@ def test_upload_refuses_a_key_that_does_not_belong(central, db):
     assert garbage.status_code == 422
 
 
-def test_connection_test_in_words(app, central, db, auth_server, tmp_path):  # noqa: F811
+def test_connection_test_in_words(app, central, db, auth_server, tmp_path):
     app.config.update(
         AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
     )
@@ -185,7 +184,7 @@ def test_upload_refuses_what_moa_would_refuse_and_keeps_the_working_one(central,
     ]
 
 
-def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, auth_server, tmp_path):  # noqa: F811
+def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, auth_server, tmp_path):
     app.config.update(
         AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
     )

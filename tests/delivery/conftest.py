@@ -22,7 +22,6 @@ from tests.delivery.harness import WorkerProcess
 from tests.delivery.harness import passes_through_our_code
 from tests.delivery.harness import wait_for
 from tests.fakes.auth_server import API_LOCATION
-from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.groups_fixtures import MA9
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
@@ -121,7 +120,7 @@ def configure(app, auth, receiver, redis, cert, scale: float) -> dict:
 
 
 @pytest.fixture
-def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
+def delivery_env(request, app, world, auth_server, tmp_path):
     """A ready group, a subscription, and the whole delivery machinery running."""
     scale = getattr(request, "param", 0.0002)
     redis = PrivateRedis(tmp_path).start()
