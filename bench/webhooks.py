@@ -36,8 +36,8 @@ from tests.delivery.harness import PrivateRedis  # noqa: E402
 from tests.delivery.harness import Receiver  # noqa: E402
 from tests.delivery.harness import Sweeper  # noqa: E402
 from tests.delivery.harness import WorkerProcess  # noqa: E402
-from tests.delivery.harness import wait_for  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
 
 
 def main() -> None:

@@ -11,16 +11,17 @@ from dnp.audit.models import AuditEvent
 from dnp.auth.models import LoginSession
 from dnp.auth.models import RoleGrant
 from tests import factories
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
+from tests.helpers import csrf_token
+from tests.helpers import grant
+from tests.helpers import login
+from tests.helpers import send
+from tests.helpers import signed_in
 
 CENTRAL = "central@kommun.se"
 
 
 @pytest.fixture
 def units(client):
-    from tests.register.test_ingest_api import send
 
     items = [factories.organisation(), factories.organisation()]
     assert send(client, "PUT", "organisations", items).status_code == 201
@@ -29,9 +30,7 @@ def units(client):
 
 @pytest.fixture
 def central(app, client):
-    grant(app, CENTRAL, "central_admin")
-    login(client, app, CENTRAL)
-    return client
+    return signed_in(client, app, CENTRAL, "central_admin")
 
 
 def test_anonymous_is_sent_to_login(client):
@@ -55,8 +54,7 @@ def test_signed_in_without_role_sees_no_access_page(app, client):
 
 
 def test_wrong_role_is_403(app, client):
-    grant(app, "ops@kommun.se", "operator")
-    login(client, app, "ops@kommun.se")
+    signed_in(client, app, "ops@kommun.se", "operator")
     assert client.get("/admin/access").status_code == 403
     assert client.get("/admin/audit").status_code == 403
 
@@ -121,7 +119,6 @@ def test_central_admin_cannot_remove_own_central_role(central, db):
 
 
 def test_people_search_shows_alias_for_protected(central, client, units):
-    from tests.register.test_ingest_api import send
 
     hidden = factories.person(
         units[0]["id"],
@@ -182,8 +179,7 @@ def test_security_headers_and_no_store(central):
 
 def test_cookie_flags(app, client):
     app.config["ENV"] = "production"
-    grant(app, CENTRAL, "central_admin")
-    login(client, app, CENTRAL)
+    signed_in(client, app, CENTRAL, "central_admin")
     response = client.get("/admin/access")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
@@ -218,7 +214,6 @@ def test_next_only_redirects_to_own_paths(app, client):
 
 
 def _register(client, *persons) -> None:
-    from tests.register.test_ingest_api import send
 
     assert send(client, "PUT", "persons", list(persons)).status_code == 201
 

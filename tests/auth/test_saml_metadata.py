@@ -23,7 +23,7 @@ from tests.auth import saml_idp
 from tests.auth.saml_fixtures import assert_refused
 from tests.auth.saml_fixtures import post_response
 from tests.auth.saml_fixtures import start_login
-from tests.conftest import grant
+from tests.helpers import grant
 
 OTHER_IDP = "https://idp.annan-skola.example.se/idp"
 EVIL_IDP = "https://evil-idp.example/idp"

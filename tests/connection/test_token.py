@@ -20,24 +20,6 @@ from tests.fakes.auth_server import OUR_ORGANIZATION_ID
 LOCATION = "https://api.skolverket.se/provtjanst/ss12000/klient/v1"
 
 
-class Clock:
-    """Wall-clock time the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def client_cert(auth_server, tmp_path):
     return auth_server.make_client_cert(tmp_path)

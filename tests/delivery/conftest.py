@@ -20,9 +20,9 @@ from tests.delivery.harness import Receiver
 from tests.delivery.harness import Sweeper
 from tests.delivery.harness import WorkerProcess
 from tests.delivery.harness import passes_through_our_code
-from tests.delivery.harness import wait_for
 from tests.fakes.auth_server import API_LOCATION
 from tests.groups_fixtures import MA9
+from tests.helpers import wait_for
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
 SUBSCRIPTION_ID = "5b1d1c55-0000-4000-8000-000000000001"

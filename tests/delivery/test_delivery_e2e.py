@@ -28,7 +28,7 @@ from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs.sweeper import sweep_once
 from tests.delivery.conftest import SUBSCRIPTION_ID
 from tests.delivery.harness import Sweeper
-from tests.delivery.harness import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 

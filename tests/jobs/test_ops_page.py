@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from redis import Redis
 from rq import Queue
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
-
-
-@pytest.fixture
-def redis(app):
-    connection = Redis.from_url(app.config["REDIS_URL"])
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
+from tests.helpers import csrf_token
+from tests.helpers import signed_in
 
 
 @pytest.fixture
 def operator(app, client):
-    grant(app, "drift@kommun.se", "operator")
-    login(client, app, "drift@kommun.se")
-    return client
+    return signed_in(client, app, "drift@kommun.se", "operator")
 
 
 def test_failed_job_is_shown_and_requeued(app, operator, redis, db):

@@ -8,10 +8,9 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.test import run_wsgi_app
 
-from tests.conftest import INGEST_TOKEN
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
+from tests.helpers import INGEST_TOKEN
+from tests.helpers import csrf_token
+from tests.helpers import signed_in
 
 BIG = 200 * 1024 * 1024
 FORM = "application/x-www-form-urlencoded"
@@ -105,8 +104,7 @@ def test_limits_come_from_the_configuration(app, client):
 
 
 def test_certificate_upload_has_its_own_bounded_limit(app, client):
-    grant(app, "central@skola.se", "central_admin")
-    login(client, app, "central@skola.se")
+    signed_in(client, app, "central@skola.se", "central_admin")
     path = "/installningar/skolverket/certifikat"
     headers = {"X-CSRFToken": csrf_token(client)}
     _assert_swedish_413(_declared(client, path, headers=headers))

@@ -20,24 +20,6 @@ from tests.fakes.auth_server import SKOLVERKET_ORGANIZATION_ID
 JWKS_PATH = "/.well-known/jwks.json"
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 def make_verifier(auth_server, **options) -> JwtVerifier:
     """A verifier that trusts the fake auth server, as production would be configured."""
     return JwtVerifier(

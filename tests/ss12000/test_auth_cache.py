@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import time
-
 import jwt
 import pytest
 
 from dnp.ss12000 import auth
 from tests.fakes.auth_server import SKOLVERKET_CLIENT
+from tests.helpers import Clock
 from tests.ss12000.test_auth import JWKS_PATH
-from tests.ss12000.test_auth import Clock
 from tests.ss12000.test_auth import make_verifier
 from tests.ss12000.test_auth import rejected
 
 
-class WallClock(Clock):
-    """Wall-clock seconds the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-
 @pytest.fixture
 def clocks():
-    return Clock(), WallClock()
+    return Clock(start=1000.0), Clock()  # monotonic, wall
 
 
 @pytest.fixture

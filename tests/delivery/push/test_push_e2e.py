@@ -12,8 +12,8 @@ import pytest
 from tests.delivery.harness import PrivateRedis
 from tests.delivery.harness import Sweeper
 from tests.delivery.harness import WorkerProcess
-from tests.delivery.harness import wait_for
 from tests.delivery.push.conftest import push_settings
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
