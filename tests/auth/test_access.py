@@ -199,6 +199,7 @@ def test_dev_login_only_in_development(app, client):
     # A valid CSRF token, so that the environment check is what refuses (not the missing token).
     refused = client.post("/auth/dev-login", data={"eppn": "a@b.se", "csrf_token": csrf_token(client)})
     assert refused.status_code == 404
+    assert "/auth/login" in client.get("/auth/no-access").headers["Location"]  # not signed in
     app.config["ENV"] = "development"
     response = client.post("/auth/dev-login", data={"eppn": "a@b.se", "csrf_token": csrf_token(client)})
     assert response.status_code == 302

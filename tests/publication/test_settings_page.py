@@ -13,12 +13,14 @@ from tests.ss12000.helpers import make_group
 CENTRAL = "central@kommun.se"
 
 
-def test_only_central_admins_see_settings(app, client, world):
+def test_only_central_admins_see_settings(app, client, db, world):
     signed_in(client, app, "skola@kommun.se", "unit_admin", [world.unit["id"]])
     assert client.get("/installningar/").status_code == 403
     # A valid CSRF token, so that the role check is what refuses (not the missing token).
     form = {"mode": "alias", "csrf_token": csrf_token(client)}
     assert client.post("/installningar/skyddade-personer", data=form).status_code == 403
+    assert protected_mode(session=db) == "marked"
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "setting.changed")).all() == []
 
 
 def test_changing_the_protected_mode_is_audited(app, client, db):
