@@ -60,7 +60,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(connection.bp)
-    app.context_processor(connection.certificate_banner)
     app.register_blueprint(groups.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)

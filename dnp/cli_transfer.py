@@ -50,21 +50,14 @@ def deliveries_status():
 @click.option("--all", "everything", is_flag=True, help="Every dead delivery.")
 def deliveries_requeue(delivery_id: int | None, everything: bool):
     """Send a dead delivery (or --all) again, with a fresh three days of attempts."""
-    from dnp.audit import trail
-    from dnp.delivery import attempts
+    from dnp.delivery import ops
     from dnp.types import utcnow
 
     if delivery_id is None and not everything:
         raise click.UsageError("Ange ett leverans-id eller --all.")
     session = get_session()
-    count = attempts.requeue_dead(session, utcnow(), None if everything else delivery_id)
-    trail.record(
-        session,
-        command_actor("deliveries"),
-        "ops.deliveries_requeued",
-        "Delivery",
-        str(delivery_id or "*"),
-        after={"count": count},
+    count = ops.requeue_dead(
+        command_actor("deliveries"), None if everything else delivery_id, utcnow(), session=session
     )
     session.commit()
     click.echo(f"{counted(count, 'leverans', 'leveranser')} skickas igen.")

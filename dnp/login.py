@@ -21,6 +21,7 @@ from flask_login import logout_user
 from dnp.auth import roles as access
 from dnp.auth import sessions
 from dnp.db import get_session
+from dnp.web import htmx_redirect
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -51,6 +52,8 @@ def _load_user(session_id: str) -> CurrentUser | None:
         idle=timedelta(minutes=int(config["SESSION_IDLE_MINUTES"])),
         absolute=timedelta(hours=int(config["SESSION_MAX_HOURS"])),
     )
+    if db.dirty:  # an ended or touched session is saved now, whatever the view then does
+        db.commit()
     if record is None:
         return None
     names = access.display_names({record.eppn}, session=db)
@@ -62,10 +65,8 @@ def _load_user(session_id: str) -> CurrentUser | None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     target = url_for("auth.login", next=safe_next(request.full_path))
-    if request.headers.get("HX-Request") == "true":
-        response = current_app.response_class(status=401)
-        response.headers["HX-Redirect"] = target
-        return response
+    if request.htmx:
+        return htmx_redirect(target, status=401)
     return redirect(target)
 
 

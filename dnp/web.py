@@ -6,7 +6,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask import Request
 from flask import Response
 from flask import abort
 from flask import current_app
@@ -14,6 +13,8 @@ from flask import render_template
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
+from htmx_flask import make_response as htmx_response
+from htmx_flask.requests import HtmxAwareRequest
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
@@ -23,6 +24,8 @@ from dnp.common.request_input import BadInput
 from dnp.common.request_input import check_texts
 from dnp.common.request_input import is_storable
 from dnp.common.wording import counted
+from dnp.connection.status import certificate_warning
+from dnp.db import get_session
 from dnp.routes.api_errors import json_error
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -35,9 +38,14 @@ CSP = (
 
 def is_htmx() -> bool:
     """True for an HTMX request that is not a history restore."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def htmx_redirect(target: str, status: int = 204) -> Response:
+    """Answer HTMX with ``HX-Redirect``: a full page load of ``target`` (not a fragment swap)."""
+    response = htmx_response("", status, redirect=target)
+    response.vary.add("HX-Request")
+    return response
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context) -> Response:
@@ -45,18 +53,32 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     if block and is_htmx():
         body = render_block(template, block, **context)
     else:
-        body = render_template(template, **context)
+        body = render_template(template, **_layout_context(status), **context)
     response = Response(body, status=status, mimetype="text/html")
     response.vary.add("HX-Request")
     return response
 
 
+def _layout_context(status: int) -> dict:
+    """What the page layout shows besides the view's own content, looked up here and not by the template.
+
+    Only full pages get here (a fragment has no layout), so HTMX swaps and the JSON APIs never pay for it.
+    The certificate banner is for central administrators; a server error page does not touch the database.
+    """
+    warning = None
+    if status < 500 and current_user.is_authenticated and current_user.access.central_admin:
+        warning = certificate_warning(current_app.config, get_session())
+    return {"certificate_warning": warning}
+
+
 def _htmx_redirects(response: Response) -> Response:
     """A redirect answering HTMX becomes HX-Location, so htmx navigates instead of swapping a page in."""
-    if is_htmx() and response.status_code in (301, 302, 303, 307, 308) and response.location:
-        response.headers["HX-Location"] = response.location
-        response.status_code = 204
-        del response.headers["Location"]
+    if response.status_code in (301, 302, 303, 307, 308):
+        response.vary.add("HX-Request")  # the same redirect is a Location for browsers, HX-Location for htmx
+        if is_htmx() and response.location:
+            response.headers["HX-Location"] = response.location
+            response.status_code = 204
+            del response.headers["Location"]
     return response
 
 
@@ -118,9 +140,10 @@ class PageSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-class CheckedRequest(Request):
+class CheckedRequest(HtmxAwareRequest):
     """A request whose form fields (and upload file names) are checked when the form is first read:
-    by the CSRF check or by the view, whichever comes first, so every form route is covered."""
+    by the CSRF check or by the view, whichever comes first, so every form route is covered.
+    It is htmx-flask's request, so ``request.htmx`` reads the HX-* headers."""
 
     def _load_form_data(self) -> None:
         already = "form" in self.__dict__

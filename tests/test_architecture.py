@@ -137,3 +137,31 @@ def test_the_checks_see_a_cycle_and_a_backward_call():
     assert "dnp.publication.changes" in GRAPH["dnp.groups.changes"]
     assert "dnp.groups.sync" in GRAPH["dnp.register.ingest"]
     assert imports_of("dnp.web") & {"flask"}
+
+
+def test_templates_never_query(app):
+    """The views pass what a page shows: no template global or context processor of ours can reach the
+    database while a template renders (filters only format what they are given)."""
+    ours = [
+        name
+        for name, value in app.jinja_env.globals.items()
+        if getattr(value, "__module__", "").startswith("dnp")
+    ]
+    processors = [
+        f.__qualname__
+        for functions in app.template_context_processors.values()
+        for f in functions
+        if f.__module__.startswith("dnp")
+    ]
+    assert ours == [] and processors == []
+
+
+def test_views_leave_queries_to_the_services():
+    """A view parses, checks the role, calls a service and renders: it builds no SQL of its own."""
+    builders = {"select", "func", "update", "delete", "insert"}
+    found = []
+    for path in (DNP / "routes").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlmodel"):
+                found += [f"{path.name}: {alias.name}" for alias in node.names if alias.name in builders]
+    assert found == []

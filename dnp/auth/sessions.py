@@ -46,7 +46,10 @@ def start_session(eppn: str, method: str, display_name: str = "", *, session: Se
 def load_session(
     session: Session, session_id: str, idle: timedelta, absolute: timedelta, now: datetime | None = None
 ) -> LoginSession | None:
-    """The live session for ``session_id``; ended, idle or too old sessions are None."""
+    """The live session for ``session_id``; ended, idle or too old sessions are None (and marked ended).
+
+    It may end the session or note when it was last seen; the caller commits.
+    """
     now = now or utcnow()
     record = session.get(LoginSession, session_id)
     if record is None or record.ended is not None:
@@ -54,12 +57,10 @@ def load_session(
     if now - record.last_seen > idle or now - record.created > absolute:
         record.ended = now
         session.add(record)
-        session.commit()
         return None
     if now - record.last_seen > _SEEN_EVERY:
         record.last_seen = now
         session.add(record)
-        session.commit()
     return record
 
 

@@ -20,11 +20,14 @@ from dnp.connection.certificates import CertificateInfo
 from dnp.connection.certificates import build_moa_entry
 from dnp.connection.certificates import describe_certificate
 from dnp.connection.certificates import load_certificate
+from dnp.connection.credentials import CredentialError
 from dnp.connection.credentials import active
 from dnp.connection.credentials import certificate_files
 from dnp.connection.credentials import credential_files
+from dnp.connection.credentials import generate
 from dnp.connection.credentials import new_token_client
 from dnp.connection.credentials import pending
+from dnp.connection.credentials import store
 from dnp.connection.models import ClientCredential
 from dnp.connection.models import ConnectionCheck
 from dnp.connection.token import TokenError
@@ -91,6 +94,26 @@ def entity_id(config: Mapping) -> str:
         return config["AUTH_CLIENT_KEY"]
     parts = urlsplit(config["SS12000_LOCATION"])
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def generate_certificate(
+    config: Mapping, actor: str, organisation: str, given_organization_id: str, *, session: Session
+) -> ClientCredential:
+    """A new key and self-signed certificate. The name: the one given, else the register's organiser;
+    the organisation number: the register's, else the one given (the register is the authority)."""
+    organiser = huvudman(session)
+    name = (organisation or (organiser.display_name if organiser else "")).strip()
+    if not name:
+        raise CredentialError("Ange organisationens namn.")
+    org_id = organization_id(session) or given_organization_id.strip()
+    return generate(session, config["SECRET_KEY"], actor, name, org_id, entity_id(config))
+
+
+def store_uploaded(config: Mapping, actor: str, cert_pem: bytes, key_pem: bytes, *, session: Session):
+    """Keep an uploaded certificate and key (both are needed); checked and audited by ``store``."""
+    if not cert_pem or not key_pem:
+        raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
+    return store(session, config["SECRET_KEY"], actor, cert_pem, key_pem, "uploaded")
 
 
 def moa_entry(

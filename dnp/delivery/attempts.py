@@ -48,7 +48,8 @@ def claim(
 
     With ``job_key``, only the delivery the job was made for: after a database restore the same id
     may name another delivery. PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never wait on each
-    other; everywhere: a conditional UPDATE, so exactly one claim wins.
+    other; everywhere: a conditional UPDATE, so exactly one claim wins. The caller commits the claim
+    before it sends, so other workers see the delivery in flight.
     """
     same_job = [Delivery.job_key == job_key] if job_key is not None else []
     candidate = session.exec(
@@ -71,7 +72,6 @@ def claim(
     )
     if result.rowcount != 1:
         return None
-    session.commit()
     return session.get(Delivery, delivery_id, populate_existing=True)
 
 

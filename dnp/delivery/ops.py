@@ -10,6 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.audit import trail
+from dnp.delivery import attempts
 from dnp.delivery import outbox
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
@@ -107,3 +109,14 @@ def last_delivered(session: Session) -> dict[str, datetime]:
             .group_by(Delivery.subscription_id)
         ).all()
     )
+
+
+def requeue_dead(actor: str, delivery_id: int | None, now: datetime, *, session: Session) -> int:
+    """Give one dead delivery (or all, with None) a fresh three days of attempts, audited as ``actor``'s.
+
+    Returns how many went back; the caller commits.
+    """
+    count = attempts.requeue_dead(session, now, delivery_id)
+    target = str(delivery_id) if delivery_id is not None else "*"
+    trail.record(session, actor, "ops.deliveries_requeued", "Delivery", target, after={"count": count})
+    return count

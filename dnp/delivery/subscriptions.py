@@ -149,3 +149,8 @@ def remove(session: Session, subscription_id: str, caller: str) -> None:
     if subscription is not None:
         session.delete(subscription)
         trail.record(session, f"ss12000:{caller}", "subscription.deleted", "Subscription", subscription_id)
+
+
+def all_subscriptions(*, session: Session) -> list[Subscription]:
+    """Every subscription, oldest first (what the connection page lists)."""
+    return list(session.execute(select(Subscription).order_by(Subscription.created)).scalars())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import func
 from sqlmodel import Session
@@ -11,15 +12,20 @@ from sqlmodel import select
 from dnp.audit import trail
 from dnp.auth.roles import Access
 from dnp.auth.roles import access_for
+from dnp.groups.candidates import unit_activities
 from dnp.groups.changes import GroupError
 from dnp.groups.changes import create_group
 from dnp.groups.changes import mark_ready
 from dnp.groups.changes import withdraw
+from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestActivity
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupSource
 from dnp.groups.models import TestOccasion
+from dnp.groups.tasks import start_task
+from dnp.groups.terms import upcoming_terms
 from dnp.register.models import Enrolment
+from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
 from dnp.types import utcnow
@@ -46,10 +52,41 @@ def classes_of_year(unit_id: str, school_year: int, *, session: Session) -> list
     return sorted(classes, key=lambda g: g.display_name)
 
 
+def start_per_class(
+    actor: str,
+    rights: Access,
+    unit: Organisation,
+    activity_id: str,
+    term: str,
+    today: date,
+    *,
+    session: Session,
+) -> BackgroundTask:
+    """Queue "a group per class" for a test with a school year at the unit and an upcoming term.
+
+    Refuses (GroupError) a test that does not fit the unit or has no school year, and a past or unknown
+    term. The caller commits, then enqueues ``run_background_task(task.id)``.
+    """
+    if not rights.may_manage(unit.id):
+        raise LookupError(unit.id)
+    activity = session.get(TestActivity, activity_id)
+    offered = unit_activities(unit, session=session)
+    fits = activity is not None and activity.school_year and activity in offered
+    if not fits or term not in upcoming_terms(today):
+        raise GroupError("Välj prov och termin.")
+    parameters = {"activity_id": activity.id, "term": term, "school_year": activity.school_year}
+    parameters["unit_id"] = unit.id
+    return start_task(actor, "bulk_create", parameters, session=session)
+
+
 def create_per_class(
     actor: str, parameters: dict, progress: Callable[[int, int, str], None], *, session: Session
 ) -> int:
-    """Create a following group per class of the year; classes that already have one are skipped."""
+    """Create a following group per class of the year; classes that already have one are skipped.
+
+    ``progress`` is called after each class: the job commits there, so each class's group is saved
+    together with the progress that reports it.
+    """
     unit_id, activity_id = parameters["unit_id"], parameters["activity_id"]
     term, school_year = parameters["term"], int(parameters["school_year"])
     activity = session.get(TestActivity, activity_id)
@@ -72,7 +109,6 @@ def create_per_class(
         if klass.id not in existing:
             name = f"{activity.display_name} {klass.display_name}"
             create_group(session, actor, rights, unit_id, activity_id, term, name, [klass.id])
-            session.commit()
             created += 1
         progress(index, len(classes), f"Klass {klass.display_name} ({index} av {len(classes)})")
     return created

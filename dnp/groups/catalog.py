@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func
 from sqlmodel import Session
 from sqlmodel import select
 
@@ -110,3 +111,9 @@ def ensure_catalog(session: Session) -> None:
     """Load the demo catalog if there is no catalog at all (fresh installs, demo data)."""
     if session.exec(select(TestActivity.id).limit(1)).first() is None:
         store_activities(session, demo_activities(), "demo")
+
+
+def catalog_summary(*, session: Session) -> tuple[int, str | None]:
+    """How many test activities the catalog holds, and where they came from (``demo`` or Skolverket)."""
+    count, source = session.exec(select(func.count(), func.max(TestActivity.source))).one()
+    return count, source

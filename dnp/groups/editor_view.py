@@ -23,6 +23,8 @@ from dnp.groups.overview import STATUS_NAMES
 from dnp.groups.validation import validate_group
 from dnp.register.models import Organisation
 from dnp.register.models import RegisterGroup
+from dnp.ss12000.feedback import feedback_for_group
+from dnp.ss12000.feedback import publication_status
 
 
 @dataclass
@@ -114,6 +116,8 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     ).all()
     errors = [i for i in issues if i.blocking]
     return {
+        "publication": publication_status([group.id], session=session)[group.id],
+        "feedback": feedback_for_group(group, pupils + staff, session=session),
         "group": group,
         "occasion": occasion,
         "activity": activity,

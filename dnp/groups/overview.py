@@ -18,6 +18,8 @@ from dnp.groups.models import TestGroupMember
 from dnp.groups.models import TestOccasion
 from dnp.groups.validation import validate_group
 from dnp.register.models import Organisation
+from dnp.ss12000.feedback import PublicationStatus
+from dnp.ss12000.feedback import publication_status
 
 STATUS_NAMES = {"draft": "Utkast", "ready": "Klar", "withdrawn": "Tillbakadragen"}
 
@@ -31,6 +33,7 @@ class GroupSummary:
     staff: int
     errors: int
     warnings: int
+    publication: PublicationStatus = PublicationStatus()
 
 
 @dataclass
@@ -63,6 +66,7 @@ def unit_overview(unit_id: str, *, session: Session) -> list[OccasionSummary]:
     if not groups:
         return []
     facts = facts_for_groups(list(groups), session=session)
+    publication = publication_status([g.id for g in groups], session=session)
     occasions = {
         occasion.id: OccasionSummary(occasion, activity)
         for occasion, activity in session.exec(
@@ -81,6 +85,7 @@ def unit_overview(unit_id: str, *, session: Session) -> list[OccasionSummary]:
                 staff=sum(1 for m in group_facts.members if m.role == "staff"),
                 errors=sum(1 for i in issues if i.blocking),
                 warnings=sum(1 for i in issues if not i.blocking),
+                publication=publication[group.id],
             )
         )
     return sorted(

@@ -13,7 +13,9 @@ from rq.registry import FailedJobRegistry
 from rq.registry import ScheduledJobRegistry
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from sqlmodel import Session
 
+from dnp.audit import trail
 from dnp.jobs import JOBS_QUEUE
 from dnp.jobs import WEBHOOKS_QUEUE
 
@@ -122,6 +124,16 @@ def failed_jobs(connection: Redis, limit: int = 50) -> list[FailedJob]:
     except RedisError:
         return []
     return found
+
+
+def requeue_failed_audited(connection: Redis, actor: str, job_id: str | None, *, session: Session) -> int:
+    """Requeue one failed job (or all, with None) for ``actor`` and record it in the audit log.
+
+    Returns how many went back; the caller commits the audit record.
+    """
+    count = requeue_failed(connection, job_id)
+    trail.record(session, actor, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    return count
 
 
 def requeue_failed(connection: Redis, job_id: str | None = None) -> int:

@@ -28,6 +28,7 @@ def run_background_task(task_id: int) -> None:
         session.commit()
 
         def progress(done: int, total: int, message: str) -> None:
+            # The job owns the transaction: the work done so far is committed with its progress.
             task.done, task.total, task.message = done, total, message
             session.add(task)
             session.commit()

@@ -34,6 +34,7 @@ def deliver_webhook(delivery_id: int, job_key: str | None = None) -> None:
         session = get_session()
         worker = f"{socket.gethostname()}:{os.getpid()}"
         delivery = attempts.claim(session, delivery_id, worker, utcnow(), job_key)
+        session.commit()  # the claim is seen by other workers before anything is sent
         if delivery is None:
             return
         subscription = session.get(Subscription, delivery.subscription_id)

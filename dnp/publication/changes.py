@@ -126,3 +126,9 @@ def set_protected_mode(actor: str, mode: str, *, session: Session) -> dict:
         .where(Person.security_marking != "Ingen")
     ).scalars()
     return Publisher(session).refresh(person_ids=list(protected))
+
+
+def change_protected_mode(actor: str, mode: str, *, session: Session) -> int:
+    """Change the mode (as ``set_protected_mode``); returns how many protected persons are sent again."""
+    counts = set_protected_mode(actor, mode, session=session)
+    return sum(value for key, value in counts.items() if key.startswith("Person."))

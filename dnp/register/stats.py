@@ -29,3 +29,9 @@ def register_counts(*, session: Session) -> dict[str, int]:
         "duties": count(select(func.count()).select_from(Duty)),
         "groups": count(select(func.count()).select_from(RegisterGroup)),
     }
+
+
+def school_units(*, session: Session) -> list[Organisation]:
+    """Every school unit, by name (what roles can be granted for)."""
+    query = select(Organisation).where(Organisation.organisation_type == "Skolenhet")
+    return list(session.execute(query.order_by(Organisation.display_name)).scalars())

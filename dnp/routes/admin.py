@@ -8,7 +8,6 @@ from flask import Blueprint
 from flask import abort
 from flask import request
 from flask_login import current_user
-from sqlmodel import select
 
 from dnp.audit.search import ACTION_NAMES
 from dnp.audit.search import ENTITY_NAMES
@@ -21,18 +20,14 @@ from dnp.common.request_input import page_number
 from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.login import require_role
-from dnp.register.models import Organisation
+from dnp.register.stats import school_units
 from dnp.web import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _units(db):
-    return db.exec(
-        select(Organisation)
-        .where(Organisation.organisation_type == "Skolenhet")
-        .order_by(Organisation.display_name)
-    ).all()
+    return school_units(session=db)
 
 
 def _access_page(db, status=200, error=None, form=None, message=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import abort
 from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -48,7 +49,8 @@ def dev_login():
 def logout():
     """Sign out everywhere this session was used."""
     sign_out()
-    return redirect(url_for("auth.login", logged_out=1))
+    flash("Du är utloggad.", "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.get("/no-access")

@@ -6,17 +6,14 @@ from flask import Blueprint
 from flask import current_app
 from flask import request
 from flask_login import current_user
-from sqlmodel import select
 
 from dnp.connection import status as connection
 from dnp.connection.credentials import CredentialError
 from dnp.connection.credentials import activate
 from dnp.connection.credentials import discard_pending
-from dnp.connection.credentials import generate
-from dnp.connection.credentials import store
 from dnp.db import get_session
-from dnp.delivery.models import Subscription
 from dnp.delivery.ops import last_delivered
+from dnp.delivery.subscriptions import all_subscriptions
 from dnp.login import require_role
 from dnp.types import utcnow
 from dnp.web import render
@@ -41,7 +38,7 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
         organization_id=connection.organization_id(session),
         organiser=organiser,
         check=connection.last_check(session=session),
-        subscriptions=session.exec(select(Subscription).order_by(Subscription.created)).all(),
+        subscriptions=all_subscriptions(session=session),
         delivered=last_delivered(session),
         now=utcnow(),
         warn_days=connection.WARN_DAYS,
@@ -65,29 +62,16 @@ def certificate():
     config = current_app.config
     try:
         if request.form.get("action") == "generate":
-            organiser = connection.huvudman(session)
-            organisation = (
-                request.form.get("organisation") or (organiser.display_name if organiser else "")
-            ).strip()
-            if not organisation:
-                raise CredentialError("Ange organisationens namn.")
-            org_id = connection.organization_id(session) or request.form.get("organization_id", "").strip()
-            credential = generate(
-                session,
-                config["SECRET_KEY"],
-                current_user.eppn,
-                organisation,
-                org_id,
-                connection.entity_id(config),
+            organisation = request.form.get("organisation", "")
+            org_id = request.form.get("organization_id", "")
+            credential = connection.generate_certificate(
+                config, current_user.eppn, organisation, org_id, session=session
             )
             message = "Ett nytt certifikat skapades."
         else:
-            cert_pem = _pem("cert_file", "cert_pem")
-            key_pem = _pem("key_file", "key_pem")
-            if not cert_pem or not key_pem:
-                raise CredentialError("Ladda upp både certifikat och nyckel (PEM).")
-            credential = store(
-                session, config["SECRET_KEY"], current_user.eppn, cert_pem, key_pem, "uploaded"
+            cert_pem, key_pem = _pem("cert_file", "cert_pem"), _pem("key_file", "key_pem")
+            credential = connection.store_uploaded(
+                config, current_user.eppn, cert_pem, key_pem, session=session
             )
             message = "Certifikatet och nyckeln är sparade."
         if credential.pending:
@@ -153,15 +137,3 @@ def checklist():
     """The steps before the first test, each with its live status and what to do next."""
     steps = connection.checklist(current_app.config, get_session())
     return render("connection/checklist.html", steps=steps)
-
-
-def certificate_banner() -> dict:
-    """Template context: a certificate warning for central administrators, looked up only when the full
-    page layout asks for it (HTMX fragments never do)."""
-
-    def certificate_warning() -> str | None:
-        if not (current_user.is_authenticated and current_user.access.central_admin):
-            return None
-        return connection.certificate_warning(current_app.config, get_session())
-
-    return {"certificate_warning": certificate_warning}

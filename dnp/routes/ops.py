@@ -6,15 +6,12 @@ from flask import Blueprint
 from flask import abort
 from flask import request
 from flask_login import current_user
-from sqlmodel import select
 
-from dnp.audit import trail
 from dnp.common.request_input import database_id
 from dnp.common.wording import counted
 from dnp.db import get_session
-from dnp.delivery import attempts
 from dnp.delivery import ops
-from dnp.groups.models import BackgroundTask
+from dnp.groups.tasks import recent_tasks
 from dnp.jobs import inspect
 from dnp.jobs import redis_connection
 from dnp.login import require_role
@@ -27,7 +24,7 @@ STALE_HEARTBEAT_SECONDS = 90
 
 def _page(message: str | None = None, status: int = 200):
     connection = redis_connection()
-    tasks = get_session().exec(select(BackgroundTask).order_by(BackgroundTask.id.desc()).limit(10)).all()
+    tasks = recent_tasks(session=get_session())
     return render(
         "ops/index.html",
         block="ops_panel",
@@ -56,9 +53,8 @@ def index():
 def requeue():
     """Requeue one failed job (``job_id``) or all of them; audited."""
     job_id = request.form.get("job_id") or None
-    count = inspect.requeue_failed(redis_connection(), job_id)
     session = get_session()
-    trail.record(session, current_user.eppn, "ops.requeued", "Job", job_id or "*", after={"count": count})
+    count = inspect.requeue_failed_audited(redis_connection(), current_user.eppn, job_id, session=session)
     session.commit()
     return _page(message=f"{count} jobb lades tillbaka i kön.")
 
@@ -72,9 +68,6 @@ def requeue_deliveries():
     if raw and delivery_id is None:
         abort(404)  # no such delivery can exist; never read as "all"
     session = get_session()
-    count = attempts.requeue_dead(session, utcnow(), delivery_id)
-    trail.record(
-        session, current_user.eppn, "ops.deliveries_requeued", "Delivery", raw or "*", after={"count": count}
-    )
+    count = ops.requeue_dead(current_user.eppn, delivery_id, utcnow(), session=session)
     session.commit()
     return _page(message=f"{counted(count, 'leverans', 'leveranser')} skickas igen.")

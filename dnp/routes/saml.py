@@ -8,6 +8,7 @@ import secrets
 from flask import Blueprint
 from flask import Response
 from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -75,7 +76,10 @@ def sls():
     except SamlError as error:
         return _refuse(error)
     sign_out()
-    return redirect(url or url_for("auth.login", logged_out=1))
+    if url:
+        return redirect(url)
+    flash("Du är utloggad.", "success")
+    return redirect(url_for("auth.login"))
 
 
 def _refuse(error: SamlError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import flash
-from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -12,7 +11,7 @@ from flask_login import current_user
 
 from dnp.db import get_session
 from dnp.login import require_role
-from dnp.publication.changes import set_protected_mode
+from dnp.publication.changes import change_protected_mode
 from dnp.publication.render import PROTECTED_MODES
 from dnp.publication.settings import MODE_NAMES
 from dnp.publication.settings import protected_mode
@@ -48,31 +47,7 @@ def protected_persons():
         flash("Välj ett av alternativen.", "error")
         return redirect(url_for("settings.index"), 303)
     session = get_session()
-    counts = set_protected_mode(current_user.eppn, mode, session=session)
+    changed = change_protected_mode(current_user.eppn, mode, session=session)
     session.commit()
-    changed = sum(value for key, value in counts.items() if key.startswith("Person."))
     flash(f"Inställningen är sparad. {changed} skyddade personer skickas om till Skolverket.", "success")
     return redirect(url_for("settings.index"), 303)
-
-
-@bp.app_template_global()
-def publication_status(group) -> dict:
-    """What Skolverket has of a test group: when it was last published and when Skolverket last fetched."""
-    if "dnp_publication_status" not in g:
-        session = get_session()
-        g.dnp_publication_status = (
-            feedback.published_groups(session=session),
-            feedback.last_fetch("/groups", session=session),
-        )
-    published, fetched = g.dnp_publication_status
-    modified = published.get(group.id)
-    return {
-        "published": modified,
-        "fetched": fetched if modified and fetched and fetched >= modified else None,
-    }
-
-
-@bp.app_template_global()
-def skolverket_feedback(group, members) -> list:
-    """Skolverket's log entries about this group, its activity or its members (with the name to show)."""
-    return feedback.feedback_for_group(group, members, session=get_session())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -141,12 +142,34 @@ def statistics_entries(limit: int = 20, *, session: Session) -> list[FeedbackSta
     )
 
 
-def published_groups(*, session: Session) -> dict[str, datetime]:
-    """When each published Group was last (re)published, by test group id."""
-    rows = session.execute(
-        select(PublishedEntity.id, PublishedEntity.modified).where(PublishedEntity.resource == "Group")
+@dataclass(frozen=True)
+class PublicationStatus:
+    """What Skolverket has of one test group: when it was last published, and Skolverket's fetch since."""
+
+    published: datetime | None = None
+    fetched: datetime | None = None
+
+
+def publication_status(group_ids: Iterable[str], *, session: Session) -> dict[str, PublicationStatus]:
+    """By test group id: when each was last (re)published, and when Skolverket last fetched after that."""
+    ids = list(group_ids)
+    if not ids:
+        return {}
+    published = dict(
+        session.execute(
+            select(PublishedEntity.id, PublishedEntity.modified).where(
+                PublishedEntity.resource == "Group", PublishedEntity.id.in_(ids)
+            )
+        ).all()
     )
-    return dict(rows.all())
+    fetched = last_fetch("/groups", session=session)
+    status = {}
+    for group_id in ids:
+        modified = published.get(group_id)
+        # A fetch before the last change did not get that change: it does not count as fetched.
+        seen = fetched if modified and fetched and fetched >= modified else None
+        status[group_id] = PublicationStatus(modified, seen)
+    return status
 
 
 def feedback_for_group(group, members: list, *, session: Session) -> list[tuple[FeedbackLog, str]]:

@@ -39,6 +39,8 @@ def test_anonymous_is_sent_to_login(client):
     htmx = client.get("/admin/access", headers={"HX-Request": "true"})
     assert htmx.status_code == 401
     assert htmx.headers["HX-Redirect"].startswith("/auth/login")
+    # The same URL answers differently by HX-Request, so a cache must keep the two apart.
+    assert "HX-Request" in response.headers["Vary"] and "HX-Request" in htmx.headers["Vary"]
 
 
 def test_signed_in_without_role_sees_no_access_page(app, client):

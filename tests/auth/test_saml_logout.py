@@ -52,8 +52,11 @@ def test_signed_logout_request_ends_the_session_and_answers_the_idp(signed_in, d
 def test_signed_logout_response_ends_the_session(signed_in, db):
     query = saml_idp.redirect_query("SAMLResponse", saml_idp.logout_response_xml())
     response = signed_in.get("/saml/sls?" + query)
-    assert response.status_code == 302 and response.headers["Location"] == "/auth/login?logged_out=1"
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
     assert _ended(db)
+    page = signed_in.get("/auth/login").get_data(as_text=True)
+    assert "Du är utloggad." in page
+    assert "Du är utloggad." not in signed_in.get("/auth/login").get_data(as_text=True)  # shown once
 
 
 BAD = {

@@ -112,6 +112,7 @@ def test_due_claim_and_one_in_flight_per_subscription(db, app):
     later = utcnow() + timedelta(seconds=6)
     [delivery_id] = attempts.due(db, later)
     claimed = attempts.claim(db, delivery_id, "w1", later)
+    db.commit()  # as the job does: the claim is visible before the send
     assert claimed is not None and claimed.status == "in_flight"
     with Session(app.extensions["dnp.engine"]) as other:
         assert attempts.claim(other, delivery_id, "w2", later) is None  # exactly one claim wins

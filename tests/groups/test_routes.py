@@ -37,6 +37,18 @@ def _create(admin, world, **form):
     )
 
 
+def test_deleting_a_draft_says_so_once(admin, world, db):
+    _create(admin, world)
+    group = db.exec(select(TestGroup)).one()
+    response = admin.post(f"/provgrupper/{group.id}/ta-bort", headers={"X-CSRFToken": csrf_token(admin)})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/enheter/{world.unit['id']}")
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<p class="flash success" role="status">Utkastet är borttaget.</p>' in page
+    # A flash, not a query string: reloading the page does not say it again.
+    assert "Utkastet är borttaget." not in admin.get(response.headers["Location"]).get_data(as_text=True)
+
+
 def test_create_redirects_to_editor_and_editor_fragments(admin, world, db):
     response = _create(admin, world)
     assert response.status_code == 303
@@ -141,6 +153,17 @@ def test_bulk_per_class_runs_as_a_task(app, admin, world, db):
     assert status.status_code == 286  # finished: htmx stops polling
     members = db.exec(select(TestGroupMember)).all()
     assert len(members) == 7  # 9A: 3 + the shared pupil, 9B: 2 + the shared pupil
+
+
+REFUSED_BULK = [{"activity_id": MA9, "term": "VT 2020"}, {"activity_id": "nej", "term": "VT 2027"}]
+
+
+@pytest.mark.parametrize("form", REFUSED_BULK)
+def test_bulk_per_class_refuses_a_past_term_or_unknown_test(admin, world, db, form):
+    url = f"/provgrupper/enheter/{world.unit['id']}/per-klass"
+    response = admin.post(url, data=form, headers={"X-CSRFToken": csrf_token(admin)})
+    assert response.status_code == 422 and "Välj prov och termin." in response.get_data(as_text=True)
+    assert db.exec(select(BackgroundTask)).all() == []  # nothing queued, nothing audited as started
 
 
 # A protected pupil whose real family name sorts first and whose alias sorts last, with an EPPN made of

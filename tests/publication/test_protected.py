@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
 from dnp.common.civic import make_civic_number
+from dnp.publication.changes import change_protected_mode
 from dnp.publication.changes import set_protected_mode
 from dnp.publication.models import Outbox
 from tests import factories
@@ -128,6 +129,8 @@ def test_changing_the_setting_republishes_only_protected_persons(app, api, world
     assert api.get(f"/persons/{pupil['id']}")["securityMarking"] == "Ingen"
     with session_for(app) as session:
         assert set_protected_mode("central@kommun.se", "alias", session=session) == {}  # no change, no write
+        # What the settings page says: the number of protected persons sent again.
+        assert change_protected_mode("central@kommun.se", "marked", session=session) == 2
 
 
 @pytest.fixture

@@ -245,4 +245,5 @@ def delete(group_id: str):
         db.rollback()
         return _editor(_group(group_id), error=str(error), status=422)
     db.commit()
-    return redirect(url_for("groups.unit", unit_id=unit_id, borttagen=1), code=303)
+    flash("Utkastet är borttaget.", "success")
+    return redirect(url_for("groups.unit", unit_id=unit_id), code=303)

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort
-from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import func
-from sqlmodel import select
 
 from dnp import jobs
+from dnp.common.wording import counted
 from dnp.db import get_session
 from dnp.groups import bulk as bulk_groups
 from dnp.groups import candidates
 from dnp.groups import changes
 from dnp.groups import overview
+from dnp.groups.catalog import catalog_summary
 from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestActivity
 from dnp.groups.tasks import start_task
@@ -28,6 +28,8 @@ from dnp.login import require_role
 from dnp.login import require_unit
 from dnp.register.models import Organisation
 from dnp.routes.groups import bp
+from dnp.web import htmx_redirect
+from dnp.web import is_htmx
 from dnp.web import render
 
 MANAGERS = ("central_admin", "unit_admin")
@@ -52,8 +54,8 @@ def index():
     totals = overview.central_totals(session=db)
     if not current_user.access.central_admin:
         totals = [row for row in totals if row["unit"].id in current_user.access.unit_ids]
-    catalog = db.exec(select(func.count(), func.max(TestActivity.source))).one()
-    return render("groups/index.html", totals=totals, catalog_size=catalog[0], catalog_source=catalog[1])
+    size, source = catalog_summary(session=db)
+    return render("groups/index.html", totals=totals, catalog_size=size, catalog_source=source)
 
 
 @bp.get("/enheter/<unit_id>")
@@ -144,11 +146,9 @@ def create(unit_id: str):
         return _new_form(school_unit, form, str(error), status=422)
     db.commit()
     target = url_for("groups.edit", group_id=group.id)
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         # A full page load: HX-Location would fetch the editor as an HTMX request and get only its fragment.
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
+        return htmx_redirect(target)
     return redirect(target, code=303)
 
 
@@ -162,12 +162,20 @@ def bulk(unit_id: str):
     form = {key: request.values.get(key, "") for key in ("activity_id", "term", "school_year")}
     task, error = None, None
     if request.method == "POST":
-        activity = db.get(TestActivity, form["activity_id"])
-        if activity is None or activity not in activities or form["term"] not in upcoming_terms(date.today()):
-            error = "Välj prov och termin."
+        try:
+            task = bulk_groups.start_per_class(
+                current_user.eppn,
+                current_user.access,
+                school_unit,
+                form["activity_id"],
+                form["term"],
+                date.today(),
+                session=db,
+            )
+        except changes.GroupError as problem:
+            db.rollback()
+            error = str(problem)
         else:
-            parameters = {**form, "unit_id": unit_id, "school_year": activity.school_year}
-            task = start_task(current_user.eppn, "bulk_create", parameters, session=db)
             db.commit()
             jobs.enqueue("dnp.jobs.tasks.run_background_task", task.id)
             db.refresh(task)
@@ -191,7 +199,11 @@ def ready_all(unit_id: str, occasion_id: int):
     db = get_session()
     done, skipped = bulk_groups.ready_all(db, current_user.eppn, current_user.access, unit_id, occasion_id)
     db.commit()
-    return redirect(url_for("groups.unit", unit_id=unit_id, klara=done, kvar=skipped), code=303)
+    message = f"{counted(done, 'grupp', 'grupper')} markerades som klara."
+    if skipped:
+        message += f" {counted(skipped, 'grupp', 'grupper')} har fel som måste rättas först."
+    flash(message, "success")
+    return redirect(url_for("groups.unit", unit_id=unit_id), code=303)
 
 
 @bp.post("/tillfallen/<int:occasion_id>/stang")
@@ -204,7 +216,8 @@ def close_occasion(occasion_id: int):
     except LookupError:
         abort(404)
     db.commit()
-    return redirect(url_for("groups.index", stangt=occasion_id, tillbakadragna=withdrawn), code=303)
+    flash(f"Provtillfället är stängt. {counted(withdrawn, 'grupp', 'grupper')} drogs tillbaka.", "success")
+    return redirect(url_for("groups.index"), code=303)
 
 
 @bp.post("/katalog")
