@@ -32,12 +32,12 @@ from dnp.groups import changes  # noqa: E402
 from dnp.groups.models import TestGroup  # noqa: E402
 from dnp.migrate import upgrade  # noqa: E402
 from dnp.types import utcnow  # noqa: E402
+from tests.delivery.harness import PrivateRedis  # noqa: E402
+from tests.delivery.harness import Receiver  # noqa: E402
+from tests.delivery.harness import Sweeper  # noqa: E402
+from tests.delivery.harness import WorkerProcess  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
-from tests.webhooks.harness import PrivateRedis  # noqa: E402
-from tests.webhooks.harness import Receiver  # noqa: E402
-from tests.webhooks.harness import Sweeper  # noqa: E402
-from tests.webhooks.harness import WorkerProcess  # noqa: E402
-from tests.webhooks.harness import wait_for  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
 
 
 def main() -> None:

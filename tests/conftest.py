@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from sqlalchemy import create_engine
@@ -15,12 +14,20 @@ from sqlmodel import SQLModel
 import dnp.tables  # noqa: F401  (registers every table on the metadata)
 from dnp import create_app
 from dnp.migrate import upgrade
+from tests.helpers import INGEST_TOKEN
+from tests.helpers import Clock
 from tests.local_servers import claim_test_redis
 from tests.local_servers import start_test_servers
 
 BACKEND = os.environ.get("DNP_TEST_DATABASE", "sqlite")
-INGEST_TOKEN = "test-ingest-token-0123456789"
-pytest_plugins = ["tests.groups_fixtures"]
+# Fixtures every area may ask for by name: the fakes of the outside systems, the small register, the SS 12000
+# client and the app as a SAML SP.
+pytest_plugins = [
+    "tests.fakes.fixtures",
+    "tests.groups_fixtures",
+    "tests.ss12000.client",
+    "tests.auth.saml_fixtures",
+]
 _created_databases: list[str] = []  # this process's PostgreSQL databases, dropped when it ends
 
 
@@ -106,6 +113,11 @@ def _empty_tables(engine) -> None:
         else:
             for table in tables:
                 connection.execute(table.delete())
+            # Planner statistics that an earlier test's ANALYZE left (the import commands run one) would
+            # change the query plans, and with them the order of unordered rows, for every later test.
+            if connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+                connection.exec_driver_sql("DELETE FROM sqlite_stat1")
+    engine.dispose()  # SQLite reads the statistics when a connection opens: the next ones see none
 
 
 @pytest.fixture
@@ -149,37 +161,18 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def new_id() -> str:
-    """A random UUID string."""
-    return str(uuid.uuid4())
+@pytest.fixture
+def redis(app):
+    """The test's Redis database, empty before and after."""
+    from redis import Redis
+
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
 
 
-def login(client, app, eppn: str) -> str:
-    """Sign ``client`` in as ``eppn`` (a real server-side session, no IdP); return the session id."""
-    from dnp.auth.models import LoginMethod
-    from dnp.auth.sessions import start_session
-
-    with Session(app.extensions["dnp.engine"]) as session:
-        session_id = start_session(eppn, LoginMethod.DEV, session=session)
-        session.commit()
-    with client.session_transaction() as cookie:
-        cookie["_user_id"] = session_id
-        cookie["_fresh"] = True
-    return session_id
-
-
-def csrf_token(client) -> str:
-    """The CSRF token of ``client``'s session, as the pages embed it for HTMX."""
-    import re
-
-    body = client.get("/csrf-probe-404").get_data(as_text=True)  # every page embeds it
-    return re.search(r'"X-CSRFToken": "([^"]+)"', body).group(1)
-
-
-def grant(app, eppn: str, role: str, unit_ids=()) -> None:
-    """Give ``eppn`` a role directly in the database."""
-    from dnp.auth.roles import grant_role
-
-    with Session(app.extensions["dnp.engine"]) as session:
-        grant_role("test", eppn, role, list(unit_ids), session=session)
-        session.commit()
+@pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves by hand (``clock.advance(seconds)``), starting at the wall clock's now."""
+    return Clock()

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from dnp.groups.catalog import ensure_catalog
 from dnp.register.models import skolverket_id
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 
 MA9 = skolverket_id("MA åk 9")
 MATMAT = skolverket_id("MATMAT01c")

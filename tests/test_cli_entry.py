@@ -12,7 +12,7 @@ from pathlib import Path
 from dnp.cli import LineProgress
 from dnp.common.wording import counted
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 
 DNP = shutil.which("dnp", path=str(Path(sys.executable).parent))
 

@@ -13,11 +13,11 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 
 from tests import local_servers
+from tests.delivery.harness import PrivateRedis
 from tests.local_servers import RedisDatabaseClaim
 from tests.local_servers import RedisServer
 from tests.local_servers import claim_test_redis
 from tests.local_servers import start_test_servers
-from tests.webhooks.harness import PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTHING_THERE_REDIS = "redis://127.0.0.1:1/0"

@@ -9,15 +9,15 @@ import uuid
 from urllib.parse import quote_plus
 
 import xmlsec
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from tests.helpers import self_signed_pem
 
 BASE_URL = "https://dnp.example.test"
 SP_ENTITY = BASE_URL + "/saml/metadata"
@@ -35,22 +35,8 @@ NS = {"saml": C.NS_SAML, "samlp": C.NS_SAMLP, "md": C.NS_MD, "ds": C.NS_DS}
 def keypair(name: str) -> tuple[str, str]:
     """A self-signed RSA key and certificate (PEM), one per name for the whole run."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem.decode(), cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert_pem, key_pem = self_signed_pem(key, name, days=366)
+    return key_pem.decode(), cert_pem.decode()
 
 
 def cert_body(cert_pem: str) -> str:

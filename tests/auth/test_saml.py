@@ -19,11 +19,14 @@ from dnp.auth.models import SamlRequest
 from dnp.auth.models import UsedAssertion
 from dnp.auth.models import UserAccount
 from dnp.types import utcnow
+from tests import factories
 from tests.auth import saml_idp
-from tests.auth.conftest import assert_refused
-from tests.auth.conftest import post_response
-from tests.auth.conftest import start_login
-from tests.conftest import grant
+from tests.auth.saml_fixtures import assert_refused
+from tests.auth.saml_fixtures import post_response
+from tests.auth.saml_fixtures import start_login
+from tests.helpers import grant
+from tests.helpers import login
+from tests.helpers import send
 
 EPPN = "anna.andersson@" + saml_idp.SCOPE
 
@@ -96,9 +99,6 @@ def test_an_eppn_in_another_letter_case_signs_in_as_the_granted_user(admin, clie
 
 
 def test_the_idp_name_of_a_protected_person_is_neither_kept_nor_shown(admin, client, db):
-    from tests import factories
-    from tests.conftest import login
-    from tests.routes.test_ingest_api import send
 
     eppn = "q7781@" + saml_idp.SCOPE
     person = factories.person(

@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from dnp.auth.models import LoginSession
 from tests.auth import saml_idp
-from tests.conftest import grant
-from tests.conftest import login
+from tests.helpers import grant
+from tests.helpers import login
 
 EPPN = "anna@" + saml_idp.SCOPE
 

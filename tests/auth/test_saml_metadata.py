@@ -20,10 +20,10 @@ from dnp.auth.saml.metadata import MetadataError
 from dnp.auth.saml.metadata import read_idp
 from dnp.types import utcnow
 from tests.auth import saml_idp
-from tests.auth.conftest import assert_refused
-from tests.auth.conftest import post_response
-from tests.auth.conftest import start_login
-from tests.conftest import grant
+from tests.auth.saml_fixtures import assert_refused
+from tests.auth.saml_fixtures import post_response
+from tests.auth.saml_fixtures import start_login
+from tests.helpers import grant
 
 OTHER_IDP = "https://idp.annan-skola.example.se/idp"
 EVIL_IDP = "https://evil-idp.example/idp"

@@ -38,7 +38,7 @@ SHOTS = Path(__file__).parent / "screenshots"
 
 
 @pytest.fixture
-def push_live(tmp_path_factory, tmp_path, worker_id, redis_url, auth_server):  # noqa: F811
+def push_live(tmp_path_factory, tmp_path, worker_id, redis_url, auth_server):
     """A live server with the small demo, set up to push to a fake Provisioning API (method still pull)."""
     api = FakeProvisioningApi(auth_server).start()
     api.delay = 0.0

@@ -1,9 +1,10 @@
 """A local fake of Sunet's nutid auth server: JWKS, ES256 tokens, and GNAP ``/transaction`` over mTLS.
 
-It is a real HTTPS server on 127.0.0.1 (random port, own thread) with a throwaway ``trustme`` CA, so
-code under test does real TLS, real client-certificate authentication and real JWKS fetching. It is
-built only on the standard library, ``cryptography`` and ``trustme`` -- never on the DNP modules it
-is used to test -- so a bug there cannot hide behind the same bug here. Shapes follow
+It is a real HTTPS server on 127.0.0.1 (random port, own thread) with a certificate from the test run's
+``trustme`` CA (``tests.helpers.shared_ca``), so code under test does real TLS, real client-certificate
+authentication and real JWKS fetching. It is built only on the standard library, ``cryptography``,
+``trustme`` and ``tests.helpers`` -- never on the DNP modules it is used to test -- so a bug there cannot
+hide behind the same bug here. Shapes follow
 ``research/auth.md`` §2.3-2.5 (Sunet's ``sunet-auth-server`` and Skolverket's documentation).
 
 Knobs (plain attributes, change them at any time):
@@ -19,7 +20,6 @@ Knobs (plain attributes, change them at any time):
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -43,6 +43,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
+
+from tests.helpers import key_pem
+from tests.helpers import self_signed
+from tests.helpers import shared_ca
 
 AUDIENCE = "nutid"
 SKOLVERKET_ORGANIZATION_ID = "SE2021004185"
@@ -106,12 +110,12 @@ class FakePki:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        ca = trustme.CA(organization_name="Fake nutid CA")
+        ca = shared_ca()
         ca.cert_pem.write_to_path(str(directory / "ca.pem"))
         ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
             str(directory / "server.pem")
         )
-        rogue = trustme.CA(organization_name="Rogue CA")
+        rogue = trustme.CA(organization_name="Rogue CA")  # a second CA on purpose: nobody trusts it
         rogue.cert_pem.write_to_path(str(directory / "rogue-ca.pem"))
         rogue.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
             str(directory / "rogue-server.pem")
@@ -361,26 +365,11 @@ class FakeAuthServer:
                 x509.NameAttribute(NameOID.COMMON_NAME, f"{name} {uuid.uuid4().hex[:8]}"),
             ]
         )
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
+        cert = self_signed(key, subject, days=366, end_entity=True)
         stem = f"{name}-{uuid.uuid4().hex[:8]}"  # several certificates may share a directory
         cert_path, key_path = directory / f"{stem}.pem", directory / f"{stem}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        key_path.write_bytes(key_pem(key))
         if trusted:
             self.trust_client_cert(cert.public_bytes(serialization.Encoding.PEM))
         if registered:

@@ -1,7 +1,4 @@
-"""Pytest fixtures for the fakes; import them into a test module by name.
-
-from tests.fakes.fixtures import auth_server  # noqa: F401
-"""
+"""Fixtures for the fakes, a plugin that tests/conftest.py registers: ask for ``auth_server`` by name."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ _pki: FakePki | None = None
 
 def _shared_pki(tmp_path_factory: pytest.TempPathFactory) -> FakePki:
     # One CA per test process: making CAs is the slow part, and no test changes them. Kept in a
-    # module global (not a second fixture) so importing `auth_server` alone is enough.
+    # module global (not a second session fixture) so that no other fixture needs to know about it.
     global _pki
     if _pki is None:
         _pki = FakePki(tmp_path_factory.mktemp("fake-nutid-pki"))

@@ -23,13 +23,13 @@ from dnp.groups.models import TestGroupCheckDue
 from dnp.groups.overview import unit_overview
 from dnp.register.models import Duty
 from tests import factories
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
+from tests.groups.test_changes import ADMIN
+from tests.groups.test_changes import create
 from tests.groups_fixtures import MA9
-from tests.routes.test_ingest_api import send
-from tests.services.test_test_groups import ADMIN
-from tests.services.test_test_groups import create
+from tests.helpers import csrf_token
+from tests.helpers import grant
+from tests.helpers import login
+from tests.helpers import send
 
 
 def stored(db, group) -> dict[str, int]:

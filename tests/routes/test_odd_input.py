@@ -17,11 +17,11 @@ from dnp.audit.models import AuditEvent
 from dnp.auth.models import RoleGrant
 from dnp.register.models import Person
 from tests import factories
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
-from tests.routes.test_ingest_api import AUTH
-from tests.routes.test_ingest_api import send
+from tests.helpers import INGEST_AUTH
+from tests.helpers import csrf_token
+from tests.helpers import grant
+from tests.helpers import send
+from tests.helpers import signed_in
 
 ADMIN = "central@kommun.se"
 JSON_PREFIXES = ("/ingest/", "/ss12000/")
@@ -32,9 +32,7 @@ HUGE_IDS = (str(10**20), str(2**31), str(2**63), "9" * 5000)
 def admin(app, client):
     """A signed-in central administrator who is also the operator: every page is open to them."""
     grant(app, ADMIN, "central_admin")
-    grant(app, ADMIN, "operator")
-    login(client, app, ADMIN)
-    return client
+    return signed_in(client, app, ADMIN, "operator")
 
 
 def _rules(app, predicate):
@@ -62,7 +60,7 @@ def _call(client, rule, url: str, **kwargs):
     method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
     headers = {"X-CSRFToken": csrf_token(client)} if method != "GET" else {}
     if rule.rule.startswith("/ingest/"):
-        headers.update(AUTH)
+        headers.update(INGEST_AUTH)
         kwargs.setdefault("data", "{}")
         kwargs.setdefault("content_type", "application/json")
     response = client.open(url, method=method, headers=headers, **kwargs)

@@ -8,13 +8,9 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.test import run_wsgi_app
 
-from tests.auth.conftest import saml_app  # noqa: F401
-from tests.conftest import INGEST_TOKEN
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
-from tests.fakes.fixtures import auth_server  # noqa: F401
-from tests.ss12000.conftest import api  # noqa: F401
+from tests.helpers import INGEST_TOKEN
+from tests.helpers import csrf_token
+from tests.helpers import signed_in
 
 BIG = 200 * 1024 * 1024
 FORM = "application/x-www-form-urlencoded"
@@ -88,12 +84,12 @@ PAGES = ["/auth/logout", "/saml/acs", "/provgrupper/katalog", "/auth/dev-login",
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_anonymous_large_posts_to_pages_and_saml_are_413_unread(saml_app, client, path):  # noqa: F811
+def test_anonymous_large_posts_to_pages_and_saml_are_413_unread(saml_app, client, path):
     _assert_swedish_413(_declared(client, path))
 
 
 @pytest.mark.parametrize("path", PAGES[:-1])
-def test_chunked_posts_to_pages_stop_at_the_limit(saml_app, client, path):  # noqa: F811
+def test_chunked_posts_to_pages_stop_at_the_limit(saml_app, client, path):
     body = Endless()
     _assert_swedish_413(_chunked(client, path, body))
     assert body.read_bytes <= saml_app.config["FORM_MAX_BYTES"] + 64 * 1024
@@ -108,8 +104,7 @@ def test_limits_come_from_the_configuration(app, client):
 
 
 def test_certificate_upload_has_its_own_bounded_limit(app, client):
-    grant(app, "central@skola.se", "central_admin")
-    login(client, app, "central@skola.se")
+    signed_in(client, app, "central@skola.se", "central_admin")
     path = "/installningar/skolverket/certifikat"
     headers = {"X-CSRFToken": csrf_token(client)}
     _assert_swedish_413(_declared(client, path, headers=headers))
@@ -142,7 +137,7 @@ def test_ingest_keeps_its_own_limit_and_answers_json(app, client):
     assert _declared(client, "/ingest/persons", content_type="application/json").status_code == 401
 
 
-def test_ss12000_large_body_is_json_413_unread(api):  # noqa: F811
+def test_ss12000_large_body_is_json_413_unread(api):
     headers = {"Authorization": f"Bearer {api.token}"}
     response = _declared(api.client, "/ss12000/log", content_type="application/json", headers=headers)
     assert response.status_code == 413 and response.get_json()["code"] == "payload_too_large"

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from dnp.ss12000.models import ApiCall
 from tests.fakes.auth_server import API_LOCATION
-from tests.ss12000.conftest import configure
+from tests.ss12000.client import configure
 from tests.ss12000.helpers import make_group
 
 ENDPOINTS = [

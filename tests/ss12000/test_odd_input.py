@@ -13,6 +13,7 @@ from dnp.ss12000.models import FeedbackStatistics
 from dnp.ss12000.query import DELETED_FILTERS
 from dnp.ss12000.query import LIST_FILTERS
 from dnp.ss12000.query import RESOURCES
+from tests.helpers import signed_in
 
 TARGET = "https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/4711"
 # Valid RFC 3339, but the instant in UTC (or in Swedish time) is outside what datetime can hold.
@@ -70,14 +71,11 @@ def test_reports_with_extreme_times_are_kept_without_the_time(api, db, value):
 
 
 def test_settings_page_shows_reports_from_the_edges_of_time(app, api, client, db):
-    from tests.conftest import grant
-    from tests.conftest import login
 
     for value in ("0001-01-02T00:00:00Z", "9999-12-30T23:59:59Z"):
         log = {"message": "Fel", "severityLevel": "Info", "timeOfOccurance": value}
         assert api.post("/log", log).status_code == 201
-    grant(app, "central@kommun.se", "central_admin")
-    login(client, app, "central@kommun.se")
+    signed_in(client, app, "central@kommun.se", "central_admin")
     assert client.get("/installningar/").status_code == 200
 
 

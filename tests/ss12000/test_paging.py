@@ -12,7 +12,7 @@ from dnp.ss12000 import reader as page_reader
 from dnp.ss12000.query import PageRequest
 from dnp.ss12000.reader import PageReader
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 from tests.ss12000.helpers import change_group
 from tests.ss12000.helpers import make_group
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings
 from schemathesis import checks
 
-from tests.ss12000.conftest import configure
+from tests.ss12000.client import configure
 from tests.ss12000.helpers import make_group
 from tests.ss12000.spec import SPEC_PATH
 

@@ -21,7 +21,6 @@ from dnp.delivery.push.models import PushObject
 from dnp.groups import changes
 from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import context as job_context
-from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.fakes.provisioning import FakeProvisioningApi
 from tests.groups_fixtures import MA9
 
@@ -123,7 +122,7 @@ def push_settings(auth, api, cert, redis_url: str) -> dict:
 
 
 @pytest.fixture
-def provisioning_api(auth_server):  # noqa: F811
+def provisioning_api(auth_server):
     """A running fake Provisioning API that trusts the fake nutid's tokens."""
     with FakeProvisioningApi(auth_server) as api:
         api.delay = 0.0
@@ -132,7 +131,7 @@ def provisioning_api(auth_server):  # noqa: F811
 
 
 @pytest.fixture
-def push_env(app, world, auth_server, provisioning_api, redis_url, tmp_path):  # noqa: F811
+def push_env(app, world, auth_server, provisioning_api, redis_url, tmp_path):
     """A ready group of class 9A (four pupils) and its teacher; the method is still pull."""
     cert = auth_server.make_client_cert(tmp_path, registered=True)
     app.config.update(push_settings(auth_server, provisioning_api, cert, redis_url))

@@ -9,11 +9,11 @@ from collections import Counter
 
 import pytest
 
+from tests.delivery.harness import PrivateRedis
+from tests.delivery.harness import Sweeper
+from tests.delivery.harness import WorkerProcess
 from tests.delivery.push.conftest import push_settings
-from tests.webhooks.harness import PrivateRedis
-from tests.webhooks.harness import Sweeper
-from tests.webhooks.harness import WorkerProcess
-from tests.webhooks.harness import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ from sqlmodel import select
 from dnp.audit.models import AuditEvent
 from dnp.delivery.push.method import transfer_method
 from dnp.delivery.push.models import PushObject
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
-from tests.routes.test_ingest_api import send
+from tests.helpers import csrf_token
+from tests.helpers import grant
+from tests.helpers import login
+from tests.helpers import send
 
 CENTRAL = "central@kommun.se"
 NIL = "00000000-0000-0000-0000-000000000000"

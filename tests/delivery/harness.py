@@ -40,17 +40,6 @@ def passes_through_our_code(traceback: str) -> bool:
     return False
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
-    """Poll until ``predicate()`` is truthy; fail the test with ``message`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-
-
 class PrivateRedis(RedisServer):
     """A Redis server of the test's own, so it can be stopped without disturbing anyone."""
 

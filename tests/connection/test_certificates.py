@@ -9,9 +9,7 @@ import json
 import stat
 
 import pytest
-import trustme
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import ed448
@@ -27,6 +25,9 @@ from dnp.connection.certificates import generate_client_certificate
 from dnp.connection.certificates import load_certificate
 from dnp.connection.certificates import pair_problem
 from dnp.connection.certificates import spki_pin
+from tests.helpers import self_signed
+from tests.helpers import self_signed_pem
+from tests.helpers import shared_ca
 
 ORGANIZATION = "Öckerö kommun, Åre & Älvdalen"
 ORGANIZATION_ID = "SE2120001234"
@@ -159,18 +160,7 @@ def test_spki_pin_known_answer():
     # `openssl pkey -pubout -outform der | openssl dgst -sha256 -binary | base64`. It contains both
     # "+" and "/", so standard base64 and base64url cannot be confused.
     key = ec.derive_private_key(3, ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "known answer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "known answer", serial=1, days=2)
     assert spki_pin(cert) == "K5hbrfG6yCk/a5LowKzBE5vFpey7+Xpicdzw1PbGivY="
     assert build_moa_entry(
         ENTITY_ID, ORGANIZATION_ID, cert.public_bytes(serialization.Encoding.PEM), organization="Kommun"
@@ -193,7 +183,7 @@ def test_describe_certificate(cert):
 
 
 def test_describe_a_ca_issued_certificate():
-    ca = trustme.CA()
+    ca = shared_ca()
     issued = x509.load_pem_x509_certificate(ca.issue_cert("dnp.example").cert_chain_pems[0].bytes())
     info = describe_certificate(issued)
     assert not info.self_signed
@@ -260,30 +250,15 @@ def test_moa_entry_refuses_bad_values(generated, arguments, message):
 
 
 def test_moa_entry_refuses_a_ca_issued_certificate():
-    ca = trustme.CA()
+    ca = shared_ca()
     leaf = ca.issue_cert("dnp.example", organization_name="Kommun").cert_chain_pems[0].bytes()
     with pytest.raises(ValueError, match="not self-signed"):
         build_moa_entry(ENTITY_ID, ORGANIZATION_ID, leaf)
 
 
 def test_moa_entry_needs_an_organisation_name():
-    generated = generate_client_certificate(
-        organization="X", organization_id=ORGANIZATION_ID, common_name="c"
-    )
-    cert = x509.load_pem_x509_certificate(generated.cert_pem)
-    key = serialization.load_pem_private_key(generated.key_pem, password=None)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no organisation")])
-    bare = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(cert.public_key())
-        .serial_number(1)
-        .not_valid_before(cert.not_valid_before_utc)
-        .not_valid_after(cert.not_valid_after_utc)
-        .sign(key, cert.signature_hash_algorithm)
-        .public_bytes(serialization.Encoding.PEM)
-    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    bare = self_signed(key, "no organisation").public_bytes(serialization.Encoding.PEM)
     with pytest.raises(ValueError, match="organization is required"):
         build_moa_entry(ENTITY_ID, ORGANIZATION_ID, bare)
     assert (
@@ -294,48 +269,28 @@ def test_moa_entry_needs_an_organisation_name():
 # -- what Moa and the auth server accept ----------------------------------------------------------
 
 
-def self_signed(key, *, start: dt.datetime | None = None, days: int = 365) -> tuple[bytes, bytes]:
-    """A self-signed certificate for ``key`` (any type), valid from ``start`` for ``days``; PEM pair."""
-    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dnp")])
-    algorithm = (
-        None if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else hashes.SHA256()
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .sign(key, algorithm)
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 def _problem(cert_pem: bytes, key_pem: bytes) -> str | None:
     return pair_problem(load_certificate(cert_pem), serialization.load_pem_private_key(key_pem, None))
 
 
 def test_usable_pairs_have_no_problem(generated):
     assert _problem(generated.cert_pem, generated.key_pem) is None
-    assert _problem(*self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048))) is None
-    assert _problem(*self_signed(ec.generate_private_key(ec.SECP384R1()))) is None
+    assert _problem(*self_signed_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))) is None
+    assert _problem(*self_signed_pem(ec.generate_private_key(ec.SECP384R1()))) is None
 
 
 @pytest.mark.parametrize(
     ("make", "words"),
     [
-        (lambda: self_signed(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "1024 bitar"),  # noqa: S505
-        (lambda: self_signed(ed25519_key()), "Ed25519 stöds inte"),
-        (lambda: self_signed(ed448_key()), "Ed448 stöds inte"),
-        (lambda: self_signed(ec.generate_private_key(ec.SECP521R1())), "secp521r1 stöds inte"),
         (
-            lambda: self_signed(
+            lambda: self_signed_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)),  # noqa: S505
+            "1024 bitar",
+        ),
+        (lambda: self_signed_pem(ed25519.Ed25519PrivateKey.generate()), "Ed25519 stöds inte"),
+        (lambda: self_signed_pem(ed448.Ed448PrivateKey.generate()), "Ed448 stöds inte"),
+        (lambda: self_signed_pem(ec.generate_private_key(ec.SECP521R1())), "secp521r1 stöds inte"),
+        (
+            lambda: self_signed_pem(
                 ec.generate_private_key(ec.SECP256R1()),
                 start=dt.datetime.now(dt.UTC) - dt.timedelta(days=30),
                 days=10,
@@ -343,7 +298,7 @@ def test_usable_pairs_have_no_problem(generated):
             "gick ut",
         ),
         (
-            lambda: self_signed(
+            lambda: self_signed_pem(
                 ec.generate_private_key(ec.SECP256R1()), start=dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
             ),
             "gäller först från",
@@ -357,14 +312,6 @@ def test_unusable_pairs_are_refused_with_the_reason(make, words):
 def test_a_key_of_another_certificate_is_refused(generated):
     other = generate_client_certificate(organization="B", organization_id=ORGANIZATION_ID, common_name="b")
     assert _problem(generated.cert_pem, other.key_pem) == "Nyckeln hör inte till certifikatet."
-
-
-def ed25519_key():
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-def ed448_key():
-    return ed448.Ed448PrivateKey.generate()
 
 
 def test_moa_entry_during_a_switch_holds_both_certificates(generated):

@@ -5,7 +5,7 @@ from sqlmodel import select
 from dnp.audit.models import AuditEvent
 from dnp.auth.models import RoleGrant
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 
 
 def test_grant_central_admin_and_unit_admin(runner, client, db):

@@ -6,26 +6,25 @@ from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
 from dnp.publication.settings import protected_mode
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
+from tests.helpers import csrf_token
+from tests.helpers import signed_in
 from tests.ss12000.helpers import make_group
 
 CENTRAL = "central@kommun.se"
 
 
-def test_only_central_admins_see_settings(app, client, world):
-    grant(app, "skola@kommun.se", "unit_admin", [world.unit["id"]])
-    login(client, app, "skola@kommun.se")
+def test_only_central_admins_see_settings(app, client, db, world):
+    signed_in(client, app, "skola@kommun.se", "unit_admin", [world.unit["id"]])
     assert client.get("/installningar/").status_code == 403
     # A valid CSRF token, so that the role check is what refuses (not the missing token).
     form = {"mode": "alias", "csrf_token": csrf_token(client)}
     assert client.post("/installningar/skyddade-personer", data=form).status_code == 403
+    assert protected_mode(session=db) == "marked"
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "setting.changed")).all() == []
 
 
 def test_changing_the_protected_mode_is_audited(app, client, db):
-    grant(app, CENTRAL, "central_admin")
-    login(client, app, CENTRAL)
+    signed_in(client, app, CENTRAL, "central_admin")
     page = client.get("/installningar/")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
@@ -45,8 +44,7 @@ def test_changing_the_protected_mode_is_audited(app, client, db):
 def test_fetches_and_reports_are_shown_as_text(app, client, api, world):
     group_id = make_group(app, world.unit["id"], [world.class_a["id"]])
     pupil = world.pupils_a[0]["id"]
-    grant(app, CENTRAL, "central_admin")
-    login(client, app, CENTRAL)
+    signed_in(client, app, CENTRAL, "central_admin")
     unit_page = client.get(f"/provgrupper/enheter/{world.unit['id']}").get_data(as_text=True)
     assert "inte hämtad än" in unit_page
 

@@ -16,30 +16,11 @@ from dnp.ss12000.auth import JwtVerifier
 from tests.fakes.auth_server import API_LOCATION
 from tests.fakes.auth_server import SKOLVERKET_CLIENT
 from tests.fakes.auth_server import SKOLVERKET_ORGANIZATION_ID
-from tests.fakes.fixtures import auth_server  # noqa: F401
 
 JWKS_PATH = "/.well-known/jwks.json"
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-def make_verifier(auth_server, **options) -> JwtVerifier:  # noqa: F811
+def make_verifier(auth_server, **options) -> JwtVerifier:
     """A verifier that trusts the fake auth server, as production would be configured."""
     return JwtVerifier(
         jwks_url=auth_server.jwks_url,
@@ -53,7 +34,7 @@ def make_verifier(auth_server, **options) -> JwtVerifier:  # noqa: F811
 
 
 @pytest.fixture
-def verifier(auth_server, clock):  # noqa: F811
+def verifier(auth_server, clock):
     return make_verifier(auth_server, clock=clock)
 
 
@@ -77,7 +58,7 @@ def rejected_header(verifier, header: str | None, token: str = "") -> AuthError:
 # -- the happy path -----------------------------------------------------------------------------
 
 
-def test_valid_token_gives_the_caller(verifier, auth_server):  # noqa: F811
+def test_valid_token_gives_the_caller(verifier, auth_server):
     caller = verifier.verify(f"Bearer {auth_server.issue(personnummer='200901272385')}")
     assert caller.subject == SKOLVERKET_CLIENT
     assert caller.organization_id == SKOLVERKET_ORGANIZATION_ID
@@ -87,13 +68,13 @@ def test_valid_token_gives_the_caller(verifier, auth_server):  # noqa: F811
     assert "personnummer" not in caller.claims
 
 
-def test_scheme_is_case_insensitive_and_keys_are_cached(verifier, auth_server):  # noqa: F811
+def test_scheme_is_case_insensitive_and_keys_are_cached(verifier, auth_server):
     verifier.verify(f"bearer {auth_server.issue()}")
     verifier.verify(f"BEARER  {auth_server.issue()}")
     assert auth_server.count(JWKS_PATH) == 1
 
 
-def test_injected_http_client_is_used(auth_server, clock):  # noqa: F811
+def test_injected_http_client_is_used(auth_server, clock):
     context = ssl.create_default_context(cafile=str(auth_server.ca_bundle_path))
     with httpx.Client(verify=context) as client:
         verifier = JwtVerifier(
@@ -149,7 +130,7 @@ def test_from_config_reads_the_dnp_keys():
         ("Bearer aGVsbG8.e30.sig", "malformed_token"),  # header is not JSON
     ],
 )
-def test_bad_authorization_headers_are_401(verifier, auth_server, header, code):  # noqa: F811
+def test_bad_authorization_headers_are_401(verifier, auth_server, header, code):
     error = rejected_header(verifier, header)
     assert (error.status, error.code) == (401, code)
     assert auth_server.count(JWKS_PATH) == 0
@@ -168,7 +149,7 @@ def test_bad_authorization_headers_are_401(verifier, auth_server, header, code):
         ({"iat": 120}, "token_not_yet_valid"),
     ],
 )
-def test_tokens_outside_their_time_window_are_401(verifier, auth_server, claims, code):  # noqa: F811
+def test_tokens_outside_their_time_window_are_401(verifier, auth_server, claims, code):
     now = int(time.time())
     token = auth_server.issue(**{name: now + offset for name, offset in claims.items()})
     error = rejected(verifier, token)
@@ -176,14 +157,14 @@ def test_tokens_outside_their_time_window_are_401(verifier, auth_server, claims,
 
 
 @pytest.mark.parametrize("claims", [{"exp": -20}, {"nbf": 20, "iat": 20}, {"exp": -25, "nbf": -3600}])
-def test_leeway_of_30_seconds_is_allowed(verifier, auth_server, claims):  # noqa: F811
+def test_leeway_of_30_seconds_is_allowed(verifier, auth_server, claims):
     now = int(time.time())
     token = auth_server.issue(**{name: now + offset for name, offset in claims.items()})
     assert verifier.verify(f"Bearer {token}").organization_id == SKOLVERKET_ORGANIZATION_ID
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat", "iss", "aud"])
-def test_required_claims_must_be_present(verifier, auth_server, claim):  # noqa: F811
+def test_required_claims_must_be_present(verifier, auth_server, claim):
     error = rejected(verifier, auth_server.issue(omit=(claim,)))
     assert (error.status, error.code) == (401, "invalid_token")
 
@@ -201,7 +182,7 @@ def test_required_claims_must_be_present(verifier, auth_server, claim):  # noqa:
         ({"aud": ["other"]}, "invalid_audience"),
     ],
 )
-def test_other_issuer_or_audience_is_401(verifier, auth_server, claims, code):  # noqa: F811
+def test_other_issuer_or_audience_is_401(verifier, auth_server, claims, code):
     error = rejected(verifier, auth_server.issue(**claims))
     assert (error.status, error.code) == (401, code)
 
@@ -209,31 +190,31 @@ def test_other_issuer_or_audience_is_401(verifier, auth_server, claims, code):  
 # -- algorithms and signatures ------------------------------------------------------------------
 
 
-def test_alg_none_is_401(verifier, auth_server):  # noqa: F811
+def test_alg_none_is_401(verifier, auth_server):
     error = rejected(verifier, auth_server.issue(alg="none"))
     assert (error.status, error.code) == (401, "unsupported_algorithm")
 
 
 @pytest.mark.parametrize("secret", ["plain", "public_key_pem"])
-def test_hs256_is_401_even_with_the_public_key_as_secret(verifier, auth_server, secret):  # noqa: F811
+def test_hs256_is_401_even_with_the_public_key_as_secret(verifier, auth_server, secret):
     verifier.verify(f"Bearer {auth_server.issue()}")  # keys cached, so the confusion attack has a target
     key = auth_server.public_key_pem() if secret == "public_key_pem" else b"shared-secret"
     error = rejected(verifier, auth_server.issue(alg="HS256", key=key))
     assert (error.status, error.code) == (401, "unsupported_algorithm")
 
 
-def test_rs256_is_401(verifier, auth_server):  # noqa: F811
+def test_rs256_is_401(verifier, auth_server):
     error = rejected(verifier, auth_server.issue(alg="RS256"))
     assert (error.status, error.code) == (401, "unsupported_algorithm")
 
 
-def test_signature_by_another_key_with_the_same_kid_is_401(verifier, auth_server):  # noqa: F811
+def test_signature_by_another_key_with_the_same_kid_is_401(verifier, auth_server):
     forged = auth_server.issue(key=ec.generate_private_key(ec.SECP256R1()), kid=auth_server.current_kid)
     error = rejected(verifier, forged)
     assert (error.status, error.code) == (401, "invalid_signature")
 
 
-def test_tampered_claims_are_401(verifier, auth_server):  # noqa: F811
+def test_tampered_claims_are_401(verifier, auth_server):
     genuine = auth_server.issue(organization_id="SE2120001234")
     other = auth_server.issue()
     # Skolverket's claims with the signature of a token issued to someone else.
@@ -243,7 +224,7 @@ def test_tampered_claims_are_401(verifier, auth_server):  # noqa: F811
     assert (error.status, error.code) == (401, "invalid_signature")
 
 
-def test_non_p256_keys_in_the_jwks_are_never_used(verifier, auth_server):  # noqa: F811
+def test_non_p256_keys_in_the_jwks_are_never_used(verifier, auth_server):
     # An attacker-friendly JWKS entry: a symmetric key under the kid the attacker signs with.
     secret = b"k" * 32
     auth_server.extra_jwks = [
@@ -260,7 +241,7 @@ def test_non_p256_keys_in_the_jwks_are_never_used(verifier, auth_server):  # noq
 # -- key ids, rotation and the refetch rate limit ------------------------------------------------
 
 
-def test_unknown_kid_refetches_and_picks_up_a_rotated_key(verifier, auth_server, clock):  # noqa: F811
+def test_unknown_kid_refetches_and_picks_up_a_rotated_key(verifier, auth_server, clock):
     old_kid = auth_server.current_kid
     old_token = auth_server.issue()
     verifier.verify(f"Bearer {old_token}")
@@ -279,7 +260,7 @@ def test_unknown_kid_refetches_and_picks_up_a_rotated_key(verifier, auth_server,
     assert (error.status, error.code) == (401, "unknown_key")
 
 
-def test_garbage_kids_do_not_hammer_the_jwks_host(verifier, auth_server, clock):  # noqa: F811
+def test_garbage_kids_do_not_hammer_the_jwks_host(verifier, auth_server, clock):
     verifier.verify(f"Bearer {auth_server.issue()}")
     for _ in range(50):
         clock.advance(0.1)
@@ -293,7 +274,7 @@ def test_garbage_kids_do_not_hammer_the_jwks_host(verifier, auth_server, clock):
     assert auth_server.count(JWKS_PATH) == 2
 
 
-def test_rotation_inside_the_rate_limit_window_waits_for_it(verifier, auth_server, clock):  # noqa: F811
+def test_rotation_inside_the_rate_limit_window_waits_for_it(verifier, auth_server, clock):
     verifier.verify(f"Bearer {auth_server.issue()}")
     auth_server.add_key()
     clock.advance(3)
@@ -303,7 +284,7 @@ def test_rotation_inside_the_rate_limit_window_waits_for_it(verifier, auth_serve
     assert auth_server.count(JWKS_PATH) == 2
 
 
-def test_concurrent_requests_with_a_new_kid_fetch_the_jwks_once(verifier, auth_server, clock):  # noqa: F811
+def test_concurrent_requests_with_a_new_kid_fetch_the_jwks_once(verifier, auth_server, clock):
     verifier.verify(f"Bearer {auth_server.issue()}")
     clock.advance(60)
     auth_server.add_key()
@@ -331,7 +312,7 @@ def test_concurrent_requests_with_a_new_kid_fetch_the_jwks_once(verifier, auth_s
 
 
 @pytest.mark.parametrize("mode", ["down", "error", "invalid"])
-def test_jwks_unavailable_fails_closed(verifier, auth_server, clock, mode):  # noqa: F811
+def test_jwks_unavailable_fails_closed(verifier, auth_server, clock, mode):
     auth_server.jwks_mode = mode
     for _ in range(5):
         error = rejected(verifier, auth_server.issue())
@@ -342,7 +323,7 @@ def test_jwks_unavailable_fails_closed(verifier, auth_server, clock, mode):  # n
     assert verifier.verify(f"Bearer {auth_server.issue()}").subject == SKOLVERKET_CLIENT
 
 
-def test_expired_jwks_cache_with_the_host_down_fails_closed(verifier, auth_server, clock):  # noqa: F811
+def test_expired_jwks_cache_with_the_host_down_fails_closed(verifier, auth_server, clock):
     token = auth_server.issue()
     verifier.verify(f"Bearer {token}")
     auth_server.jwks_mode = "down"
@@ -353,7 +334,7 @@ def test_expired_jwks_cache_with_the_host_down_fails_closed(verifier, auth_serve
     assert (error.status, error.code) == (503, "jwks_unavailable")
 
 
-def test_jwks_host_with_an_untrusted_certificate_fails_closed(auth_server, clock):  # noqa: F811
+def test_jwks_host_with_an_untrusted_certificate_fails_closed(auth_server, clock):
     verifier = JwtVerifier(
         jwks_url=auth_server.jwks_url,
         issuer=auth_server.issuer,
@@ -367,7 +348,7 @@ def test_jwks_host_with_an_untrusted_certificate_fails_closed(auth_server, clock
     assert (error.status, error.code) == (503, "jwks_unavailable")
 
 
-def test_jwks_without_usable_keys_fails_closed(verifier, auth_server):  # noqa: F811
+def test_jwks_without_usable_keys_fails_closed(verifier, auth_server):
     auth_server.drop_key(auth_server.current_kid)
     auth_server.extra_jwks = [{"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"}]
     error = rejected(verifier, auth_server.issue(key=ec.generate_private_key(ec.SECP256R1())))
@@ -380,12 +361,12 @@ def test_jwks_without_usable_keys_fails_closed(verifier, auth_server):  # noqa: 
 @pytest.mark.parametrize(
     "organization_id", ["SE2120001234", "se2021004185", "SE2021004185 ", None, 2021004185]
 )
-def test_other_organisation_is_403(verifier, auth_server, organization_id):  # noqa: F811
+def test_other_organisation_is_403(verifier, auth_server, organization_id):
     error = rejected(verifier, auth_server.issue(organization_id=organization_id))
     assert (error.status, error.code) == (403, "wrong_organization")
 
 
-def test_missing_organisation_is_403(verifier, auth_server):  # noqa: F811
+def test_missing_organisation_is_403(verifier, auth_server):
     error = rejected(verifier, auth_server.issue(omit=("organization_id",)))
     assert (error.status, error.code) == (403, "wrong_organization")
 
@@ -408,7 +389,7 @@ def test_missing_organisation_is_403(verifier, auth_server):  # noqa: F811
         API_LOCATION.replace("dnp.", "dnp%2E"),
     ],
 )
-def test_location_look_alikes_are_403(verifier, auth_server, location):  # noqa: F811
+def test_location_look_alikes_are_403(verifier, auth_server, location):
     error = rejected(verifier, auth_server.issue(location=location))
     assert (error.status, error.code) == (403, "location_not_granted")
 
@@ -423,7 +404,7 @@ def test_location_look_alikes_are_403(verifier, auth_server, location):  # noqa:
         [],
     ],
 )
-def test_our_location_under_another_type_is_403(verifier, auth_server, requested_access):  # noqa: F811
+def test_our_location_under_another_type_is_403(verifier, auth_server, requested_access):
     error = rejected(verifier, auth_server.issue(requested_access=requested_access))
     assert (error.status, error.code) == (403, "location_not_granted")
 
@@ -442,7 +423,7 @@ def test_our_location_under_another_type_is_403(verifier, auth_server, requested
         ],
     ],
 )
-def test_our_exact_location_among_others_is_accepted(verifier, auth_server, requested_access):  # noqa: F811
+def test_our_exact_location_among_others_is_accepted(verifier, auth_server, requested_access):
     caller = verifier.verify(f"Bearer {auth_server.issue(requested_access=requested_access)}")
     assert caller.claims["requested_access"] == requested_access
 
@@ -462,11 +443,11 @@ def test_our_exact_location_among_others_is_accepted(verifier, auth_server, requ
         [{"type": "ss12000-api", "locations": [None, API_LOCATION]}],
     ],
 )
-def test_malformed_requested_access_is_403(verifier, auth_server, requested_access):  # noqa: F811
+def test_malformed_requested_access_is_403(verifier, auth_server, requested_access):
     error = rejected(verifier, auth_server.issue(requested_access=requested_access))
     assert (error.status, error.code) == (403, "location_not_granted")
 
 
-def test_missing_requested_access_is_403(verifier, auth_server):  # noqa: F811
+def test_missing_requested_access_is_403(verifier, auth_server):
     error = rejected(verifier, auth_server.issue(omit=("requested_access",)))
     assert (error.status, error.code) == (403, "location_not_granted")

@@ -11,9 +11,8 @@ from dnp.audit.models import AuditEvent
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import Subscription
 from dnp.types import utcnow
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
+from tests.helpers import csrf_token
+from tests.helpers import signed_in
 
 
 def _dead(db) -> Delivery:
@@ -45,8 +44,7 @@ def _dead(db) -> Delivery:
 
 def test_ops_page_shows_dead_delivery_and_requeues_it(app, client, db):
     delivery = _dead(db)
-    grant(app, "drift@kommun.se", "operator")
-    login(client, app, "drift@kommun.se")
+    signed_in(client, app, "drift@kommun.se", "operator")
     page = client.get("/ops/").get_data(as_text=True)
     assert "Mottagaren svarade HTTP 503." in page
     assert "api.skolverket.se" in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dnp
-from tests.webhooks.harness import passes_through_our_code
+from tests.delivery.harness import passes_through_our_code
 
 OURS = Path(dnp.__file__).resolve().parent
 

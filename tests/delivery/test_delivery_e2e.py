@@ -26,9 +26,9 @@ from dnp.delivery.models import Subscription
 from dnp.delivery.models import WebhookCursor
 from dnp.jobs import WEBHOOKS_QUEUE
 from dnp.jobs.sweeper import sweep_once
-from tests.webhooks.conftest import SUBSCRIPTION_ID
-from tests.webhooks.harness import Sweeper
-from tests.webhooks.harness import wait_for
+from tests.delivery.conftest import SUBSCRIPTION_ID
+from tests.delivery.harness import Sweeper
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 

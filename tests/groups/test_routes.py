@@ -10,20 +10,17 @@ from dnp.groups.models import BackgroundTask
 from dnp.groups.models import TestGroup
 from dnp.groups.models import TestGroupMember
 from tests import factories
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
 from tests.groups_fixtures import MA9
-from tests.routes.test_ingest_api import send
+from tests.helpers import csrf_token
+from tests.helpers import send
+from tests.helpers import signed_in
 
 ADMIN = "rektor@kommun.se"
 
 
 @pytest.fixture
 def admin(app, client, world):
-    grant(app, ADMIN, "unit_admin", [world.unit["id"]])
-    login(client, app, ADMIN)
-    return client
+    return signed_in(client, app, ADMIN, "unit_admin", [world.unit["id"]])
 
 
 def _create(admin, world, **form):

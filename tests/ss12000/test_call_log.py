@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from sqlalchemy import update
 from dnp.ss12000.auth import Caller
 from dnp.ss12000.call_log import CallLog
 from dnp.ss12000.models import ApiCall
+from tests.helpers import wait_for
 
 CALLER = Caller("https://api.skolverket.se/klient", "SE2021004185", {})
 
@@ -22,15 +22,6 @@ CALLER = Caller("https://api.skolverket.se/klient", "SE2021004185", {})
 def count(engine) -> int:
     with engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(ApiCall.__table__)).scalar_one()
-
-
-def wait_for(condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -42,10 +33,10 @@ def test_calls_are_written_in_the_background_and_the_writer_ends(engine):
     calls = CallLog(engine, interval=0.05)
     for page in range(30):
         calls.add(CALLER, "GET", "/persons", 200, page, 3)
-    assert wait_for(lambda: count(engine) == 30)
-    assert wait_for(lambda: calls._writer is None)  # nothing left: no idle thread stays behind
+    wait_for(lambda: count(engine) == 30, timeout=5, message="30 calls written")
+    wait_for(lambda: calls._writer is None, timeout=5, message="the writer to stop")  # no idle thread stays
     calls.add(None, "GET", "/groups", 401, 0, 1)  # a new call starts a new writer
-    assert wait_for(lambda: count(engine) == 31)
+    wait_for(lambda: count(engine) == 31, timeout=5, message="the 31st call written")
     with engine.connect() as connection:
         rows = connection.execute(select(ApiCall.caller, ApiCall.count).order_by(ApiCall.id)).all()
     assert rows[0] == (CALLER.subject, 0) and rows[29] == (CALLER.subject, 29) and rows[30] == ("", 0)

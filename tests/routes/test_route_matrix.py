@@ -12,10 +12,10 @@ from dnp.auth.models import RoleGrant
 from dnp.auth.roles import Access
 from dnp.groups import changes
 from dnp.groups.tasks import start_task
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
 from tests.groups_fixtures import MA9
+from tests.helpers import csrf_token
+from tests.helpers import grant
+from tests.helpers import login
 
 CATEGORIES = {
     "static": "public",
@@ -107,7 +107,7 @@ EPPNS = {
 def test_every_route_is_classified(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     missing = sorted(endpoints - set(CATEGORIES))
-    assert missing == [], f"classify these endpoints in tests/test_route_matrix.py: {missing}"
+    assert missing == [], f"classify these endpoints in tests/routes/test_route_matrix.py: {missing}"
 
 
 def _fresh_objects(app, world) -> dict:

@@ -13,19 +13,19 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
 from dnp.connection.certificates import generate_client_certificate
 from dnp.connection.models import ClientCredential
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
-from tests.fakes.fixtures import auth_server  # noqa: F401
-from tests.routes.test_ingest_api import send
-from tests.services.test_client_certificate import ed25519_key
-from tests.services.test_client_certificate import self_signed
+from tests.helpers import csrf_token
+from tests.helpers import grant
+from tests.helpers import login
+from tests.helpers import self_signed_pem
+from tests.helpers import send
+from tests.helpers import signed_in
 
 CENTRAL = "central@kommun.se"
 
@@ -39,9 +39,7 @@ def central(app, client):
         "displayName": "Testkommunen",
     }
     assert send(client, "PUT", "organisations", [huvudman]).status_code == 201
-    grant(app, CENTRAL, "central_admin")
-    login(client, app, CENTRAL)
-    return client
+    return signed_in(client, app, CENTRAL, "central_admin")
 
 
 def _post(client, path, **data):
@@ -93,7 +91,7 @@ def test_upload_refuses_a_key_that_does_not_belong(central, db):
     assert garbage.status_code == 422
 
 
-def test_connection_test_in_words(app, central, db, auth_server, tmp_path):  # noqa: F811
+def test_connection_test_in_words(app, central, db, auth_server, tmp_path):
     app.config.update(
         AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
     )
@@ -141,8 +139,7 @@ def test_an_expiring_certificate_is_announced_on_central_pages_only(app, central
     fragment = central.get("/installningar/skolverket", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Klientcertifikat" in fragment and "cert-banner" not in fragment  # no layout, no lookup
     with app.test_client() as other:
-        grant(app, "unit@kommun.se", "operator")
-        login(other, app, "unit@kommun.se")
+        signed_in(other, app, "unit@kommun.se", "operator")
         assert "cert-banner" not in other.get("/ops").get_data(as_text=True)
 
 
@@ -154,10 +151,13 @@ def _usable_pair():
 @pytest.mark.parametrize(
     ("make", "words"),
     [
-        (lambda: self_signed(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "1024 bitar"),  # noqa: S505
-        (lambda: self_signed(ed25519_key()), "Ed25519 stöds inte"),
         (
-            lambda: self_signed(
+            lambda: self_signed_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)),  # noqa: S505
+            "1024 bitar",
+        ),
+        (lambda: self_signed_pem(ed25519.Ed25519PrivateKey.generate()), "Ed25519 stöds inte"),
+        (
+            lambda: self_signed_pem(
                 ec.generate_private_key(ec.SECP256R1()),
                 start=dt.datetime.now(dt.UTC) - dt.timedelta(days=30),
                 days=10,
@@ -165,7 +165,7 @@ def _usable_pair():
             "gick ut",
         ),
         (
-            lambda: self_signed(
+            lambda: self_signed_pem(
                 ec.generate_private_key(ec.SECP256R1()), start=dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
             ),
             "gäller först från",
@@ -185,7 +185,7 @@ def test_upload_refuses_what_moa_would_refuse_and_keeps_the_working_one(central,
     ]
 
 
-def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, auth_server, tmp_path):  # noqa: F811
+def test_a_new_certificate_waits_until_tested_and_activated(app, central, db, auth_server, tmp_path):
     app.config.update(
         AUTH_SERVER_URL=auth_server.transaction_url, TLS_CA_BUNDLE=str(auth_server.ca_bundle_path)
     )

@@ -15,15 +15,14 @@ from dnp.delivery.models import Subscription
 from dnp.groups import changes
 from dnp.publication.models import Outbox
 from dnp.types import utcnow
+from tests.delivery.harness import PrivateRedis
+from tests.delivery.harness import Receiver
+from tests.delivery.harness import Sweeper
+from tests.delivery.harness import WorkerProcess
+from tests.delivery.harness import passes_through_our_code
 from tests.fakes.auth_server import API_LOCATION
-from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.groups_fixtures import MA9
-from tests.webhooks.harness import PrivateRedis
-from tests.webhooks.harness import Receiver
-from tests.webhooks.harness import Sweeper
-from tests.webhooks.harness import WorkerProcess
-from tests.webhooks.harness import passes_through_our_code
-from tests.webhooks.harness import wait_for
+from tests.helpers import wait_for
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
 SUBSCRIPTION_ID = "5b1d1c55-0000-4000-8000-000000000001"
@@ -121,7 +120,7 @@ def configure(app, auth, receiver, redis, cert, scale: float) -> dict:
 
 
 @pytest.fixture
-def delivery_env(request, app, world, auth_server, tmp_path):  # noqa: F811
+def delivery_env(request, app, world, auth_server, tmp_path):
     """A ready group, a subscription, and the whole delivery machinery running."""
     scale = getattr(request, "param", 0.0002)
     redis = PrivateRedis(tmp_path).start()

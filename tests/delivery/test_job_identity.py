@@ -12,7 +12,6 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
-from redis import Redis
 from rq import Queue
 from rq import SimpleWorker
 from rq.job import Job
@@ -34,14 +33,6 @@ from dnp.types import utcnow
 
 SUBSCRIPTION_ID = "00000000-0000-4000-8000-00000000000a"
 
-
-@pytest.fixture
-def redis(app):
-    """The test's Redis database, empty before and after."""
-    connection = Redis.from_url(app.config["REDIS_URL"])
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
 
 
 @pytest.fixture

@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 import pytest
-from redis import Redis
 from rq import Queue
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
-from tests.conftest import csrf_token
-from tests.conftest import grant
-from tests.conftest import login
-
-
-@pytest.fixture
-def redis(app):
-    connection = Redis.from_url(app.config["REDIS_URL"])
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
+from tests.helpers import csrf_token
+from tests.helpers import signed_in
 
 
 @pytest.fixture
 def operator(app, client):
-    grant(app, "drift@kommun.se", "operator")
-    login(client, app, "drift@kommun.se")
-    return client
+    return signed_in(client, app, "drift@kommun.se", "operator")
 
 
 def test_failed_job_is_shown_and_requeued(app, operator, redis, db):
     queue = Queue("dnp-jobs", connection=redis, serializer=JSONSerializer)
-    job = queue.enqueue("tests.jobs_helpers.explode", 7)
+    job = queue.enqueue("tests.jobs.sample_jobs.explode", 7)
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=True)
     page = operator.get("/ops/").get_data(as_text=True)
     assert job.id in page
-    assert "tests.jobs_helpers.explode(7)" in page
+    assert "tests.jobs.sample_jobs.explode(7)" in page
     assert "kaboom 7" in page
     response = operator.post(
         "/ops/jobb/ko-om",

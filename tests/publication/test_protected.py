@@ -14,7 +14,7 @@ from dnp.publication.changes import change_protected_mode
 from dnp.publication.changes import set_protected_mode
 from dnp.publication.models import Outbox
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 from tests.ss12000.helpers import change_group
 from tests.ss12000.helpers import make_group
 from tests.ss12000.helpers import session_for

@@ -18,7 +18,7 @@ from dnp.register.ingest import RegisterIngest
 from dnp.register.models import Enrolment
 from dnp.register.models import Person
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 
 PARALLEL = 6
 

@@ -1,4 +1,4 @@
-"""SAML fixtures: the app configured as an SP of a throwaway IdP (keys and metadata in tmp files)."""
+"""SAML fixtures (a plugin): the app as the SP of a throwaway IdP (keys and metadata in tmp files)."""
 
 from __future__ import annotations
 

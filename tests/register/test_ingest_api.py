@@ -16,21 +16,9 @@ from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
 from tests import factories
-from tests.conftest import INGEST_TOKEN
-
-AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
-
-
-def send(client, method: str, kind: str, items, headers=None, raw: bytes | None = None):
-    """Send an ingest request with the test token."""
-    data = raw if raw is not None else json.dumps({kind: items})
-    return client.open(
-        f"/ingest/{kind}",
-        method=method,
-        data=data,
-        headers={**AUTH, **(headers or {})},
-        content_type="application/json",
-    )
+from tests.helpers import INGEST_AUTH
+from tests.helpers import INGEST_TOKEN
+from tests.helpers import send
 
 
 def count(db, model) -> int:
@@ -346,7 +334,7 @@ def test_oversized_body_is_413(client, db, unit):
 
 
 def test_wrong_content_type_is_415(client, unit):
-    response = client.put("/ingest/persons", data="persons=1", headers=AUTH, content_type="text/plain")
+    response = client.put("/ingest/persons", data="persons=1", headers=INGEST_AUTH, content_type="text/plain")
     assert response.status_code == 415
 
 
@@ -376,7 +364,7 @@ def test_token_is_required(app, db, headers):
 
 def test_ingest_is_off_without_a_token(app):
     app.config["INGEST_TOKEN"] = None
-    response = app.test_client().put("/ingest/persons", json={"persons": []}, headers=AUTH)
+    response = app.test_client().put("/ingest/persons", json={"persons": []}, headers=INGEST_AUTH)
     assert response.status_code == 403
     assert response.get_json()["code"] == "ingest_disabled"
 
@@ -385,7 +373,7 @@ def test_unknown_kind_and_method_are_json_errors(client):
     response = send(client, "PUT", "activities", [{}])
     assert response.status_code == 404
     assert response.get_json()["code"] == "not_found"
-    response = client.get("/ingest/persons", headers=AUTH)
+    response = client.get("/ingest/persons", headers=INGEST_AUTH)
     assert response.status_code == 405
     assert response.get_json()["code"] == "method_not_allowed"
 

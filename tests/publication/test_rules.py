@@ -13,7 +13,7 @@ from dnp.publication import store
 from dnp.publication.publisher import activity_id_for
 from dnp.register.models import skolverket_id
 from tests import factories
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 from tests.ss12000.helpers import change_group
 from tests.ss12000.helpers import make_group
 from tests.ss12000.helpers import outbox_count

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import time
-
 import jwt
 import pytest
 
 from dnp.ss12000 import auth
 from tests.fakes.auth_server import SKOLVERKET_CLIENT
-from tests.fakes.fixtures import auth_server  # noqa: F401
-from tests.services.test_ss12000_auth import JWKS_PATH
-from tests.services.test_ss12000_auth import Clock
-from tests.services.test_ss12000_auth import make_verifier
-from tests.services.test_ss12000_auth import rejected
-
-
-class WallClock(Clock):
-    """Wall-clock seconds the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
+from tests.helpers import Clock
+from tests.ss12000.test_auth import JWKS_PATH
+from tests.ss12000.test_auth import make_verifier
+from tests.ss12000.test_auth import rejected
 
 
 @pytest.fixture
 def clocks():
-    return Clock(), WallClock()
+    return Clock(start=1000.0), Clock()  # monotonic, wall
 
 
 @pytest.fixture
-def verifier(auth_server, clocks):  # noqa: F811
+def verifier(auth_server, clocks):
     monotonic, wall = clocks
     return make_verifier(auth_server, clock=monotonic, wall_clock=wall)
 
@@ -43,7 +33,7 @@ def decodes(monkeypatch):
     return calls
 
 
-def test_a_token_is_verified_once_for_many_pages(verifier, auth_server, decodes):  # noqa: F811
+def test_a_token_is_verified_once_for_many_pages(verifier, auth_server, decodes):
     token = auth_server.issue()
     callers = [verifier.verify(f"Bearer {token}") for _ in range(20)]
     assert {caller.subject for caller in callers} == {SKOLVERKET_CLIENT}
@@ -52,7 +42,7 @@ def test_a_token_is_verified_once_for_many_pages(verifier, auth_server, decodes)
     assert len(decodes) == 2
 
 
-def test_a_remembered_token_still_expires(verifier, auth_server, clocks):  # noqa: F811
+def test_a_remembered_token_still_expires(verifier, auth_server, clocks):
     _, wall = clocks
     token = auth_server.issue(exp=int(wall.now) + 60)
     verifier.verify(f"Bearer {token}")
@@ -63,7 +53,7 @@ def test_a_remembered_token_still_expires(verifier, auth_server, clocks):  # noq
     assert (error.status, error.code) == (401, "token_expired")
 
 
-def test_a_remembered_token_is_refused_once_its_key_leaves_the_jwks(verifier, auth_server, clocks):  # noqa: F811
+def test_a_remembered_token_is_refused_once_its_key_leaves_the_jwks(verifier, auth_server, clocks):
     monotonic, _ = clocks
     old_kid = auth_server.current_kid
     token = auth_server.issue()
@@ -76,7 +66,7 @@ def test_a_remembered_token_is_refused_once_its_key_leaves_the_jwks(verifier, au
     assert auth_server.count(JWKS_PATH) == 2
 
 
-def test_a_remembered_token_fails_closed_when_the_jwks_cannot_be_refreshed(verifier, auth_server, clocks):  # noqa: F811
+def test_a_remembered_token_fails_closed_when_the_jwks_cannot_be_refreshed(verifier, auth_server, clocks):
     monotonic, _ = clocks
     token = auth_server.issue()
     verifier.verify(f"Bearer {token}")
@@ -86,14 +76,14 @@ def test_a_remembered_token_fails_closed_when_the_jwks_cannot_be_refreshed(verif
     assert (error.status, error.code) == (503, "jwks_unavailable")
 
 
-def test_refused_tokens_are_not_remembered(verifier, auth_server, decodes):  # noqa: F811
+def test_refused_tokens_are_not_remembered(verifier, auth_server, decodes):
     token = auth_server.issue(organization_id="SE0000000000")
     for _ in range(3):
         assert rejected(verifier, token).code == "wrong_organization"
     assert len(decodes) == 3
 
 
-def test_the_memory_is_bounded(verifier, auth_server, monkeypatch):  # noqa: F811
+def test_the_memory_is_bounded(verifier, auth_server, monkeypatch):
     monkeypatch.setattr(auth, "VERIFIED_CACHE_SIZE", 5)
     for _ in range(12):
         verifier.verify(f"Bearer {auth_server.issue()}")

@@ -16,35 +16,16 @@ from dnp.connection.token import TokenClient
 from dnp.connection.token import TokenError
 from tests.fakes.auth_server import OUR_ENTITY_ID
 from tests.fakes.auth_server import OUR_ORGANIZATION_ID
-from tests.fakes.fixtures import auth_server  # noqa: F401
 
 LOCATION = "https://api.skolverket.se/provtjanst/ss12000/klient/v1"
 
 
-class Clock:
-    """Wall-clock time the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def client_cert(auth_server, tmp_path):  # noqa: F811
+def client_cert(auth_server, tmp_path):
     return auth_server.make_client_cert(tmp_path)
 
 
-def make_client(auth_server, client_cert, clock=None, **overrides) -> TokenClient:  # noqa: F811
+def make_client(auth_server, client_cert, clock=None, **overrides) -> TokenClient:
     settings = {
         "auth_server_url": auth_server.transaction_url,
         "location": LOCATION,
@@ -69,14 +50,14 @@ def failure(client: TokenClient) -> TokenError:
     return error
 
 
-def transactions(auth_server):  # noqa: F811
+def transactions(auth_server):
     return [r for r in auth_server.requests if r.path == "/transaction"]
 
 
 # -- getting a token ----------------------------------------------------------------------------
 
 
-def test_token_is_fetched_with_the_registered_certificate(auth_server, client_cert):  # noqa: F811
+def test_token_is_fetched_with_the_registered_certificate(auth_server, client_cert):
     token = make_client(auth_server, client_cert).get_token()
     claims = auth_server.decode(token)
     assert claims["entity_id"] == OUR_ENTITY_ID
@@ -86,7 +67,7 @@ def test_token_is_fetched_with_the_registered_certificate(auth_server, client_ce
     assert request.client_cert_pin == client_cert.spki_pin
 
 
-def test_request_body_is_exactly_the_documented_one(auth_server, client_cert):  # noqa: F811
+def test_request_body_is_exactly_the_documented_one(auth_server, client_cert):
     make_client(auth_server, client_cert).get_token()
     (request,) = transactions(auth_server)
     assert request.method == "POST"
@@ -99,7 +80,7 @@ def test_request_body_is_exactly_the_documented_one(auth_server, client_cert):  
     }
 
 
-def test_without_client_key_the_cert_s256_proof_is_sent(auth_server, client_cert):  # noqa: F811
+def test_without_client_key_the_cert_s256_proof_is_sent(auth_server, client_cert):
     token = make_client(auth_server, client_cert, auth_client_key=None).get_token()
     der = client_cert.cert.public_bytes(serialization.Encoding.DER)
     thumbprint = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
@@ -109,7 +90,7 @@ def test_without_client_key_the_cert_s256_proof_is_sent(auth_server, client_cert
     assert auth_server.decode(token)["entity_id"] == OUR_ENTITY_ID
 
 
-def test_a_generated_and_registered_certificate_works(auth_server, tmp_path):  # noqa: F811
+def test_a_generated_and_registered_certificate_works(auth_server, tmp_path):
     generated = generate_client_certificate(
         organization="Öckerö kommun", organization_id="SE2120001234", common_name="DNP notifierare"
     )
@@ -148,13 +129,13 @@ def test_from_config_reads_the_dnp_keys():
 # -- caching and renewal --------------------------------------------------------------------------
 
 
-def test_token_is_cached(auth_server, client_cert):  # noqa: F811
+def test_token_is_cached(auth_server, client_cert):
     client = make_client(auth_server, client_cert)
     assert client.get_token() == client.get_token()
     assert len(transactions(auth_server)) == 1
 
 
-def test_token_is_renewed_after_90_percent_of_expires_in(auth_server, client_cert, clock):  # noqa: F811
+def test_token_is_renewed_after_90_percent_of_expires_in(auth_server, client_cert, clock):
     auth_server.expires_in = 1000
     client = make_client(auth_server, client_cert, clock)
     first = client.get_token()
@@ -167,7 +148,7 @@ def test_token_is_renewed_after_90_percent_of_expires_in(auth_server, client_cer
     assert second != first
 
 
-def test_shorter_jwt_exp_wins_over_expires_in(auth_server, client_cert, clock):  # noqa: F811
+def test_shorter_jwt_exp_wins_over_expires_in(auth_server, client_cert, clock):
     # nutid's own example: expires_in 864000 but a JWT valid for 10 h.
     auth_server.token_lifetime, auth_server.expires_in = 100, 864000
     client = make_client(auth_server, client_cert, clock)
@@ -180,7 +161,7 @@ def test_shorter_jwt_exp_wins_over_expires_in(auth_server, client_cert, clock): 
     assert len(transactions(auth_server)) == 2
 
 
-def test_without_expires_in_the_jwt_exp_is_used(auth_server, client_cert, clock):  # noqa: F811
+def test_without_expires_in_the_jwt_exp_is_used(auth_server, client_cert, clock):
     auth_server.token_lifetime, auth_server.expires_in = 1000, None
     client = make_client(auth_server, client_cert, clock)
     client.get_token()
@@ -192,7 +173,7 @@ def test_without_expires_in_the_jwt_exp_is_used(auth_server, client_cert, clock)
     assert len(transactions(auth_server)) == 2
 
 
-def test_invalidate_forces_a_new_token(auth_server, client_cert):  # noqa: F811
+def test_invalidate_forces_a_new_token(auth_server, client_cert):
     client = make_client(auth_server, client_cert)
     first = client.get_token()
     client.invalidate()
@@ -207,7 +188,7 @@ def test_invalidate_forces_a_new_token(auth_server, client_cert):  # noqa: F811
     assert len(transactions(auth_server)) == 3
 
 
-def test_concurrent_callers_share_one_request(auth_server, client_cert):  # noqa: F811
+def test_concurrent_callers_share_one_request(auth_server, client_cert):
     client = make_client(auth_server, client_cert)
     barrier = threading.Barrier(10)
     tokens: list[str] = []
@@ -229,7 +210,7 @@ def test_concurrent_callers_share_one_request(auth_server, client_cert):  # noqa
 
 
 @pytest.mark.parametrize("missing", ["tls_client_cert", "tls_client_key"])
-def test_no_client_certificate_configured(auth_server, client_cert, missing):  # noqa: F811
+def test_no_client_certificate_configured(auth_server, client_cert, missing):
     error = failure(make_client(auth_server, client_cert, **{missing: None}))
     assert error.code == "no_client_certificate"
     assert "no client certificate configured" in error.message
@@ -240,7 +221,7 @@ def test_no_client_certificate_configured(auth_server, client_cert, missing):  #
 @pytest.mark.parametrize(
     ("setting", "label"), [("tls_client_cert", "certificate"), ("tls_client_key", "key")]
 )
-def test_unreadable_certificate_file(auth_server, client_cert, tmp_path, setting, label):  # noqa: F811
+def test_unreadable_certificate_file(auth_server, client_cert, tmp_path, setting, label):
     missing = tmp_path / "nope.pem"
     error = failure(make_client(auth_server, client_cert, **{setting: str(missing)}))
     assert error.code == "certificate_unreadable"
@@ -249,7 +230,7 @@ def test_unreadable_certificate_file(auth_server, client_cert, tmp_path, setting
     assert auth_server.count() == 0
 
 
-def test_certificate_file_that_is_not_pem(auth_server, client_cert, tmp_path):  # noqa: F811
+def test_certificate_file_that_is_not_pem(auth_server, client_cert, tmp_path):
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("this is not a certificate")
     error = failure(make_client(auth_server, client_cert, tls_client_cert=str(garbage)))
@@ -257,14 +238,14 @@ def test_certificate_file_that_is_not_pem(auth_server, client_cert, tmp_path):  
     assert "are not PEM" in error.message
 
 
-def test_key_that_does_not_match_the_certificate(auth_server, client_cert, tmp_path):  # noqa: F811
+def test_key_that_does_not_match_the_certificate(auth_server, client_cert, tmp_path):
     other = auth_server.make_client_cert(tmp_path / "other", name="other")
     error = failure(make_client(auth_server, client_cert, tls_client_key=str(other.key_path)))
     assert error.code == "certificate_unreadable"
     assert "do not belong together" in error.message and "hör inte ihop" in error.message_sv
 
 
-def test_unreadable_ca_bundle(auth_server, client_cert, tmp_path):  # noqa: F811
+def test_unreadable_ca_bundle(auth_server, client_cert, tmp_path):
     error = failure(make_client(auth_server, client_cert, ca_bundle=str(tmp_path / "missing-ca.pem")))
     assert error.code == "ca_bundle_unreadable"
     assert "DNP_TLS_CA_BUNDLE" in error.message
@@ -273,7 +254,7 @@ def test_unreadable_ca_bundle(auth_server, client_cert, tmp_path):  # noqa: F811
 # -- refusals -------------------------------------------------------------------------------------
 
 
-def test_unregistered_certificate_is_refused(auth_server, tmp_path):  # noqa: F811
+def test_unregistered_certificate_is_refused(auth_server, tmp_path):
     unregistered = auth_server.make_client_cert(tmp_path, registered=False)
     error = failure(make_client(auth_server, unregistered))
     assert error.code == "refused"
@@ -282,7 +263,7 @@ def test_unregistered_certificate_is_refused(auth_server, tmp_path):  # noqa: F8
     assert "client certificate not registered" in error.message  # the server's own description
 
 
-def test_certificate_the_server_does_not_accept_in_the_handshake(auth_server, tmp_path):  # noqa: F811
+def test_certificate_the_server_does_not_accept_in_the_handshake(auth_server, tmp_path):
     stranger = auth_server.make_client_cert(tmp_path, registered=False, trusted=False)
     error = failure(make_client(auth_server, stranger))
     assert error.code == "handshake_refused"
@@ -290,7 +271,7 @@ def test_certificate_the_server_does_not_accept_in_the_handshake(auth_server, tm
     assert str(stranger.cert_path) in error.message
 
 
-def test_certificate_registered_for_another_entity_is_refused(auth_server, client_cert):  # noqa: F811
+def test_certificate_registered_for_another_entity_is_refused(auth_server, client_cert):
     error = failure(make_client(auth_server, client_cert, auth_client_key="https://someone-else.example"))
     assert error.code == "refused"
     assert "request_denied" in error.message
@@ -299,7 +280,7 @@ def test_certificate_registered_for_another_entity_is_refused(auth_server, clien
 # -- the auth server misbehaving ------------------------------------------------------------------
 
 
-def test_untrusted_server_certificate(auth_server, client_cert):  # noqa: F811
+def test_untrusted_server_certificate(auth_server, client_cert):
     error = failure(
         make_client(auth_server, client_cert, ca_bundle=str(auth_server.pki.rogue_ca_bundle_path))
     )
@@ -308,14 +289,14 @@ def test_untrusted_server_certificate(auth_server, client_cert):  # noqa: F811
     assert len(transactions(auth_server)) == 0
 
 
-def test_server_presenting_a_foreign_certificate(auth_server, client_cert):  # noqa: F811
+def test_server_presenting_a_foreign_certificate(auth_server, client_cert):
     auth_server.serve_untrusted_certificate = True
     error = failure(make_client(auth_server, client_cert))
     assert error.code == "server_untrusted"
     assert len(transactions(auth_server)) == 0
 
 
-def test_server_down(auth_server, client_cert):  # noqa: F811
+def test_server_down(auth_server, client_cert):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -325,7 +306,7 @@ def test_server_down(auth_server, client_cert):  # noqa: F811
     assert url in error.message and "cannot be reached" in error.message
 
 
-def test_hanging_server_times_out(auth_server, client_cert):  # noqa: F811
+def test_hanging_server_times_out(auth_server, client_cert):
     auth_server.transaction_mode = "hang"
     started = time.monotonic()
     error = failure(make_client(auth_server, client_cert, timeout=0.3))
@@ -334,21 +315,21 @@ def test_hanging_server_times_out(auth_server, client_cert):  # noqa: F811
     assert "did not answer within 0.3 s" in error.message
 
 
-def test_server_error(auth_server, client_cert):  # noqa: F811
+def test_server_error(auth_server, client_cert):
     auth_server.transaction_mode = "error"
     error = failure(make_client(auth_server, client_cert))
     assert error.code == "server_error"
     assert "HTTP 500" in error.message and "try again later" in error.message
 
 
-def test_unparseable_answer(auth_server, client_cert):  # noqa: F811
+def test_unparseable_answer(auth_server, client_cert):
     auth_server.transaction_mode = "invalid_json"
     error = failure(make_client(auth_server, client_cert))
     assert error.code == "bad_response"
     assert "no access token" in error.message
 
 
-def test_redirects_are_not_followed(auth_server, client_cert):  # noqa: F811
+def test_redirects_are_not_followed(auth_server, client_cert):
     auth_server.transaction_mode = "redirect"
     error = failure(make_client(auth_server, client_cert))
     assert error.code == "bad_response"
@@ -356,13 +337,13 @@ def test_redirects_are_not_followed(auth_server, client_cert):  # noqa: F811
     assert auth_server.count("/elsewhere") == 0
 
 
-def test_wrong_endpoint_is_reported_with_the_status(auth_server, client_cert):  # noqa: F811
+def test_wrong_endpoint_is_reported_with_the_status(auth_server, client_cert):
     error = failure(make_client(auth_server, client_cert, auth_server_url=auth_server.url + "/tx"))
     assert error.code == "refused"
     assert "HTTP 404 not_found" in error.message
 
 
-def test_failure_is_not_cached(auth_server, client_cert):  # noqa: F811
+def test_failure_is_not_cached(auth_server, client_cert):
     auth_server.transaction_mode = "error"
     client = make_client(auth_server, client_cert)
     failure(client)

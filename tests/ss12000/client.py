@@ -9,7 +9,6 @@ import pytest
 
 from dnp.ss12000.auth import JwtVerifier
 from tests.fakes.auth_server import API_LOCATION
-from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.ss12000 import spec
 
 ALLOWED_TARGETS = "https://api.skolverket.se/provtjanst/ss12000/klient/v1/webhooks/,https://apigw-pre.skolverket.se/provtjanst/verifieringstest/ss12000/klient/v1"
@@ -70,7 +69,7 @@ def configure(app, server) -> None:
 
 
 @pytest.fixture
-def api(app, client, auth_server) -> Api:  # noqa: F811
+def api(app, client, auth_server) -> Api:
     """A client of our SS 12000 API holding a valid token from the fake auth server."""
     configure(app, auth_server)
     return Api(client, auth_server, auth_server.issue())

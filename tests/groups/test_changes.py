@@ -14,7 +14,7 @@ from dnp.groups.models import TestGroupMember
 from tests import factories
 from tests.groups_fixtures import MA9
 from tests.groups_fixtures import MATMAT
-from tests.routes.test_ingest_api import send
+from tests.helpers import send
 
 ADMIN = "admin@kommun.se"
 
