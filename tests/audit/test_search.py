@@ -19,7 +19,7 @@ def _ids(rows) -> list[str]:
 
 def test_pages_go_newest_first_and_count_every_match(db):
     for n in range(PAGE_SIZE + 3):
-        trail.record(db, "a@kommun.se", "access.granted", "RoleGrant", f"g{n}")
+        trail.record("a@kommun.se", "access.granted", "RoleGrant", f"g{n}", session=db)
     db.commit()
     first, total = search_audit(AuditFilter(), session=db)
     assert total == PAGE_SIZE + 3 and len(first) == PAGE_SIZE
@@ -30,10 +30,10 @@ def test_pages_go_newest_first_and_count_every_match(db):
 
 
 def test_filters_combine_and_the_actor_matches_a_part_in_any_case(db):
-    trail.record(db, "anna@kommun.se", "access.granted", "RoleGrant", "g1")
-    trail.record(db, "anna@kommun.se", "access.revoked", "RoleGrant", "g1")
-    trail.record(db, "bo@kommun.se", "access.granted", "RoleGrant", "g2")
-    trail.record(db, "anna@kommun.se", "group.created", "TestGroup", "t1")
+    trail.record("anna@kommun.se", "access.granted", "RoleGrant", "g1", session=db)
+    trail.record("anna@kommun.se", "access.revoked", "RoleGrant", "g1", session=db)
+    trail.record("bo@kommun.se", "access.granted", "RoleGrant", "g2", session=db)
+    trail.record("anna@kommun.se", "group.created", "TestGroup", "t1", session=db)
     db.commit()
     assert _ids(search_audit(AuditFilter(actor="ANNA@"), session=db)[0]) == ["t1", "g1", "g1"]
     wanted = AuditFilter(actor="anna", action="access.granted", entity_type="RoleGrant")
@@ -49,14 +49,19 @@ def test_filters_combine_and_the_actor_matches_a_part_in_any_case(db):
 def test_days_are_swedish_days(db):
     # 23:30 UTC on 1 March is 00:30 on 2 March in Stockholm (winter time, UTC+1).
     trail.record_many(
-        db, "a@kommun.se", "auth.login", "LoginSession", ["late"], at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+        "a@kommun.se",
+        "auth.login",
+        "LoginSession",
+        ["late"],
+        at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC),
+        session=db,
     )
     trail.record_many(
-        db,
         "a@kommun.se",
         "auth.login",
         "LoginSession",
         ["early"],
+        session=db,
         at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC),
     )
     db.commit()

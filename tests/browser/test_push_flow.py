@@ -30,7 +30,6 @@ from tests.browser.test_accessibility import _audit
 from tests.conftest import fresh_database
 from tests.delivery.push.conftest import PushEnv
 from tests.delivery.push.conftest import push_settings
-from tests.fakes.fixtures import auth_server  # noqa: F401
 from tests.fakes.provisioning import FakeProvisioningApi
 
 pytestmark = pytest.mark.browser
