@@ -24,6 +24,11 @@ from dnp.types import utcnow
 STATUSES = ("Pending", "Success", "Warning", "Error", "TemporaryError")
 ACCEPTED = ("Success", "Warning")
 BATCH_STATUSES = ("new", "polling", "done", "split", "abandoned")
+# Skolverket's order (transfer-methods.md §5.1); Organisations are not sent (Skolverket has them).
+ORDER = ("Person", "Duty", "Group", "Activity")
+PATHS = {"Person": "persons", "Duty": "duties", "Group": "groups", "Activity": "activities"}
+# Ids per IN (...) list: well under every database's limit on bound parameters.
+CHUNK = 500
 
 
 def new_key() -> str:
