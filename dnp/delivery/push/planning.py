@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import and_
 from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session
@@ -61,7 +62,7 @@ def _due(resource: str, now: datetime):
 
 
 def _deletes_ahead(session: Session, resource: str) -> bool:
-    """Whether deletes of types after ``resource`` in the order are still to be sent or answered."""
+    """Whether deletes of types after ``resource`` in the order are still to come, be sent or answered."""
     later = ORDER[ORDER.index(resource) + 1 :]
     if not later:
         return False
@@ -77,13 +78,14 @@ def _deletes_ahead(session: Session, resource: str) -> bool:
     if in_flight:
         return True
     table = PushObject.__table__
+    # Left the publication and held by Skolverket, or in a call still in flight (an upsert that left
+    # meanwhile is held once answered): its delete comes first.
     waiting = session.execute(
         sa_select(func.count())
         .select_from(table)
         .where(
             table.c.resource.in_(later),
-            table.c.dirty.is_(True),
-            table.c.remote.is_(True),
+            or_(table.c.batch_id.is_not(None), and_(table.c.dirty.is_(True), table.c.remote.is_(True))),
             ~published_exists(table),
         )
     ).scalar_one()

@@ -86,6 +86,30 @@ def test_one_pupil_change_is_one_small_call_and_a_withdrawal_deletes_in_reverse_
     assert env.objects() == {}  # nothing left that Skolverket holds
 
 
+def test_a_group_withdrawn_while_its_activity_is_in_flight_is_deleted_after_the_activity(push_env):
+    env, api = push_env, push_env.api
+    env.switch_to_push()
+    for _ in range(20):  # up to the Activity's first call, sent but not yet answered
+        env.step()
+        if any(b.resource == "Activity" and b.status == "polling" for b in env.batches()):
+            break
+    else:
+        raise AssertionError(f"the Activity was never sent: {env.batches()}")
+    before = len(api.writes())
+    with env.session() as session:
+        changes.withdraw(session, ADMIN.eppn, env.group())
+        session.commit()
+    env.settle()
+    # The Group's delete waited for the Activity's upsert to be answered and the Activity deleted.
+    assert [c.path for c in api.writes()[before:]] == [
+        "activities/bulk/delete",
+        "groups/bulk/delete",
+        "duties/bulk/delete",
+        "persons/bulk/delete",
+    ]
+    assert all(api.stored(r) == {} for r in ("persons", "duties", "groups", "activities"))
+
+
 def test_a_refused_pupil_is_stored_with_skolverkets_message_and_blocks_nothing_else(push_env):
     env, api = push_env, push_env.api
     refused = env.world.pupils_a[1]["id"]
