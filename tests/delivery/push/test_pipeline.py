@@ -110,6 +110,22 @@ def test_a_group_withdrawn_while_its_activity_is_in_flight_is_deleted_after_the_
     assert all(api.stored(r) == {} for r in ("persons", "duties", "groups", "activities"))
 
 
+def test_a_large_full_sync_refreshes_the_planner_statistics_and_marks_everything_once(push_env, monkeypatch):
+    from dnp.delivery.push import intake
+
+    env = push_env
+    monkeypatch.setattr(intake, "ANALYZE_ABOVE", 0)  # this small register counts as large
+    env.switch_to_push()
+    first = env.objects()
+    assert len(first) == 8 and all(o.dirty for o in first.values())  # 5 persons, duty, group, activity
+    with env.session() as session:
+        from dnp.types import utcnow
+
+        assert intake.full_sync(session, utcnow()) == 8  # marked again; no row inserted twice
+        session.commit()
+    assert env.objects().keys() == first.keys()
+
+
 def test_a_refused_pupil_is_stored_with_skolverkets_message_and_blocks_nothing_else(push_env):
     env, api = push_env, push_env.api
     refused = env.world.pupils_a[1]["id"]
