@@ -34,6 +34,10 @@ from dnp.types import text_hash
 # Objects planned per resource type in one sweep: bounds a sweep's memory; the rest go next sweep.
 PLAN_LIMIT = 5000
 ENVELOPE = len(b'{"data":[]}')
+# What each type's order rule waits for (order.ready).
+WAITS_FOR = {"Person": (), "Duty": ("Person",), "Group": ("Person",), "Activity": ("Group", "Duty")}
+# A last call of a plan at least this full of ``max_bytes`` is sent even when more objects follow.
+FULL_ENOUGH = 0.5
 
 
 def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
@@ -47,9 +51,39 @@ def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
         items = _due_deletes(session, resource, now)
         made += _batches(session, resource, "delete", items, timing, now)
     for resource in ORDER:
-        items = _due_upserts(session, resource, now)
-        made += _batches(session, resource, "upsert", items, timing, now)
+        items, more = _due_upserts(session, resource, now)
+        runs = pack(items, timing.max_bytes)
+        # More of this type follow soon (the rest of a full sync, or what waits for answers in flight):
+        # a small last call now would spend a call, and its two status calls, of the 5/s on a few
+        # objects. Its objects stay dirty and go with the next ones.
+        small_last = runs and _size(runs[-1]) < timing.max_bytes * FULL_ENOUGH
+        if small_last and (more or _prerequisites_in_flight(session, resource)):
+            runs.pop()
+        made += [store_batch(session, resource, "upsert", run, now) for run in runs]
     return made
+
+
+def _prerequisites_in_flight(session: Session, resource: str) -> bool:
+    """Whether calls of the types ``resource`` waits for are sent and not yet answered."""
+    before = {"Person": (), "Duty": ("Person",), "Group": ("Person",), "Activity": ("Group", "Duty")}[
+        resource
+    ]
+    if not before:
+        return False
+    in_flight = session.exec(
+        select(PushBatch.id)
+        .where(
+            PushBatch.resource.in_(before),
+            PushBatch.action == "upsert",
+            PushBatch.status.in_(("new", "polling")),
+        )
+        .limit(1)
+    ).first()
+    return in_flight is not None
+
+
+def _size(run: list[Item]) -> int:
+    return ENVELOPE + sum(len(item.text.encode("utf-8")) + 1 for item in run)
 
 
 def _due(resource: str, now: datetime):
@@ -111,8 +145,8 @@ def _due_deletes(session: Session, resource: str, now: datetime) -> list[Item]:
     return [Item(entity_id, entity_id, []) for entity_id, remote in rows if remote]
 
 
-def _due_upserts(session: Session, resource: str, now: datetime) -> list[Item]:
-    """Due published objects whose order rule is met, as the documents to send."""
+def _due_upserts(session: Session, resource: str, now: datetime) -> tuple[list[Item], bool]:
+    """Due published objects whose order rule is met, as the documents to send; and whether more are due."""
     rows = session.execute(
         sa_select(PushObject.entity_id, PublishedEntity.document)
         .join(
@@ -131,7 +165,7 @@ def _due_upserts(session: Session, resource: str, now: datetime) -> list[Item]:
         item = ready(resource, entity_id, document, known)
         if item is not None:
             items.append(item)
-    return items
+    return items, len(rows) == PLAN_LIMIT
 
 
 def _batches(
