@@ -52,6 +52,7 @@ test: lint test-sqlite test-postgres
 bench: install
 	$(BIN)/python bench/import_large.py
 	$(BIN)/python bench/ss12000_pull.py
+	$(BIN)/python bench/push.py
 
 clean:
 	rm -rf $(VENV) instance dnp.egg-info

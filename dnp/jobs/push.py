@@ -19,13 +19,15 @@ from sqlmodel import Session
 from dnp.connection.credentials import certificate_files
 from dnp.connection.token import TokenClient
 from dnp.db import get_session
-from dnp.delivery.push import pipeline
+from dnp.delivery.push import results
+from dnp.delivery.push import sending
 from dnp.delivery.push import timing as push_timing
 from dnp.delivery.push.client import ACCESS_TYPE
 from dnp.delivery.push.client import ProvisioningClient
 from dnp.delivery.push.client import SharedRateLimit
 from dnp.delivery.push.client import SharedToken
 from dnp.delivery.push.method import is_push
+from dnp.delivery.push.models import PATHS
 from dnp.jobs import redis_connection
 from dnp.jobs.context import app_context
 from dnp.types import utcnow
@@ -70,7 +72,10 @@ def _claimed(batch_id: int, key: str, state: str):
         timing = push_timing.timing_from_config(config)
         batch = None
         if is_push(session):
-            batch = pipeline.claim(session, batch_id, key, state, _worker(), utcnow(), timing)
+            batch = sending.claim(session, batch_id, key, state, _worker(), utcnow(), timing)
+        # Commit the lease (or end the failed claim's transaction) before the call: no transaction is
+        # held open over the network, and another job sees the lease at once.
+        session.commit()
         yield config, session, timing, batch
 
 
@@ -86,26 +91,26 @@ def send_batch(batch_id: int, key: str) -> None:
         try:
             client = client_from_config(config, session)
         except (OSError, ssl.SSLError) as exc:  # e.g. an unreadable DNP_TLS_CA_BUNDLE
-            pipeline.send_failed(session, batch, f"Klienten kunde inte skapas: {exc}", None, utcnow(), timing)
+            sending.send_failed(session, batch, f"Klienten kunde inte skapas: {exc}", None, utcnow(), timing)
             session.commit()
             return
         try:
-            reply = client.bulk(pipeline.PATHS[batch.resource], batch.action, batch.body)
+            reply = client.bulk(PATHS[batch.resource], batch.action, batch.body)
         finally:
             client.close()
         now = utcnow()
         if reply.status == 202 and isinstance(reply.body, dict) and reply.body.get("jobId"):
-            pipeline.sent(session, batch, str(reply.body["jobId"]), 202, now, timing)
+            sending.sent(session, batch, str(reply.body["jobId"]), 202, now, timing)
         elif reply.status == 413 and len(batch.entity_ids) > 1:
-            pipeline.split(session, batch, now)
+            sending.split(session, batch, now)
         elif reply.status in (400, 413):
             entries = reply.body if isinstance(reply.body, list) else []
-            pipeline.refused(session, batch, entries, reply.status, now)
+            sending.refused(session, batch, entries, reply.status, now)
         elif reply.status == 429:
-            pipeline.retry_later(session, batch, now, timedelta(seconds=reply.reset), reply.message(), 429)
+            sending.retry_later(session, batch, now, timedelta(seconds=reply.reset), reply.message(), 429)
         else:
             log.warning("push batch %s (%s) failed: %s", batch.id, batch.resource, reply.message())
-            pipeline.send_failed(session, batch, reply.message(), reply.status, now, timing)
+            sending.send_failed(session, batch, reply.message(), reply.status, now, timing)
         session.commit()
 
 
@@ -114,7 +119,7 @@ def poll_batch(batch_id: int, key: str) -> None:
     with _claimed(batch_id, key, "polling") as (config, session, timing, batch):
         if batch is None:
             return
-        path = pipeline.PATHS[batch.resource]
+        path = PATHS[batch.resource]
         client = client_from_config(config, session)
         try:
             done = client.is_completed(path, batch.job_id)
@@ -123,25 +128,17 @@ def poll_batch(batch_id: int, key: str) -> None:
             client.close()
         now = utcnow()
         if result is not None and result.status == 200 and isinstance(result.body, dict):
-            pipeline.record_answers(session, batch, result.body.get("responses"), now, timing)
+            results.record_answers(session, batch, result.body.get("responses"), now, timing)
         elif done.status == 200 and done.body is False:
-            pipeline.still_pending(session, batch, now, timing)
+            sending.still_pending(session, batch, now, timing)
         elif done.status == 404 or (result is not None and result.status == 404):
-            # Skolverket no longer knows the job: its objects are sent again.
-            pipeline.still_pending(session, batch, now, pipeline.Timing(pending_limit_seconds=0))
+            sending.job_unknown(session, batch, now)
         else:
             failure = result if result is not None else done
             if failure.status == 429:
-                pipeline.retry_later(
+                sending.retry_later(
                     session, batch, now, timedelta(seconds=failure.reset), failure.message(), 429
                 )
             else:
-                batch.attempts += 1
-                batch.last_error, batch.last_status, batch.lease_until = (
-                    failure.message()[:2000],
-                    failure.status,
-                    None,
-                )
-                batch.due_at = now + timing.backoff(batch.attempts)
-                session.add(batch)
+                sending.poll_failed(session, batch, failure.message(), failure.status, now, timing)
         session.commit()

@@ -24,7 +24,9 @@ from dnp.db import get_session
 from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery.models import Delivery
-from dnp.delivery.push import pipeline
+from dnp.delivery.push import intake
+from dnp.delivery.push import planning
+from dnp.delivery.push import sending
 from dnp.delivery.push import timing as push_timing
 from dnp.delivery.push.method import is_push
 from dnp.delivery.push.models import PushBatch
@@ -182,12 +184,12 @@ def push_job_id(batch: PushBatch) -> str:
 def sweep_push(session: Session, now: datetime, enqueue) -> dict[str, int]:
     """Gather, plan, and enqueue every due step (``enqueue(job_id, function, batch_id, key)``); commits."""
     timing = push_timing.timing_from_config(current_app.config)
-    released = pipeline.release_lost(session, now)
-    gathered = pipeline.gather(session, now, timing)
-    planned = pipeline.plan(session, now, timing)
+    released = sending.release_lost(session, now)
+    gathered = intake.gather(session, now, timing)
+    planned = planning.plan(session, now, timing)
     session.commit()
     enqueued = 0
-    for batch in pipeline.due_batches(session, now):
+    for batch in sending.due_batches(session, now):
         function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
         enqueued += enqueue(push_job_id(batch), function, batch.id, batch.key)
     session.commit()

@@ -18,10 +18,10 @@ from dnp.connection.models import ConnectionCheck
 from dnp.connection.token import TokenClient
 from dnp.connection.token import TokenError
 from dnp.delivery.push import ops
-from dnp.delivery.push import pipeline
 from dnp.delivery.push.client import ACCESS_TYPE
 from dnp.delivery.push.client import ProvisioningClient
 from dnp.delivery.push.method import set_transfer_method
+from dnp.delivery.push.models import ORDER
 from dnp.groups.models import TestGroup
 
 
@@ -145,7 +145,7 @@ def resend_failed(rights: Access, *, session: Session) -> int:
 def resend_object(rights: Access, resource: str, entity_id: str, *, session: Session) -> int:
     """Send one object again (operators; audited); ``LookupError`` if push never knew it."""
     _need(rights, "operator")
-    if resource not in pipeline.ORDER or not ops.answers_for(session, resource, [entity_id]):
+    if resource not in ORDER or not ops.answers_for(session, resource, [entity_id]):
         raise LookupError(entity_id)
     return ops.resend(session, rights.eppn, resource=resource, entity_ids=[entity_id])
 

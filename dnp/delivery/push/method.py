@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from dnp.audit import trail
-from dnp.delivery.push import pipeline
+from dnp.delivery.push import intake
 from dnp.publication.models import CentralSetting
 from dnp.types import utcnow
 
@@ -54,7 +54,7 @@ def set_transfer_method(session: Session, actor: str, method: str) -> bool:
     session.add(row)
     session.flush()
     if method == PUSH:
-        pipeline.start(session, now)
+        intake.start(session, now)
     trail.record(
         actor,
         "setting.changed",

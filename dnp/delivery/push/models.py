@@ -55,6 +55,11 @@ class PushAction(StrEnum):
 
     UPSERT = "upsert"
     DELETE = "delete"
+# Skolverket's order (transfer-methods.md §5.1); Organisations are not sent (Skolverket has them).
+ORDER = ("Person", "Duty", "Group", "Activity")
+PATHS = {"Person": "persons", "Duty": "duties", "Group": "groups", "Activity": "activities"}
+# Ids per IN (...) list: well under every database's limit on bound parameters.
+CHUNK = 500
 
 
 def new_key() -> str:

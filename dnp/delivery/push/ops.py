@@ -12,7 +12,9 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
-from dnp.delivery.push import pipeline
+from dnp.delivery.push import intake
+from dnp.delivery.push.models import CHUNK
+from dnp.delivery.push.models import ORDER
 from dnp.delivery.push.models import PushBatch
 from dnp.delivery.push.models import PushObject
 from dnp.publication.models import PublishedEntity
@@ -72,7 +74,7 @@ def resend(
     """
     now = utcnow()
     if everything:
-        count = pipeline.full_sync(session, now)
+        count = intake.full_sync(session, now)
         scope = "all"
     elif failed:
         rows = session.exec(
@@ -84,10 +86,10 @@ def resend(
         for kind, entity_id in rows:
             by_resource.setdefault(kind, []).append(entity_id)
         for kind, ids in by_resource.items():
-            pipeline.mark_dirty(session, kind, ids, now, force=True)
+            intake.mark_dirty(session, kind, ids, now, force=True)
         count, scope = len(rows), "failed"
-    elif resource in pipeline.ORDER and entity_ids:
-        pipeline.mark_dirty(session, resource, sorted(set(entity_ids)), now, force=True)
+    elif resource in ORDER and entity_ids:
+        intake.mark_dirty(session, resource, sorted(set(entity_ids)), now, force=True)
         count, scope = len(set(entity_ids)), f"{resource}:{','.join(sorted(set(entity_ids)))[:200]}"
     else:
         raise ValueError("nothing to resend")
@@ -103,11 +105,11 @@ def resend_group(session: Session, actor: str, group_id: str, activity_id: str |
     document = json.loads(row.document)
     members = [str(m["person"]["id"]) for m in document.get("groupMemberships") or []]
     now = utcnow()
-    pipeline.mark_dirty(session, "Group", [group_id], now, force=True)
+    intake.mark_dirty(session, "Group", [group_id], now, force=True)
     if members:
-        pipeline.mark_dirty(session, "Person", sorted(members), now, force=True)
+        intake.mark_dirty(session, "Person", sorted(members), now, force=True)
     if activity_id:
-        pipeline.mark_dirty(session, "Activity", [activity_id], now, force=True)
+        intake.mark_dirty(session, "Activity", [activity_id], now, force=True)
     trail.record(
         actor, "ops.push_resent", "Group", group_id, after={"count": len(members) + 2}, session=session
     )
@@ -118,8 +120,8 @@ def answers_for(session: Session, resource: str, ids: list[str]) -> dict[str, Pu
     """Skolverket's last answer per object (for the group pages)."""
     found: dict[str, PushObject] = {}
     ordered = sorted(set(ids))
-    for start_at in range(0, len(ordered), pipeline.CHUNK):
-        part = ordered[start_at : start_at + pipeline.CHUNK]
+    for start_at in range(0, len(ordered), CHUNK):
+        part = ordered[start_at : start_at + CHUNK]
         rows = session.exec(
             select(PushObject).where(PushObject.resource == resource, PushObject.entity_id.in_(part))
         ).all()

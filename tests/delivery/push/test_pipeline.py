@@ -86,6 +86,46 @@ def test_one_pupil_change_is_one_small_call_and_a_withdrawal_deletes_in_reverse_
     assert env.objects() == {}  # nothing left that Skolverket holds
 
 
+def test_a_group_withdrawn_while_its_activity_is_in_flight_is_deleted_after_the_activity(push_env):
+    env, api = push_env, push_env.api
+    env.switch_to_push()
+    for _ in range(20):  # up to the Activity's first call, sent but not yet answered
+        env.step()
+        if any(b.resource == "Activity" and b.status == "polling" for b in env.batches()):
+            break
+    else:
+        raise AssertionError(f"the Activity was never sent: {env.batches()}")
+    before = len(api.writes())
+    with env.session() as session:
+        changes.withdraw(session, ADMIN.eppn, env.group())
+        session.commit()
+    env.settle()
+    # The Group's delete waited for the Activity's upsert to be answered and the Activity deleted.
+    assert [c.path for c in api.writes()[before:]] == [
+        "activities/bulk/delete",
+        "groups/bulk/delete",
+        "duties/bulk/delete",
+        "persons/bulk/delete",
+    ]
+    assert all(api.stored(r) == {} for r in ("persons", "duties", "groups", "activities"))
+
+
+def test_a_large_full_sync_refreshes_the_planner_statistics_and_marks_everything_once(push_env, monkeypatch):
+    from dnp.delivery.push import intake
+
+    env = push_env
+    monkeypatch.setattr(intake, "ANALYZE_ABOVE", 0)  # this small register counts as large
+    env.switch_to_push()
+    first = env.objects()
+    assert len(first) == 8 and all(o.dirty for o in first.values())  # 5 persons, duty, group, activity
+    with env.session() as session:
+        from dnp.types import utcnow
+
+        assert intake.full_sync(session, utcnow()) == 8  # marked again; no row inserted twice
+        session.commit()
+    assert env.objects().keys() == first.keys()
+
+
 def test_a_refused_pupil_is_stored_with_skolverkets_message_and_blocks_nothing_else(push_env):
     env, api = push_env, push_env.api
     refused = env.world.pupils_a[1]["id"]
