@@ -175,6 +175,8 @@ def class_names(unit_id: str, person_ids: list[str], *, session: Session) -> dic
                 ),
             )
             .where(RegisterGroupMembership.person_id.in_(part))
+            # A pupil in two classes shows the first by name, whatever plan the database chose.
+            .order_by(RegisterGroupMembership.person_id, RegisterGroup.display_name)
         ).all()
         for person_id, name in rows:
             names.setdefault(person_id, name)
@@ -201,6 +203,7 @@ def member_class_names(group: TestGroup, *, session: Session) -> dict[str, str]:
                 TestGroupMember.excluded.is_(False),
             ),
         )
+        .order_by(RegisterGroupMembership.person_id, RegisterGroup.display_name)
     ).all()
     names: dict[str, str] = {}
     for person_id, name in rows:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.audit import trail
+from dnp.auth.roles import Access
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberRole
 from dnp.groups.models import TestGroup
@@ -138,7 +139,10 @@ def set_protected_mode(actor: str, mode: str, *, session: Session) -> dict:
     return Publisher(session=session).refresh(person_ids=list(protected))
 
 
-def change_protected_mode(actor: str, mode: str, *, session: Session) -> int:
-    """Change the mode (as ``set_protected_mode``); returns how many protected persons are sent again."""
-    counts = set_protected_mode(actor, mode, session=session)
+def change_protected_mode(rights: Access, mode: str, *, session: Session) -> int:
+    """A central administrator changes the mode (as ``set_protected_mode``); returns how many protected
+    persons are sent again. Anyone else gets ``PermissionError``: the service checks as the view does."""
+    if not rights.central_admin:
+        raise PermissionError("Bara en central administratör kan ändra hur skyddade personer skickas.")
+    counts = set_protected_mode(rights.eppn, mode, session=session)
     return sum(value for key, value in counts.items() if key.startswith("Person."))

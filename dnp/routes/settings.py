@@ -108,7 +108,7 @@ def protected_persons():
         flash("Välj ett av alternativen.", "error")
         return redirect(url_for("settings.index"), 303)
     session = get_session()
-    changed = change_protected_mode(current_user.eppn, mode, session=session)
+    changed = change_protected_mode(current_user.access, mode, session=session)
     session.commit()
     flash(f"Inställningen är sparad. {changed} skyddade personer skickas om till Skolverket.", "success")
     return redirect(url_for("settings.index"), 303)

@@ -9,10 +9,12 @@ import pytest
 from sqlmodel import select
 
 from dnp.audit.models import AuditEvent
+from dnp.auth.roles import Access
 from dnp.common.civic import make_civic_number
 from dnp.publication.changes import change_protected_mode
 from dnp.publication.changes import set_protected_mode
 from dnp.publication.models import Outbox
+from dnp.publication.settings import protected_mode
 from tests import factories
 from tests.helpers import send
 from tests.ss12000.helpers import change_group
@@ -130,7 +132,12 @@ def test_changing_the_setting_republishes_only_protected_persons(app, api, world
     with session_for(app) as session:
         assert set_protected_mode("central@kommun.se", "alias", session=session) == {}  # no change, no write
         # What the settings page says: the number of protected persons sent again.
-        assert change_protected_mode("central@kommun.se", "marked", session=session) == 2
+        unit_admin = Access(eppn="unit@kommun.se", unit_ids=frozenset({"u"}))
+        with pytest.raises(PermissionError):  # the service checks the role too, not only the view
+            change_protected_mode(unit_admin, "marked", session=session)
+        assert protected_mode(session=session) == "alias"
+        central = Access(eppn="central@kommun.se", central_admin=True)
+        assert change_protected_mode(central, "marked", session=session) == 2
 
 
 @pytest.fixture
