@@ -91,7 +91,7 @@ def make_ready(url: str, persons: int) -> tuple[int, int]:
 
     engine = make_engine(url)
     with Session(engine) as session:
-        ensure_catalog(session)
+        ensure_catalog(session=session)
         occasions = {}
         for school_type, test in (("GR", "MA åk 9"), ("GY", "MATMAT01c")):
             occasion = TestOccasion(activity_id=skolverket_id(test), term="VT 2027")
@@ -373,7 +373,7 @@ def measure(options, settings, api, workers, clock, horses, tmp) -> None:
             person = session.get(Person, pupil)
             person.family_name = f"Ändrad{number}"
             session.add(person)
-            Publisher(session).refresh(person_ids=[pupil])
+            Publisher(session=session).refresh(person_ids=[pupil])
             session.commit()
         changed = time.time()
         deadline = changed + options.coalesce + 60

@@ -44,7 +44,7 @@ def start(session: Session, now: datetime) -> None:
     is gathered later; everything published now is marked to be sent.
     """
     cursor = session.get(PushCursor, 1, with_for_update=True) or PushCursor(id=1)
-    position = outbox.end(session)
+    position = outbox.end(session=session)
     cursor.last_outbox_id, cursor.snapshot, cursor.started_at = position.last_id, position.snapshot, now
     session.add(cursor)
     session.flush()
@@ -180,7 +180,7 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
     if cursor is None:
         return 0
     since = outbox.Position(cursor.last_outbox_id, cursor.snapshot)
-    until = outbox.end(session)
+    until = outbox.end(session=session)
     rows = session.exec(
         select(Outbox.resource, Outbox.entity_id)
         .where(outbox.between(since, until), Outbox.resource.in_(ORDER))

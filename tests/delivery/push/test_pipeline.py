@@ -97,7 +97,7 @@ def test_a_group_withdrawn_while_its_activity_is_in_flight_is_deleted_after_the_
         raise AssertionError(f"the Activity was never sent: {env.batches()}")
     before = len(api.writes())
     with env.session() as session:
-        changes.withdraw(session, ADMIN.eppn, env.group())
+        changes.withdraw(ADMIN.eppn, env.group(), session=session)
         session.commit()
     env.settle()
     # The Group's delete waited for the Activity's upsert to be answered and the Activity deleted.
