@@ -47,6 +47,7 @@ from sqlmodel import select  # noqa: E402
 from dnp import create_app  # noqa: E402
 from dnp.auth import roles as access  # noqa: E402
 from dnp.auth import sessions  # noqa: E402
+from dnp.auth.models import LoginMethod  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
 from dnp.demo.users import CENTRAL_ADMIN  # noqa: E402
 from dnp.groups import changes  # noqa: E402
@@ -264,7 +265,7 @@ def main() -> None:
             .order_by(RegisterGroup.display_name)
             .limit(2)
         ).all()
-        session_id = sessions.start_session(CENTRAL_ADMIN, "bench", session=session)
+        session_id = sessions.start_session(CENTRAL_ADMIN, LoginMethod.DEV, session=session)
         session.commit()
     gc.collect()
     gc.freeze()  # as app.py does in each web worker

@@ -93,7 +93,6 @@ class Outbox(SQLModel, table=True):
     )
 
 
-
 class CentralSetting(SQLModel, table=True):
     """A setting that holds for every school unit (e.g. how protected persons are sent)."""
 

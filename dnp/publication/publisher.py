@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.common import codes
 from dnp.groups.models import ACTIVITY_NAMESPACE
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberRole
@@ -30,6 +32,7 @@ from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
 from dnp.register.models import Person
+from dnp.register.models import organisation_ref
 from dnp.types import utcnow
 
 CHUNK = 500
@@ -47,6 +50,39 @@ def activity_id_for(group_id: str) -> str:
     return str(uuid.uuid5(ACTIVITY_NAMESPACE, group_id))
 
 
+# Only the columns the documents are made of, as plain rows: a whole year's 225 persons as ORM
+# objects (identity map, instrumentation) cost more than rendering and comparing their documents.
+PERSON = Person.__table__
+ENROLMENT = Enrolment.__table__
+DUTY = Duty.__table__
+ORGANISATION = Organisation.__table__
+PERSON_COLUMNS = [
+    PERSON.c[name]
+    for name in "id given_name middle_name family_name eppn civic_no security_marking alias_given_name"
+    " alias_family_name emails external_identifiers".split()
+]
+ENROLMENT_COLUMNS = [
+    ENROLMENT.c[name]
+    for name in "person_id school_unit_id school_type school_year education_code programme_id"
+    " cancelled".split()
+]
+DUTY_COLUMNS = [DUTY.c.id, DUTY.c.person_id, DUTY.c.school_unit_id, DUTY.c.duty_role]
+UNIT_COLUMNS = [
+    ORGANISATION.c[name]
+    for name in "id display_name school_unit_code organisation_number school_types".split()
+]
+
+
+class Unit(NamedTuple):
+    """What the documents need of a school unit with a ready group."""
+
+    id: str
+    skolverket_id: str
+    display_name: str
+    school_unit_code: str | None
+    school_types: list[str] | None
+
+
 class Publisher:
     """One publication pass over a set of possibly affected entities; the caller commits."""
 
@@ -54,7 +90,7 @@ class Publisher:
         self.session = session
         self.now = utcnow()
         self.writer = store.Writer(self.now, session=session)
-        self._units: dict[str, Organisation] | None = None
+        self._units: dict | None = None
         self._mode: str | None = None
 
     @property
@@ -64,12 +100,24 @@ class Publisher:
             self._mode = protected_mode(session=self.session)
         return self._mode
 
-    def units(self) -> dict[str, Organisation]:
-        """Register school units with at least one ready group, by register id."""
+    def _rows(self, query) -> list:
+        """Plain rows of a Core select in the session's transaction (no ORM objects)."""
+        return self.session.connection().execute(query).all()
+
+    def _among(self, column, values):
+        return store.among(column, values, session=self.session)
+
+    def units(self) -> dict[str, Unit]:
+        """Register school units with at least one ready group (rows), by register id."""
         if self._units is None:
             ready_units = select(TestGroup.school_unit_id).where(TestGroup.status == GroupStatus.READY)
-            rows = self.session.execute(select(Organisation).where(Organisation.id.in_(ready_units)))
-            self._units = {unit.id: unit for unit in rows.scalars()}
+            rows = self._rows(select(*UNIT_COLUMNS).where(ORGANISATION.c.id.in_(ready_units)))
+            self._units = {
+                row.id: Unit(
+                    row.id, organisation_ref(row), row.display_name, row.school_unit_code, row.school_types
+                )
+                for row in rows
+            }
         return self._units
 
     def refresh(self, group_ids=(), person_ids=(), duty_ids=(), organisation_ids=(), pupils=True) -> dict:
@@ -102,26 +150,34 @@ class Publisher:
         old_duties = store.documents(Resource.DUTY, sorted(duties), session=self.session)
         persons |= {doc["person"]["id"] for doc in old_duties.values()}
 
-        rows = self.session.execute(
-            select(TestGroup, TestActivity)
+        rows = self._rows(
+            select(
+                TestGroup.id,
+                TestGroup.display_name,
+                TestGroup.school_unit_id,
+                TestActivity.id.label("activity_id"),
+                TestActivity.school_type,
+            )
             .join(TestOccasion, TestOccasion.id == TestGroup.occasion_id)
             .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
-            .where(TestGroup.id.in_(group_ids), TestGroup.status == GroupStatus.READY)
-        ).all()
-        ready = {group.id: (group, activity) for group, activity in rows}
+            .where(self._among(TestGroup.id, group_ids), TestGroup.status == GroupStatus.READY)
+        )
+        ready = {group.id: group for group in rows}
         members: dict[str, dict[str, list[str]]] = defaultdict(
             lambda: {MemberRole.PUPIL: [], MemberRole.STAFF: []}
         )
-        for group_id, person_id, role in self.session.execute(
-            select(TestGroupMember.test_group_id, TestGroupMember.person_id, TestGroupMember.role).where(
-                TestGroupMember.test_group_id.in_(list(ready)), TestGroupMember.excluded.is_(False)
-            )
-        ):
-            members[group_id][role].append(person_id)
+        if ready:
+            for group_id, person_id, role in self._rows(
+                select(TestGroupMember.test_group_id, TestGroupMember.person_id, TestGroupMember.role).where(
+                    self._among(TestGroupMember.test_group_id, list(ready)),
+                    TestGroupMember.excluded.is_(False),
+                )
+            ):
+                members[group_id][role].append(person_id)
         chosen = self._chosen_duties(
             {
                 (person_id, group.school_unit_id)
-                for group, _ in ready.values()
+                for group in ready.values()
                 for person_id in members[group.id][MemberRole.STAFF]
             }
         )
@@ -130,7 +186,7 @@ class Publisher:
             activities[activity_ids[group_id]] = groups[group_id] = None
             if group_id not in ready:
                 continue
-            group, activity = ready[group_id]
+            group = ready[group_id]
             unit = self.units()[group.school_unit_id]
             staff = members[group_id][MemberRole.STAFF]
             duty_ids = [chosen[(p, unit.id)].id for p in staff if (p, unit.id) in chosen]
@@ -138,9 +194,9 @@ class Publisher:
                 group_id=group.id,
                 activity_id=activity_ids[group_id],
                 display_name=group.display_name,
-                school_type=_group_school_type(activity, unit),
+                school_type=_group_school_type(group.school_type, unit.school_types),
                 unit_ref=unit.skolverket_id,
-                parent_activity_id=activity.id,
+                parent_activity_id=group.activity_id,
                 pupil_ids=members[group_id][MemberRole.PUPIL],
                 duty_ids=duty_ids,
             )
@@ -153,11 +209,11 @@ class Publisher:
         self.writer.apply(Resource.ACTIVITY, activities)
         return persons, duties, organisations
 
-    def _chosen_duties(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Duty]:
-        """The duty that stands for each (person, unit) that has one."""
-        found: dict[tuple[str, str], list[Duty]] = defaultdict(list)
+    def _chosen_duties(self, pairs: set[tuple[str, str]]) -> dict:
+        """The duty (row) that stands for each (person, unit) that has one."""
+        found: dict[tuple[str, str], list] = defaultdict(list)
         for part in chunks({person_id for person_id, _ in pairs}):
-            for duty in self.session.execute(select(Duty).where(Duty.person_id.in_(part))).scalars():
+            for duty in self._rows(select(*DUTY_COLUMNS).where(self._among(DUTY.c.person_id, part))):
                 if (duty.person_id, duty.school_unit_id) in pairs:
                     found[(duty.person_id, duty.school_unit_id)].append(duty)
         return {pair: render.chosen_duty(duties) for pair, duties in found.items()}
@@ -167,14 +223,14 @@ class Publisher:
             select(TestGroupMember.person_id, TestGroupMember.role, TestGroup.school_unit_id)
             .join(TestGroup, TestGroup.id == TestGroupMember.test_group_id)
             .where(
-                TestGroupMember.person_id.in_(person_ids),
+                self._among(TestGroupMember.person_id, person_ids),
                 TestGroupMember.excluded.is_(False),
                 TestGroup.status == GroupStatus.READY,
             )
         )
         if role:
             query = query.where(TestGroupMember.role == role)
-        return self.session.execute(query).all()
+        return self._rows(query)
 
     def _persons(self, person_ids: list[str]) -> None:
         reachable: set[str] = set()
@@ -185,25 +241,30 @@ class Publisher:
                 pupil_units[person_id].add(unit_id)
         enrolments: dict[str, list[dict]] = defaultdict(list)
         if pupil_units:
-            for enrolment in self.session.execute(
-                select(Enrolment)
-                .where(Enrolment.person_id.in_(list(pupil_units)))
-                .order_by(Enrolment.person_id, Enrolment.id)
-            ).scalars():
+            # Cancelled enrolments and school types Skolverket does not test are never published.
+            for enrolment in self._rows(
+                select(*ENROLMENT_COLUMNS)
+                .where(
+                    self._among(ENROLMENT.c.person_id, list(pupil_units)),
+                    ENROLMENT.c.cancelled.is_(False),
+                    ENROLMENT.c.school_type.in_(sorted(codes.DNP_SCHOOL_TYPES)),
+                )
+                .order_by(ENROLMENT.c.person_id, ENROLMENT.c.id)
+            ):
                 if enrolment.school_unit_id in pupil_units[enrolment.person_id]:
                     unit_ref = self.units()[enrolment.school_unit_id].skolverket_id
                     if document := render.enrolment_document(enrolment, unit_ref):
                         enrolments[enrolment.person_id].append(document)
         desired: dict[str, dict | None] = dict.fromkeys(person_ids)
         if reachable:
-            for person in self.session.execute(
-                select(Person).where(Person.id.in_(list(reachable)))
-            ).scalars():
+            for person in self._rows(
+                select(*PERSON_COLUMNS).where(self._among(PERSON.c.id, list(reachable)))
+            ):
                 desired[person.id] = render.person_document(person, enrolments[person.id], self.mode)
         self.writer.apply(Resource.PERSON, desired)
 
     def _duties(self, duty_ids: list[str]) -> None:
-        duties = list(self.session.execute(select(Duty).where(Duty.id.in_(duty_ids))).scalars())
+        duties = self._rows(select(*DUTY_COLUMNS).where(self._among(DUTY.c.id, duty_ids)))
         persons = sorted({duty.person_id for duty in duties})
         staffed = {
             (person_id, unit_id)
@@ -228,9 +289,9 @@ class Publisher:
         self.writer.apply(Resource.ORGANISATION, desired)
 
 
-def _group_school_type(activity: TestActivity, unit: Organisation) -> str:
+def _group_school_type(school_type: str, unit_types: list[str] | None) -> str:
     """The test's school type; a GY course at a unit that only has VUXGY is a VUXGY group."""
-    types = unit.school_types or []
-    if activity.school_type == "GY" and "GY" not in types and "VUXGY" in types:
+    types = unit_types or []
+    if school_type == "GY" and "GY" not in types and "VUXGY" in types:
         return "VUXGY"
-    return activity.school_type
+    return school_type

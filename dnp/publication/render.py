@@ -151,8 +151,8 @@ def pseudonymous_civic_no(person_id: str) -> str:
 
 
 def person_document(person: Person, enrolments: list[dict], protected_mode: str) -> dict:
-    """A pupil or member of staff; protected persons per the central setting, never by real name."""
-    protected = person.is_protected
+    """A pupil or member of staff (an ORM object or a row); protected persons per the central setting."""
+    protected = person.security_marking != "Ingen"  # Person.is_protected, readable on a plain row too
     if protected:
         given, family = PLACEHOLDER_NAMES
         if person.alias_given_name and person.alias_family_name:

@@ -6,7 +6,9 @@ import json
 from collections import Counter
 from datetime import datetime
 
+from sqlalchemy import ARRAY
 from sqlalchemy import and_
+from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
@@ -32,6 +34,18 @@ DELETED = DeletedEntity.__table__
 OUTBOX = Outbox.__table__
 
 
+def among(column, values, *, session: Session):
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of one per value.
+
+    A list of a few hundred ids as separate parameters makes a new statement text for every length,
+    which SQLAlchemy renders and psycopg parses anew each time: more CPU than running the query.
+    """
+    values = list(values)
+    if session.connection().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _parts(ids: list[str]):
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
@@ -43,7 +57,7 @@ def documents(resource: str, ids: list[str], *, session: Session) -> dict[str, d
     for part in _parts(list(ids)):
         rows = session.connection().execute(
             select(PUBLISHED.c.id, PUBLISHED.c.document).where(
-                PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+                PUBLISHED.c.resource == resource, among(PUBLISHED.c.id, part, session=session)
             )
         )
         found.update((entity_id, json.loads(text)) for entity_id, text in rows)
@@ -74,7 +88,7 @@ class Writer:
         for part in _parts(ids):
             rows = connection.execute(
                 select(PUBLISHED.c.id, PUBLISHED.c.content_hash, PUBLISHED.c.created).where(
-                    PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+                    PUBLISHED.c.resource == resource, among(PUBLISHED.c.id, part, session=self.session)
                 )
             )
             existing.update((entity_id, (digest, created)) for entity_id, digest, created in rows)
@@ -100,7 +114,9 @@ class Writer:
             # Back in the snapshot: an old deletion must not make the client remove it again.
             for part in _parts([row["id"] for row in inserts]):
                 connection.execute(
-                    delete(DELETED).where(DELETED.c.resource == resource, DELETED.c.entity_id.in_(part))
+                    delete(DELETED).where(
+                        DELETED.c.resource == resource, among(DELETED.c.entity_id, part, session=self.session)
+                    )
                 )
         if updates:
             connection.execute(
@@ -118,7 +134,9 @@ class Writer:
             )
         for part in _parts(deletes):
             connection.execute(
-                delete(PUBLISHED).where(PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part))
+                delete(PUBLISHED).where(
+                    PUBLISHED.c.resource == resource, among(PUBLISHED.c.id, part, session=self.session)
+                )
             )
         if deletes:
             connection.execute(
@@ -159,7 +177,7 @@ def restamp(resource: str, ids: list[str], now: datetime, *, session: Session) -
     for part in _parts(sorted(ids)):
         rows = connection.execute(
             select(PUBLISHED.c.id, PUBLISHED.c.document, PUBLISHED.c.created).where(
-                PUBLISHED.c.resource == resource, PUBLISHED.c.id.in_(part)
+                PUBLISHED.c.resource == resource, among(PUBLISHED.c.id, part, session=session)
             )
         ).all()
         for entity_id, document, created in rows:

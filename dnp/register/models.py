@@ -57,9 +57,14 @@ class Organisation(SQLModel, table=True):
     @property
     def skolverket_id(self) -> str:
         """The id Skolverket knows this unit (or huvudman) by."""
-        if self.school_unit_code:
-            return skolverket_id(self.school_unit_code)
-        return skolverket_id(self.organisation_number or self.id)
+        return organisation_ref(self)
+
+
+def organisation_ref(organisation) -> str:
+    """Skolverket's id of an organisation given as an object or a plain row (code, number, id)."""
+    if organisation.school_unit_code:
+        return skolverket_id(organisation.school_unit_code)
+    return skolverket_id(organisation.organisation_number or organisation.id)
 
 
 class Person(SQLModel, table=True):
