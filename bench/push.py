@@ -42,12 +42,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.webhooks.harness import PrivateRedis  # noqa: E402
-from tests.webhooks.harness import WorkerProcess  # noqa: E402
-
 from bench.import_large import OUT  # noqa: E402
 from bench.import_large import POSTGRES_URL  # noqa: E402
 from bench.import_large import run  # noqa: E402
+from tests.delivery.harness import PrivateRedis  # noqa: E402
+from tests.delivery.harness import WorkerProcess  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
 from tests.fakes.provisioning import FakeProvisioningApi  # noqa: E402
 
@@ -91,7 +90,7 @@ def make_ready(url: str, persons: int) -> tuple[int, int]:
 
     engine = make_engine(url)
     with Session(engine) as session:
-        ensure_catalog(session)
+        ensure_catalog(session=session)
         occasions = {}
         for school_type, test in (("GR", "MA åk 9"), ("GY", "MATMAT01c")):
             occasion = TestOccasion(activity_id=skolverket_id(test), term="VT 2027")
@@ -301,7 +300,7 @@ def measure(options, settings, api, workers, clock, horses, tmp) -> None:
     rss_start = memory()
     begun = time.time()
     with Session(engine) as session:
-        set_transfer_method(session, "bench@kommun.se", PUSH)
+        set_transfer_method("bench@kommun.se", PUSH, session=session)
         session.commit()
     switched = time.time() - begun
     rss_middle = ""
@@ -373,7 +372,7 @@ def measure(options, settings, api, workers, clock, horses, tmp) -> None:
             person = session.get(Person, pupil)
             person.family_name = f"Ändrad{number}"
             session.add(person)
-            Publisher(session).refresh(person_ids=[pupil])
+            Publisher(session=session).refresh(person_ids=[pupil])
             session.commit()
         changed = time.time()
         deadline = changed + options.coalesce + 60

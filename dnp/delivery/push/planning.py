@@ -40,9 +40,9 @@ WAITS_FOR = {"Person": (), "Duty": ("Person",), "Group": ("Person",), "Activity"
 FULL_ENOUGH = 0.5
 
 
-def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
+def plan(now: datetime, timing: Timing, *, session: Session) -> list[int]:
     """Make bulk calls of the due objects whose order rules are met; returns the new batch ids."""
-    if lock_cursor(session) is None:
+    if lock_cursor(session=session) is None:
         return []
     made: list[int] = []
     for resource in reversed(ORDER):  # deletes: Activity first, Person last
@@ -59,7 +59,7 @@ def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
         small_last = runs and _size(runs[-1]) < timing.max_bytes * FULL_ENOUGH
         if small_last and (more or _prerequisites_in_flight(session, resource)):
             runs.pop()
-        made += [store_batch(session, resource, "upsert", run, now) for run in runs]
+        made += [store_batch(resource, "upsert", run, now, session=session) for run in runs]
     return made
 
 
@@ -159,7 +159,7 @@ def _due_upserts(session: Session, resource: str, now: datetime) -> tuple[list[I
     ).all()
     documents = {entity_id: content(text) for entity_id, text in rows}
     refs = references(resource, documents)
-    known = states(session, refs)
+    known = states(refs, session=session)
     items: list[Item] = []
     for entity_id, document in documents.items():
         item = ready(resource, entity_id, document, known)
@@ -174,7 +174,7 @@ def _batches(
     """Pack items into bodies of at most ``max_bytes`` (measured, UTF-8) and store them as batches."""
     made = []
     for group in pack(items, timing.max_bytes):
-        made.append(store_batch(session, resource, action, group, now))
+        made.append(store_batch(resource, action, group, now, session=session))
     return made
 
 
@@ -203,7 +203,7 @@ def body_of(items: list[Item]) -> str:
     return '{"data":[' + ",".join(item.text for item in items) + "]}"
 
 
-def store_batch(session: Session, resource: str, action: str, items: list[Item], now: datetime) -> int:
+def store_batch(resource: str, action: str, items: list[Item], now: datetime, *, session: Session) -> int:
     """A new batch of these items, which leave the dirty set and point at it."""
     batch = PushBatch(
         resource=resource,

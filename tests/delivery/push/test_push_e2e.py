@@ -100,7 +100,7 @@ def test_a_withdrawn_group_is_deleted_at_skolverket_in_reverse_order(live):
     with env.session() as session:
         from dnp.groups import changes
 
-        changes.withdraw(session, "admin@kommun.se", env.group())
+        changes.withdraw("admin@kommun.se", env.group(), session=session)
         session.commit()
     wait_for(
         lambda: all(env.api.stored(r) == {} for r in ("persons", "duties", "groups", "activities")),
@@ -133,7 +133,7 @@ def test_redis_down_mid_run_loses_nothing_and_sends_nothing_twice(live, tmp_path
         person = session.get(Person, pupil)
         person.family_name = "Redislös"
         session.add(person)
-        Publisher(session).refresh(person_ids=[pupil])
+        Publisher(session=session).refresh(person_ids=[pupil])
         session.commit()
     time.sleep(1.5)
     state["redis"].start()
@@ -169,7 +169,7 @@ def test_an_expired_token_is_replaced_before_the_next_call(live):
         person = session.get(Person, pupil)
         person.given_name = "Förnyad"
         session.add(person)
-        Publisher(session).refresh(person_ids=[pupil])
+        Publisher(session=session).refresh(person_ids=[pupil])
         session.commit()
     wait_for(
         lambda: env.api.stored("persons")[pupil]["givenName"] == "Förnyad", 30, message="the change pushed"
