@@ -206,6 +206,8 @@ def main() -> None:
         run(["demo-data", "--scale", "large", "--seed", str(options.seed), "--write-file", str(data)], env)
     if options.reuse:
         url = POSTGRES_URL.rsplit("/", 1)[0] + "/dnp_bench_push"
+        env["DNP_DATABASE_URL"] = url
+        run(["migrate"], env)  # the code may have moved on since that run
         forget_pushing(url)
         print("reusing the register and groups of the last PostgreSQL run; push state cleared")
     else:
@@ -370,7 +372,7 @@ def measure(options, settings, api, workers, clock, horses, tmp) -> None:
         seen = len(api.calls)
         with Session(engine) as session:
             person = session.get(Person, pupil)
-            person.family_name = f"Ändrad{number}"
+            person.family_name = f"Ändrad{number}x{uuid.uuid4().hex[:6]}"  # a new value on every run
             session.add(person)
             Publisher(session=session).refresh(person_ids=[pupil])
             session.commit()

@@ -162,7 +162,7 @@ def _requeue_waiting_tasks(session, now) -> int:
     )
 
 
-def run_forever(interval: float = 1.0, stop=lambda: False) -> None:
+def run_forever(interval: float = 0.5, stop=lambda: False) -> None:
     """Sweep every ``interval`` seconds until ``stop()``; outages are logged and waited out."""
     while not stop():
         started = time.monotonic()
@@ -176,6 +176,16 @@ def run_forever(interval: float = 1.0, stop=lambda: False) -> None:
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
+def _enqueue_due(session: Session, now: datetime, enqueue) -> int:
+    """Enqueue every due push step (a step already held by Redis is skipped); commits."""
+    enqueued = 0
+    for batch in sending.due_batches(now, session=session):
+        function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
+        enqueued += enqueue(push_job_id(batch), function, batch.id, batch.key)
+    session.commit()
+    return enqueued
+
+
 def push_job_id(batch: PushBatch) -> str:
     """The RQ job id of one step of one batch: unique per step, and across database restores."""
     return f"push-{batch.id}-{batch.key}-{batch.status}-{batch.attempts}-{batch.polls}"
@@ -186,13 +196,14 @@ def sweep_push(now: datetime, enqueue, *, session: Session) -> dict[str, int]:
     timing = push_timing.timing_from_config(current_app.config)
     released = sending.release_lost(now, session=session)
     gathered = intake.gather(now, timing, session=session)
+    session.commit()
+    # What is due already (polls, retries, calls planned last sweep) goes out before planning, which
+    # can take seconds in a full sync: the workers are not left idle meanwhile. Then the new calls.
+    enqueued = _enqueue_due(session, now, enqueue)
     planned = planning.plan(now, timing, session=session)
     session.commit()
-    enqueued = 0
-    for batch in sending.due_batches(now, session=session):
-        function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
-        enqueued += enqueue(push_job_id(batch), function, batch.id, batch.key)
-    session.commit()
+    if planned:
+        enqueued += _enqueue_due(session, now, enqueue)
     return {
         "push_released": released,
         "push_gathered": gathered,
