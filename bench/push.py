@@ -42,12 +42,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.webhooks.harness import PrivateRedis  # noqa: E402
-from tests.webhooks.harness import WorkerProcess  # noqa: E402
-
 from bench.import_large import OUT  # noqa: E402
 from bench.import_large import POSTGRES_URL  # noqa: E402
 from bench.import_large import run  # noqa: E402
+from tests.delivery.harness import PrivateRedis  # noqa: E402
+from tests.delivery.harness import WorkerProcess  # noqa: E402
 from tests.fakes.auth_server import FakeAuthServer  # noqa: E402
 from tests.fakes.provisioning import FakeProvisioningApi  # noqa: E402
 
@@ -207,6 +206,8 @@ def main() -> None:
         run(["demo-data", "--scale", "large", "--seed", str(options.seed), "--write-file", str(data)], env)
     if options.reuse:
         url = POSTGRES_URL.rsplit("/", 1)[0] + "/dnp_bench_push"
+        env["DNP_DATABASE_URL"] = url
+        run(["migrate"], env)  # the code may have moved on since that run
         forget_pushing(url)
         print("reusing the register and groups of the last PostgreSQL run; push state cleared")
     else:
@@ -301,7 +302,7 @@ def measure(options, settings, api, workers, clock, horses, tmp) -> None:
     rss_start = memory()
     begun = time.time()
     with Session(engine) as session:
-        set_transfer_method(session, "bench@kommun.se", PUSH)
+        set_transfer_method("bench@kommun.se", PUSH, session=session)
         session.commit()
     switched = time.time() - begun
     rss_middle = ""
@@ -371,7 +372,7 @@ def measure(options, settings, api, workers, clock, horses, tmp) -> None:
         seen = len(api.calls)
         with Session(engine) as session:
             person = session.get(Person, pupil)
-            person.family_name = f"Ändrad{number}"
+            person.family_name = f"Ändrad{number}x{uuid.uuid4().hex[:6]}"  # a new value on every run
             session.add(person)
             Publisher(session=session).refresh(person_ids=[pupil])
             session.commit()

@@ -184,7 +184,7 @@ def publish_command(rebuild: bool):
 
 
 @dnp_cli.command("sweeper")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between sweeps.")
 @click.option("--once", is_flag=True, help="Sweep once and exit.")
 def sweeper_command(interval: float, once: bool):
     """Gather publication changes into webhook deliveries and enqueue what is due (the clock process)."""

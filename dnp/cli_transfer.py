@@ -72,7 +72,7 @@ def transfer_method_command(method: str):
     from dnp.delivery.push.method import set_transfer_method
 
     session = get_session()
-    changed = set_transfer_method(session, command_actor("transfer-method"), method)
+    changed = set_transfer_method(command_actor("transfer-method"), method, session=session)
     session.commit()
     name = METHOD_NAMES[method]
     click.echo(f"Överföringsmetod: {name}." if changed else f"Överföringsmetoden var redan: {name}.")
@@ -90,9 +90,9 @@ def push_status():
     from dnp.delivery.push.method import transfer_method
 
     session = get_session()
-    result = ops.status(session)
+    result = ops.status(session=session)
     counts = {key: getattr(result, key) for key in ("waiting", "in_flight", "refused", "failed")}
-    click.echo(json.dumps({"method": transfer_method(session), **counts}, sort_keys=True))
+    click.echo(json.dumps({"method": transfer_method(session=session), **counts}, sort_keys=True))
     for batch in result.last_failures:
         fields = (batch.id, batch.resource, batch.action, batch.status, batch.attempts, batch.last_error)
         click.echo("\t".join(str(field) for field in fields))
@@ -108,6 +108,6 @@ def push_resend(failed: bool, everything: bool):
     if failed == everything:
         raise click.UsageError("Ange --failed eller --all.")
     session = get_session()
-    count = ops.resend(session, command_actor("push"), failed=failed, everything=everything)
+    count = ops.resend(command_actor("push"), failed=failed, everything=everything, session=session)
     session.commit()
     click.echo(f"{counted(count, 'objekt', 'objekt')} skickas igen.")

@@ -71,8 +71,8 @@ def _claimed(batch_id: int, key: str, state: str):
         session = get_session()
         timing = push_timing.timing_from_config(config)
         batch = None
-        if is_push(session):
-            batch = sending.claim(session, batch_id, key, state, _worker(), utcnow(), timing)
+        if is_push(session=session):
+            batch = sending.claim(batch_id, key, state, _worker(), utcnow(), timing, session=session)
         # Commit the lease (or end the failed claim's transaction) before the call: no transaction is
         # held open over the network, and another job sees the lease at once.
         session.commit()
@@ -91,7 +91,9 @@ def send_batch(batch_id: int, key: str) -> None:
         try:
             client = client_from_config(config, session)
         except (OSError, ssl.SSLError) as exc:  # e.g. an unreadable DNP_TLS_CA_BUNDLE
-            sending.send_failed(session, batch, f"Klienten kunde inte skapas: {exc}", None, utcnow(), timing)
+            sending.send_failed(
+                batch, f"Klienten kunde inte skapas: {exc}", None, utcnow(), timing, session=session
+            )
             session.commit()
             return
         try:
@@ -100,17 +102,19 @@ def send_batch(batch_id: int, key: str) -> None:
             client.close()
         now = utcnow()
         if reply.status == 202 and isinstance(reply.body, dict) and reply.body.get("jobId"):
-            sending.sent(session, batch, str(reply.body["jobId"]), 202, now, timing)
+            sending.sent(batch, str(reply.body["jobId"]), 202, now, timing, session=session)
         elif reply.status == 413 and len(batch.entity_ids) > 1:
-            sending.split(session, batch, now)
+            sending.split(batch, now, session=session)
         elif reply.status in (400, 413):
             entries = reply.body if isinstance(reply.body, list) else []
-            sending.refused(session, batch, entries, reply.status, now)
+            sending.refused(batch, entries, reply.status, now, session=session)
         elif reply.status == 429:
-            sending.retry_later(session, batch, now, timedelta(seconds=reply.reset), reply.message(), 429)
+            sending.retry_later(
+                batch, now, timedelta(seconds=reply.reset), reply.message(), 429, session=session
+            )
         else:
             log.warning("push batch %s (%s) failed: %s", batch.id, batch.resource, reply.message())
-            sending.send_failed(session, batch, reply.message(), reply.status, now, timing)
+            sending.send_failed(batch, reply.message(), reply.status, now, timing, session=session)
         session.commit()
 
 
@@ -128,17 +132,17 @@ def poll_batch(batch_id: int, key: str) -> None:
             client.close()
         now = utcnow()
         if result is not None and result.status == 200 and isinstance(result.body, dict):
-            results.record_answers(session, batch, result.body.get("responses"), now, timing)
+            results.record_answers(batch, result.body.get("responses"), now, timing, session=session)
         elif done.status == 200 and done.body is False:
-            sending.still_pending(session, batch, now, timing)
+            sending.still_pending(batch, now, timing, session=session)
         elif done.status == 404 or (result is not None and result.status == 404):
-            sending.job_unknown(session, batch, now)
+            sending.job_unknown(batch, now, session=session)
         else:
             failure = result if result is not None else done
             if failure.status == 429:
                 sending.retry_later(
-                    session, batch, now, timedelta(seconds=failure.reset), failure.message(), 429
+                    batch, now, timedelta(seconds=failure.reset), failure.message(), 429, session=session
                 )
             else:
-                sending.poll_failed(session, batch, failure.message(), failure.status, now, timing)
+                sending.poll_failed(batch, failure.message(), failure.status, now, timing, session=session)
         session.commit()

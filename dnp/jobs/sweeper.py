@@ -52,10 +52,10 @@ def sweep_once() -> dict[str, int]:
     now = utcnow()
     checked = refresh_due(session=session)  # validation summaries that register writes marked due
     session.commit()
-    if is_push(session):
+    if is_push(session=session):
         # Push instead of webhooks: Skolverket is not told to pull (webhooks wait until pull again).
         queue = get_queue(PUSH_QUEUE)
-        result = sweep_push(session, now, lambda job_id, *args: _enqueue_push(queue, job_id, *args))
+        result = sweep_push(now, lambda job_id, *args: _enqueue_push(queue, job_id, *args), session=session)
         result["enqueued"] = result["push_enqueued"] + _requeue_waiting_tasks(session, now)
         result["released"], result["checked"] = 0, checked
         session.close()
@@ -162,7 +162,7 @@ def _requeue_waiting_tasks(session, now) -> int:
     )
 
 
-def run_forever(interval: float = 1.0, stop=lambda: False) -> None:
+def run_forever(interval: float = 0.5, stop=lambda: False) -> None:
     """Sweep every ``interval`` seconds until ``stop()``; outages are logged and waited out."""
     while not stop():
         started = time.monotonic()
@@ -176,23 +176,34 @@ def run_forever(interval: float = 1.0, stop=lambda: False) -> None:
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
+def _enqueue_due(session: Session, now: datetime, enqueue) -> int:
+    """Enqueue every due push step (a step already held by Redis is skipped); commits."""
+    enqueued = 0
+    for batch in sending.due_batches(now, session=session):
+        function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
+        enqueued += enqueue(push_job_id(batch), function, batch.id, batch.key)
+    session.commit()
+    return enqueued
+
+
 def push_job_id(batch: PushBatch) -> str:
     """The RQ job id of one step of one batch: unique per step, and across database restores."""
     return f"push-{batch.id}-{batch.key}-{batch.status}-{batch.attempts}-{batch.polls}"
 
 
-def sweep_push(session: Session, now: datetime, enqueue) -> dict[str, int]:
+def sweep_push(now: datetime, enqueue, *, session: Session) -> dict[str, int]:
     """Gather, plan, and enqueue every due step (``enqueue(job_id, function, batch_id, key)``); commits."""
     timing = push_timing.timing_from_config(current_app.config)
-    released = sending.release_lost(session, now)
-    gathered = intake.gather(session, now, timing)
-    planned = planning.plan(session, now, timing)
+    released = sending.release_lost(now, session=session)
+    gathered = intake.gather(now, timing, session=session)
     session.commit()
-    enqueued = 0
-    for batch in sending.due_batches(session, now):
-        function = "dnp.jobs.push.send_batch" if batch.status == "new" else "dnp.jobs.push.poll_batch"
-        enqueued += enqueue(push_job_id(batch), function, batch.id, batch.key)
+    # What is due already (polls, retries, calls planned last sweep) goes out before planning, which
+    # can take seconds in a full sync: the workers are not left idle meanwhile. Then the new calls.
+    enqueued = _enqueue_due(session, now, enqueue)
+    planned = planning.plan(now, timing, session=session)
     session.commit()
+    if planned:
+        enqueued += _enqueue_due(session, now, enqueue)
     return {
         "push_released": released,
         "push_gathered": gathered,

@@ -46,7 +46,7 @@ def _page(message: str | None = None, error: str | None = None, status: int = 20
         delivered=last_delivered(session=session),
         now=utcnow(),
         warn_days=connection.WARN_DAYS,
-        method=transfer_method(session),
+        method=transfer_method(session=session),
         method_names=METHOD_NAMES,
         message=message,
         error=error,
@@ -132,7 +132,7 @@ def test():
     """Fetch a token now and say in words what happened; with push also call Provisioning API's /alive."""
     session = get_session()
     new_certificate = request.form.get("certificate") == "new"
-    if transfer_method(session) == "push":
+    if transfer_method(session=session) == "push":
         check = test_push_connection(
             current_app.config, current_user.access, new_certificate, session=session
         )
@@ -149,6 +149,6 @@ def test():
 def checklist():
     """The steps before the first test, each with its live status and what to do next."""
     session = get_session()
-    method = transfer_method(session)
+    method = transfer_method(session=session)
     steps = connection.checklist(current_app.config, session=session, method=method)
     return render("connection/checklist.html", steps=steps, method=method, method_names=METHOD_NAMES)

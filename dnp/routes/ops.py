@@ -58,8 +58,8 @@ def _page(message: str | None = None, status: int = 200, error: str | None = Non
 def _push_context(connection) -> dict | None:
     """The push pipeline for the page (ids and counts only), when push is the method or has been used."""
     session = get_session()
-    method = transfer_method(session)
-    if method != "push" and not push_ops.has_been_used(session):
+    method = transfer_method(session=session)
+    if method != "push" and not push_ops.has_been_used(session=session):
         return None
     waits = None
     if connection is not None:
@@ -67,8 +67,8 @@ def _push_context(connection) -> dict | None:
             waits = int(connection.get(WAITS_KEY) or 0)
     return {
         "method": METHOD_NAMES[method],
-        "status": push_ops.status(session),
-        "troubled": push_ops.troubled(session),
+        "status": push_ops.status(session=session),
+        "troubled": push_ops.troubled(session=session),
         "rate_waits": waits,
     }
 

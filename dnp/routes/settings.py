@@ -42,9 +42,9 @@ def index():
         fetches=feedback.fetch_status(session=session),
         log_entries=feedback.log_entries(session=session),
         statistics=feedback.statistics_entries(session=session),
-        method=transfer_method(session),
+        method=transfer_method(session=session),
         method_names=METHOD_NAMES,
-        method_setting=method_setting(session),
+        method_setting=method_setting(session=session),
     )
 
 
@@ -53,7 +53,7 @@ def index():
 def confirm_method():
     """The confirmation step before switching method: what changes, and a button that does it."""
     session = get_session()
-    current = transfer_method(session)
+    current = transfer_method(session=session)
     chosen = request.args.get("method", "")
     if chosen not in METHODS:
         flash("Välj en av överföringsmetoderna.", "error")

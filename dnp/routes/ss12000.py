@@ -79,7 +79,7 @@ def _authenticate():
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response, status
-    if is_push(get_session()):
+    if is_push(session=get_session()):
         # The organiser chose push: Skolverket gets the data through the Provisioning API instead.
         return json_error(
             403,

@@ -37,7 +37,7 @@ def _need(rights: Access, role: str) -> None:
 def choose_method(rights: Access, method: str, *, session: Session) -> bool:
     """Switch the transfer method (central administrators; audited by ``set_transfer_method``)."""
     _need(rights, "central_admin")
-    return set_transfer_method(session, rights.eppn, method)
+    return set_transfer_method(rights.eppn, method, session=session)
 
 
 class _FreshToken:
@@ -130,24 +130,22 @@ def _recorded(
     session.add(check)
     session.flush()
     after = {"ok": check.ok, "certificate": "new" if new_certificate else "in_use", "method": "push"}
-    trail.record(
-        actor, "connection.tested", "ConnectionCheck", str(check.id), after=after, session=session
-    )
+    trail.record(actor, "connection.tested", "ConnectionCheck", str(check.id), after=after, session=session)
     return check
 
 
 def resend_failed(rights: Access, *, session: Session) -> int:
     """Send every refused or failed object again (operators; audited)."""
     _need(rights, "operator")
-    return ops.resend(session, rights.eppn, failed=True)
+    return ops.resend(rights.eppn, failed=True, session=session)
 
 
 def resend_object(rights: Access, resource: str, entity_id: str, *, session: Session) -> int:
     """Send one object again (operators; audited); ``LookupError`` if push never knew it."""
     _need(rights, "operator")
-    if resource not in ORDER or not ops.answers_for(session, resource, [entity_id]):
+    if resource not in ORDER or not ops.answers_for(resource, [entity_id], session=session):
         raise LookupError(entity_id)
-    return ops.resend(session, rights.eppn, resource=resource, entity_ids=[entity_id])
+    return ops.resend(rights.eppn, resource=resource, entity_ids=[entity_id], session=session)
 
 
 def resend_group(rights: Access, group_id: str, *, session: Session) -> int:
@@ -158,6 +156,6 @@ def resend_group(rights: Access, group_id: str, *, session: Session) -> int:
     if group is None:
         raise LookupError(group_id)
     try:
-        return ops.resend_group(session, rights.eppn, group.id, group.activity_id)
+        return ops.resend_group(rights.eppn, group.id, group.activity_id, session=session)
     except ValueError as error:
         raise LookupError(group_id) from error

@@ -3,8 +3,12 @@
 * Token: the GNAP client over mutual TLS (``dnp.connection.token``) asking for ``provisioning-api`` at
   ``DNP_PROVISIONING_LOCATION``. Jobs run in short-lived forked work horses, so the token is shared in
   Redis until shortly before it expires; a ``403`` drops it and one new token is fetched.
-* Rate: at most ``DNP_PROVISIONING_RATE`` write and status calls in any 1-second window, counted in Redis
-  by the ``limits`` library's moving window, so all workers together stay under Skolverket's limit.
+* Rate: at most ``DNP_PROVISIONING_RATE`` write and status calls per second, spaced evenly: each call
+  reserves the next free moment in Redis (one atomic script, so all workers share it) and waits for it.
+  The slot is taken when the connection is open and the request is about to be written (httpcore's
+  ``trace`` hook), not before the TLS handshake: a grant spent on a slow handshake reached Skolverket
+  bunched with the next ones and drew a ``429``. Calls are spaced a little wider than ``1/rate`` so
+  that the few milliseconds between our write and Skolverket's count never put six in one second.
 * ``429``: wait ``x-ratelimit-reset`` seconds (may be fractional) and try again, a few times.
 """
 
@@ -21,9 +25,6 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import httpx
-from limits import RateLimitItemPerSecond
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -33,7 +34,20 @@ from dnp.connection.token import TokenError
 log = logging.getLogger(__name__)
 ACCESS_TYPE = "provisioning-api"
 TOKEN_KEY = "dnp:push:token"  # noqa: S105 - a Redis key name, not a secret
-RATE_KEY = "dnp-provisioning"
+RATE_KEY = "dnp:push:next-call"
+# Spacing beyond 1/rate: room for the jitter between writing a request and Skolverket counting it.
+SPACING_MARGIN = 0.03
+# Reserve the next free moment (seconds on Redis's clock) and return how long to wait for it. One
+# script, so two workers never take the same moment; the key expires once the moment has passed.
+_RESERVE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now, free)
+local after = slot + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
+return string.format('%.6f', slot - now)
+"""
 WAITS_KEY = "dnp:push:rate-waits"
 MAX_429_WAITS = 5
 LONGEST_WAIT = 10.0  # seconds; a longer x-ratelimit-reset is left to the sweeper
@@ -103,23 +117,28 @@ class SharedToken:
 
 
 class SharedRateLimit:
-    """At most ``rate`` calls in any 1-second window across all processes using the same Redis."""
+    """At most ``rate`` calls per second across all processes using the same Redis, spaced evenly."""
 
-    _limiters: dict[str, MovingWindowRateLimiter] = {}
+    _clients: dict[str, Redis] = {}
 
     def __init__(self, redis_url: str, rate: int, sleep: Callable[[float], None] = time.sleep) -> None:
-        limiter = self._limiters.get(redis_url)
-        if limiter is None:
-            limiter = self._limiters[redis_url] = MovingWindowRateLimiter(storage_from_string(redis_url))
-        self.limiter = limiter
-        self.item = RateLimitItemPerSecond(max(1, rate), 1)
+        redis = self._clients.get(redis_url)
+        if redis is None:
+            redis = self._clients[redis_url] = Redis.from_url(redis_url)
+        self.redis = redis
+        self.reserve = redis.register_script(_RESERVE)
+        self.spacing = (1.0 + SPACING_MARGIN) / max(1, rate)
         self.sleep = sleep
 
     def wait(self) -> None:
-        """Block until a slot in the window is ours."""
-        while not self.limiter.hit(self.item, RATE_KEY):
-            reset = self.limiter.get_window_stats(self.item, RATE_KEY).reset_time
-            self.sleep(min(1.0, max(0.01, reset - time.time())))
+        """Block until the moment reserved for this call has come."""
+        delay = float(self.reserve(keys=[RATE_KEY], args=[f"{self.spacing:.6f}"]))
+        if delay > 0:
+            self.sleep(delay)
+
+    def reset(self) -> None:
+        """Forget reserved moments (tests)."""
+        self.redis.delete(RATE_KEY)
 
 
 class ProvisioningClient:
@@ -174,9 +193,7 @@ class ProvisioningClient:
                 token = self.token.get()
             except TokenError as error:
                 return Reply(None, error=f"Ingen token: {error.message_sv}")
-            if limited:
-                self.rate.wait()
-            reply = self._send(method, path, content, token)
+            reply = self._send(method, path, content, token, limited)
             if reply.status == 403 and not refetched:
                 refetched = True
                 self.token.drop(token)
@@ -188,12 +205,24 @@ class ProvisioningClient:
                 continue
             return reply
 
-    def _send(self, method: str, path: str, content: bytes | None, token: str) -> Reply:
+    def _send(self, method: str, path: str, content: bytes | None, token: str, limited: bool) -> Reply:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if content is not None:
             headers["Content-Type"] = "application/json"
+
+        def trace(event: str, info: dict) -> None:
+            # The connection is open (TCP and TLS done): take the slot right before the request is written.
+            if limited and event.endswith("send_request_headers.started"):
+                self.rate.wait()
+
         try:
-            response = self.http.request(method, f"{self.base_url}/{path}", content=content, headers=headers)
+            response = self.http.request(
+                method,
+                f"{self.base_url}/{path}",
+                content=content,
+                headers=headers,
+                extensions={"trace": trace},
+            )
         except httpx.TimeoutException:
             return Reply(None, error="Skolverket svarade inte i tid.")
         except httpx.HTTPError as exc:

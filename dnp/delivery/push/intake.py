@@ -37,7 +37,7 @@ from dnp.types import UTCDateTime
 ANALYZE_ABOVE = 10_000
 
 
-def start(session: Session, now: datetime) -> None:
+def start(now: datetime, *, session: Session) -> None:
     """Start pushing (in the transaction that switches to push): cursor at the outbox's end, full sync.
 
     The cursor is the outbox's end as this transaction sees it, so every change not complete by then
@@ -48,10 +48,10 @@ def start(session: Session, now: datetime) -> None:
     cursor.last_outbox_id, cursor.snapshot, cursor.started_at = position.last_id, position.snapshot, now
     session.add(cursor)
     session.flush()
-    full_sync(session, now)
+    full_sync(now, session=session)
 
 
-def full_sync(session: Session, now: datetime) -> int:
+def full_sync(now: datetime, *, session: Session) -> int:
     """Mark everything published, and everything Skolverket holds that left, to be sent; returns how many."""
     table = PushObject.__table__
     published = PublishedEntity.__table__
@@ -119,7 +119,9 @@ def published_exists(table):
     )
 
 
-def mark_dirty(session: Session, resource: str, ids: list[str], due: datetime, force: bool = False) -> None:
+def mark_dirty(
+    resource: str, ids: list[str], due: datetime, force: bool = False, *, session: Session
+) -> None:
     """Mark objects to be sent once ``due`` (an object already waiting keeps its earlier time).
 
     ``force`` (a manual resend) also clears the failed mark and the retry count.
@@ -168,15 +170,15 @@ def _earlier(table, due: datetime):
     return case((and_(table.c.dirty.is_(True), table.c.due_at < due), table.c.due_at), else_=due)
 
 
-def lock_cursor(session: Session) -> PushCursor | None:
+def lock_cursor(*, session: Session) -> PushCursor | None:
     """Lock the cursor row, so sweepers gather and plan one at a time (SQLite: takes the write lock)."""
     session.execute(update(PushCursor).where(PushCursor.id == 1).values(id=1))
     return session.get(PushCursor, 1, with_for_update=True, populate_existing=True)
 
 
-def gather(session: Session, now: datetime, timing: Timing) -> int:
+def gather(now: datetime, timing: Timing, *, session: Session) -> int:
     """Mark the objects of new outbox rows dirty (due after the coalescing window); returns rows read."""
-    cursor = lock_cursor(session)
+    cursor = lock_cursor(session=session)
     if cursor is None:
         return 0
     since = outbox.Position(cursor.last_outbox_id, cursor.snapshot)
@@ -191,7 +193,7 @@ def gather(session: Session, now: datetime, timing: Timing) -> int:
         by_resource.setdefault(resource, []).append(entity_id)
     due = now + timedelta(seconds=timing.coalesce_seconds)
     for resource, ids in by_resource.items():
-        mark_dirty(session, resource, sorted(ids), due)
+        mark_dirty(resource, sorted(ids), due, session=session)
     cursor.last_outbox_id, cursor.snapshot = until.last_id, until.snapshot
     session.add(cursor)
     return len(rows)

@@ -18,23 +18,23 @@ METHOD_NAMES = {
 }
 
 
-def transfer_method(session: Session) -> str:
+def transfer_method(*, session: Session) -> str:
     """The current method; pull until someone chooses push."""
     row = session.get(CentralSetting, METHOD_KEY)
     return row.value if row is not None and row.value in METHODS else PULL
 
 
-def method_setting(session: Session) -> CentralSetting | None:
+def method_setting(*, session: Session) -> CentralSetting | None:
     """The stored choice (who made it and when), or None while the method is the default pull."""
     return session.get(CentralSetting, METHOD_KEY)
 
 
-def is_push(session: Session) -> bool:
+def is_push(*, session: Session) -> bool:
     """Whether data is pushed (the SS 12000 API then refuses, and no webhooks are sent)."""
-    return transfer_method(session) == PUSH
+    return transfer_method(session=session) == PUSH
 
 
-def set_transfer_method(session: Session, actor: str, method: str) -> bool:
+def set_transfer_method(actor: str, method: str, *, session: Session) -> bool:
     """Switch method, audited; caller commits. False if it already was ``method``.
 
     To push: the push cursor starts on the outbox in this same transaction (nothing committed after the
@@ -43,7 +43,7 @@ def set_transfer_method(session: Session, actor: str, method: str) -> bool:
     """
     if method not in METHODS:
         raise ValueError(method)
-    before = transfer_method(session)
+    before = transfer_method(session=session)
     if before == method:
         return False
     row = session.get(CentralSetting, METHOD_KEY, with_for_update=True) or CentralSetting(
@@ -54,7 +54,7 @@ def set_transfer_method(session: Session, actor: str, method: str) -> bool:
     session.add(row)
     session.flush()
     if method == PUSH:
-        intake.start(session, now)
+        intake.start(now, session=session)
     trail.record(
         actor,
         "setting.changed",

@@ -32,7 +32,7 @@ class PushStatus:
     last_failures: list[PushBatch] = field(default_factory=list)
 
 
-def status(session: Session, limit: int = 10) -> PushStatus:
+def status(limit: int = 10, *, session: Session) -> PushStatus:
     """Where the push pipeline stands."""
     result = PushStatus()
 
@@ -60,13 +60,13 @@ def status(session: Session, limit: int = 10) -> PushStatus:
 
 
 def resend(
-    session: Session,
     actor: str,
     *,
     failed: bool = False,
     everything: bool = False,
     resource: str | None = None,
     entity_ids: list[str] | None = None,
+    session: Session,
 ) -> int:
     """Send objects again (audited): every refused or failed one, everything (a full sync), or named ones.
 
@@ -74,7 +74,7 @@ def resend(
     """
     now = utcnow()
     if everything:
-        count = intake.full_sync(session, now)
+        count = intake.full_sync(now, session=session)
         scope = "all"
     elif failed:
         rows = session.exec(
@@ -86,10 +86,10 @@ def resend(
         for kind, entity_id in rows:
             by_resource.setdefault(kind, []).append(entity_id)
         for kind, ids in by_resource.items():
-            intake.mark_dirty(session, kind, ids, now, force=True)
+            intake.mark_dirty(kind, ids, now, force=True, session=session)
         count, scope = len(rows), "failed"
     elif resource in ORDER and entity_ids:
-        intake.mark_dirty(session, resource, sorted(set(entity_ids)), now, force=True)
+        intake.mark_dirty(resource, sorted(set(entity_ids)), now, force=True, session=session)
         count, scope = len(set(entity_ids)), f"{resource}:{','.join(sorted(set(entity_ids)))[:200]}"
     else:
         raise ValueError("nothing to resend")
@@ -97,7 +97,7 @@ def resend(
     return count
 
 
-def resend_group(session: Session, actor: str, group_id: str, activity_id: str | None = None) -> int:
+def resend_group(actor: str, group_id: str, activity_id: str | None = None, *, session: Session) -> int:
     """Send one test group again: its Group, its Activity and the persons in it (audited)."""
     row = session.get(PublishedEntity, ("Group", group_id))
     if row is None:
@@ -105,18 +105,18 @@ def resend_group(session: Session, actor: str, group_id: str, activity_id: str |
     document = json.loads(row.document)
     members = [str(m["person"]["id"]) for m in document.get("groupMemberships") or []]
     now = utcnow()
-    intake.mark_dirty(session, "Group", [group_id], now, force=True)
+    intake.mark_dirty("Group", [group_id], now, force=True, session=session)
     if members:
-        intake.mark_dirty(session, "Person", sorted(members), now, force=True)
+        intake.mark_dirty("Person", sorted(members), now, force=True, session=session)
     if activity_id:
-        intake.mark_dirty(session, "Activity", [activity_id], now, force=True)
+        intake.mark_dirty("Activity", [activity_id], now, force=True, session=session)
     trail.record(
         actor, "ops.push_resent", "Group", group_id, after={"count": len(members) + 2}, session=session
     )
     return len(members) + 1 + (1 if activity_id else 0)
 
 
-def answers_for(session: Session, resource: str, ids: list[str]) -> dict[str, PushObject]:
+def answers_for(resource: str, ids: list[str], *, session: Session) -> dict[str, PushObject]:
     """Skolverket's last answer per object (for the group pages)."""
     found: dict[str, PushObject] = {}
     ordered = sorted(set(ids))
@@ -129,7 +129,7 @@ def answers_for(session: Session, resource: str, ids: list[str]) -> dict[str, Pu
     return found
 
 
-def troubled(session: Session, limit: int = 50) -> list[PushObject]:
+def troubled(limit: int = 50, *, session: Session) -> list[PushObject]:
     """Objects refused, failed for good, or waiting after a temporary error; newest first."""
     return list(
         session.exec(
@@ -141,6 +141,6 @@ def troubled(session: Session, limit: int = 50) -> list[PushObject]:
     )
 
 
-def has_been_used(session: Session) -> bool:
+def has_been_used(*, session: Session) -> bool:
     """Whether anything was ever pushed (the /ops push section stays after a switch back to pull)."""
     return session.exec(select(PushObject.entity_id).limit(1)).first() is not None

@@ -66,7 +66,7 @@ def teacher_duties(document: dict) -> list[str]:
     return [str((t.get("duty") or {}).get("id")) for t in document.get("teachers") or []]
 
 
-def states(session: Session, refs: dict[str, set[str]]) -> dict[tuple[str, str], tuple[bool, bool]]:
+def states(refs: dict[str, set[str]], *, session: Session) -> dict[tuple[str, str], tuple[bool, bool]]:
     """(resource, id) → (Skolverket holds it, it has been answered at least once); unknown ids are left out.
 
     Many ids (a full sync's Groups name every pupil) are read as one pass over the type's answered

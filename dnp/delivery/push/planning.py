@@ -38,11 +38,15 @@ ENVELOPE = len(b'{"data":[]}')
 WAITS_FOR = {"Person": (), "Duty": ("Person",), "Group": ("Person",), "Activity": ("Group", "Duty")}
 # A last call of a plan at least this full of ``max_bytes`` is sent even when more objects follow.
 FULL_ENOUGH = 0.5
+# Per process (the one sweeper) and database: what a waiting type's plan last saw. Checking 4,308 Groups
+# against 107,736 Persons took seconds a sweep while they waited; with nothing they depend on changed,
+# the plan would come out the same, so it is not made again.
+_last_seen: dict[tuple[int, str], tuple] = {}
 
 
-def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
+def plan(now: datetime, timing: Timing, *, session: Session) -> list[int]:
     """Make bulk calls of the due objects whose order rules are met; returns the new batch ids."""
-    if lock_cursor(session) is None:
+    if lock_cursor(session=session) is None:
         return []
     made: list[int] = []
     for resource in reversed(ORDER):  # deletes: Activity first, Person last
@@ -51,6 +55,11 @@ def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
         items = _due_deletes(session, resource, now)
         made += _batches(session, resource, "delete", items, timing, now)
     for resource in ORDER:
+        seen = _inputs(session, resource, now)
+        key = (id(session.get_bind()), resource)
+        if seen is not None and _last_seen.get(key) == seen:
+            continue
+        _last_seen[key] = seen
         items, more = _due_upserts(session, resource, now)
         runs = pack(items, timing.max_bytes)
         # More of this type follow soon (the rest of a full sync, or what waits for answers in flight):
@@ -59,8 +68,31 @@ def plan(session: Session, now: datetime, timing: Timing) -> list[int]:
         small_last = runs and _size(runs[-1]) < timing.max_bytes * FULL_ENOUGH
         if small_last and (more or _prerequisites_in_flight(session, resource)):
             runs.pop()
-        made += [store_batch(session, resource, "upsert", run, now) for run in runs]
+        made += [store_batch(resource, "upsert", run, now, session=session) for run in runs]
     return made
+
+
+def _inputs(session: Session, resource: str, now: datetime) -> tuple | None:
+    """What a waiting type's plan depends on: its due objects, and the answers and calls of what it waits for.
+
+    None for a type that waits for nothing (it is always planned). Answers set ``answered_at``; a call
+    that failed or was split changes the calls in flight; a new change adds a due object.
+    """
+    before = WAITS_FOR[resource]
+    if not before:
+        return None
+    due = session.execute(
+        sa_select(func.count(), func.max(PushObject.due_at)).where(*_due(resource, now))
+    ).one()
+    if not due[0]:
+        return None  # nothing to plan: cheap either way
+    answers = session.execute(
+        sa_select(func.count(), func.max(PushObject.answered_at)).where(PushObject.resource.in_(before))
+    ).one()
+    calls = session.execute(
+        sa_select(func.count(), func.max(PushBatch.id)).where(PushBatch.status.in_(("new", "polling")))
+    ).one()
+    return (*due, *answers, *calls)
 
 
 def _prerequisites_in_flight(session: Session, resource: str) -> bool:
@@ -159,7 +191,7 @@ def _due_upserts(session: Session, resource: str, now: datetime) -> tuple[list[I
     ).all()
     documents = {entity_id: content(text) for entity_id, text in rows}
     refs = references(resource, documents)
-    known = states(session, refs)
+    known = states(refs, session=session)
     items: list[Item] = []
     for entity_id, document in documents.items():
         item = ready(resource, entity_id, document, known)
@@ -174,7 +206,7 @@ def _batches(
     """Pack items into bodies of at most ``max_bytes`` (measured, UTF-8) and store them as batches."""
     made = []
     for group in pack(items, timing.max_bytes):
-        made.append(store_batch(session, resource, action, group, now))
+        made.append(store_batch(resource, action, group, now, session=session))
     return made
 
 
@@ -203,7 +235,7 @@ def body_of(items: list[Item]) -> str:
     return '{"data":[' + ",".join(item.text for item in items) + "]}"
 
 
-def store_batch(session: Session, resource: str, action: str, items: list[Item], now: datetime) -> int:
+def store_batch(resource: str, action: str, items: list[Item], now: datetime, *, session: Session) -> int:
     """A new batch of these items, which leave the dirty set and point at it."""
     batch = PushBatch(
         resource=resource,

@@ -18,7 +18,7 @@ from dnp.delivery.push.timing import Timing
 
 
 def record_answers(
-    session: Session, batch: PushBatch, responses: list, now: datetime, timing: Timing
+    batch: PushBatch, responses: list, now: datetime, timing: Timing, *, session: Session
 ) -> None:
     """Store every object's answer (and its history); retry temporary ones; wake what waited on them."""
     answers = {}
@@ -80,7 +80,9 @@ def record_answers(
     session.add(batch)
     session.flush()
     if batch.action == "upsert" and accepted and batch.resource in ("Person", "Duty"):
-        wake_incomplete(session, "Group" if batch.resource == "Person" else "Activity", set(accepted), now)
+        wake_incomplete(
+            "Group" if batch.resource == "Person" else "Activity", set(accepted), now, session=session
+        )
     if batch.action == "upsert" and batch.resource in ("Group", "Activity"):
         # Members (teachers) accepted while this call was in flight woke nothing: send again now.
         _wake_if_caught_up(session, batch.resource, [objects[i] for i in accepted if i in objects], now)
@@ -102,20 +104,20 @@ def _missing_in(logs: list[dict]) -> set[str]:
 def _wake_if_caught_up(session: Session, resource: str, sent: list[PushObject], now: datetime) -> None:
     kind = "Person" if resource == "Group" else "Duty"
     refs = {kind: {ref for o in sent for ref in o.left_out or []}}
-    known = states(session, refs)
+    known = states(refs, session=session)
     woken = [
         o.entity_id for o in sent if any(known.get((kind, ref), (False, False))[0] for ref in o.left_out)
     ]
     if woken:
-        mark_dirty(session, resource, woken, now)
+        mark_dirty(resource, woken, now, session=session)
 
 
-def wake_incomplete(session: Session, resource: str, accepted: set[str], now: datetime) -> int:
+def wake_incomplete(resource: str, accepted: set[str], now: datetime, *, session: Session) -> int:
     """Groups (or Activities) sent without some members (teachers) now accepted: send them again."""
     waiting = session.exec(
         select(PushObject).where(PushObject.resource == resource, PushObject.incomplete.is_(True))
     ).all()
     woken = [o.entity_id for o in waiting if accepted & set(o.left_out or [])]
     if woken:
-        mark_dirty(session, resource, woken, now)
+        mark_dirty(resource, woken, now, session=session)
     return len(woken)

@@ -23,7 +23,7 @@ from dnp.delivery.push.planning import store_batch
 from dnp.delivery.push.timing import Timing
 
 
-def release_lost(session: Session, now: datetime) -> int:
+def release_lost(now: datetime, *, session: Session) -> int:
     """Claims whose lease ran out were lost (a killed worker): count an attempt, so the next job id differs.
 
     RQ may still hold the lost job as started under the old id; a new id lets the step run again now.
@@ -39,7 +39,7 @@ def release_lost(session: Session, now: datetime) -> int:
     return len(lost)
 
 
-def due_batches(session: Session, now: datetime, limit: int = 200) -> list[PushBatch]:
+def due_batches(now: datetime, limit: int = 200, *, session: Session) -> list[PushBatch]:
     """Batches to send or poll now, oldest first, not held by a live lease."""
     return list(
         session.exec(
@@ -56,7 +56,7 @@ def due_batches(session: Session, now: datetime, limit: int = 200) -> list[PushB
 
 
 def claim(
-    session: Session, batch_id: int, key: str, status: str, worker: str, now: datetime, timing: Timing
+    batch_id: int, key: str, status: str, worker: str, now: datetime, timing: Timing, *, session: Session
 ) -> PushBatch | None:
     """Take a due batch in ``status`` for one lease; None if another job has it or it is not due.
 
@@ -81,7 +81,9 @@ def claim(
     return session.get(PushBatch, batch_id, populate_existing=True)
 
 
-def sent(session: Session, batch: PushBatch, job_id: str, status: int, now: datetime, timing: Timing) -> None:
+def sent(
+    batch: PushBatch, job_id: str, status: int, now: datetime, timing: Timing, *, session: Session
+) -> None:
     """Skolverket took the call (202): poll its job from now on."""
     batch.status, batch.job_id, batch.last_status, batch.last_error = "polling", job_id, status, ""
     batch.sent_at, batch.lease_until = now, None
@@ -109,7 +111,7 @@ def _objects(session: Session, batch: PushBatch, ids: list[str] | None = None):
 
 
 def retry_later(
-    session: Session, batch: PushBatch, now: datetime, wait: timedelta, error: str, status: int | None
+    batch: PushBatch, now: datetime, wait: timedelta, error: str, status: int | None, *, session: Session
 ) -> None:
     """Try the same step again after ``wait`` without counting an attempt (a rate-limit wait)."""
     batch.due_at, batch.lease_until, batch.last_error, batch.last_status = (
@@ -122,7 +124,7 @@ def retry_later(
 
 
 def send_failed(
-    session: Session, batch: PushBatch, error: str, status: int | None, now: datetime, timing: Timing
+    batch: PushBatch, error: str, status: int | None, now: datetime, timing: Timing, *, session: Session
 ) -> None:
     """The call failed for now (503, timeout, no connection, no token): back off, or give up after 3 days."""
     batch.attempts += 1
@@ -152,7 +154,7 @@ def _our_entry(message_type: str, message: str) -> dict:
     return {"id": "dnp", "messageType": message_type, "message": message[:500], "severityLevel": "Error"}
 
 
-def refused(session: Session, batch: PushBatch, entries: list, status: int, now: datetime) -> None:
+def refused(batch: PushBatch, entries: list, status: int, now: datetime, *, session: Session) -> None:
     """Skolverket refused the whole call (400 or an object too large on its own): each object gets it."""
     batch.status, batch.finished_at, batch.body, batch.lease_until = "abandoned", now, "", None
     batch.last_status = status
@@ -162,7 +164,7 @@ def refused(session: Session, batch: PushBatch, entries: list, status: int, now:
     session.add(batch)
 
 
-def split(session: Session, batch: PushBatch, now: datetime) -> list[int]:
+def split(batch: PushBatch, now: datetime, *, session: Session) -> list[int]:
     """413: send the objects again in two halves (each body about half the size)."""
     data = json.loads(batch.body)["data"]
     half = len(data) // 2
@@ -172,7 +174,7 @@ def split(session: Session, batch: PushBatch, now: datetime) -> list[int]:
         for body in part:
             entity_id = body if batch.action == "delete" else body["id"]
             items.append(Item(entity_id, body, batch.items.get(entity_id, {}).get("left_out", [])))
-        new_id = store_batch(session, batch.resource, batch.action, items, now)
+        new_id = store_batch(batch.resource, batch.action, items, now, session=session)
         made.append(new_id)
         session.execute(
             update(PushObject)
@@ -188,7 +190,7 @@ def split(session: Session, batch: PushBatch, now: datetime) -> list[int]:
 
 
 def poll_failed(
-    session: Session, batch: PushBatch, error: str, status: int | None, now: datetime, timing: Timing
+    batch: PushBatch, error: str, status: int | None, now: datetime, timing: Timing, *, session: Session
 ) -> None:
     """Asking after Skolverket's job failed (503, timeout, no token): ask again after a back-off."""
     batch.attempts += 1
@@ -197,7 +199,7 @@ def poll_failed(
     session.add(batch)
 
 
-def still_pending(session: Session, batch: PushBatch, now: datetime, timing: Timing) -> None:
+def still_pending(batch: PushBatch, now: datetime, timing: Timing, *, session: Session) -> None:
     """The job is not done yet: poll again, or after the pending limit send its objects again."""
     batch.polls += 1
     batch.lease_until = None
@@ -208,7 +210,7 @@ def still_pending(session: Session, batch: PushBatch, now: datetime, timing: Tim
     session.add(batch)
 
 
-def job_unknown(session: Session, batch: PushBatch, now: datetime) -> None:
+def job_unknown(batch: PushBatch, now: datetime, *, session: Session) -> None:
     """Skolverket no longer knows the job (404): its objects are sent again."""
     batch.polls += 1
     _abandon(session, batch, now, "Skolverket kände inte längre till jobbet; skickas igen.", give_up=False)

@@ -45,7 +45,7 @@ class PushEnv:
     def switch_to_push(self) -> None:
         """Choose push centrally (as the settings page does)."""
         with self.session() as session:
-            set_transfer_method(session, ADMIN.eppn, PUSH)
+            set_transfer_method(ADMIN.eppn, PUSH, session=session)
             session.commit()
 
     def step(self) -> dict:

@@ -143,7 +143,7 @@ def test_only_central_administrators_switch_or_test_in_the_service(push_env, rig
             actions.choose_method(rights, "push", session=session)
         with pytest.raises(actions.NotAllowed):
             actions.test_push_connection(env.app.config, rights, session=session)
-        assert transfer_method(session) == "pull"
+        assert transfer_method(session=session) == "pull"
     assert env.api.alive_calls == 0
 
 

@@ -135,7 +135,7 @@ def test_a_refused_token_is_dropped_and_fetched_again_once(push_env):
 
 def test_the_shared_rate_limit_holds_across_limiters(redis_url):
     first, second = SharedRateLimit(redis_url, 5), SharedRateLimit(redis_url, 5)
-    first.limiter.clear(first.item, "dnp-provisioning")
+    first.reset()
     moments = []
     for number in range(12):
         (first if number % 2 else second).wait()

@@ -121,7 +121,7 @@ def test_a_large_full_sync_refreshes_the_planner_statistics_and_marks_everything
     with env.session() as session:
         from dnp.types import utcnow
 
-        assert intake.full_sync(session, utcnow()) == 8  # marked again; no row inserted twice
+        assert intake.full_sync(utcnow(), session=session) == 8  # marked again; no row inserted twice
         session.commit()
     assert env.objects().keys() == first.keys()
 
@@ -157,7 +157,7 @@ def test_a_refused_pupil_is_stored_with_skolverkets_message_and_blocks_nothing_e
     from dnp.delivery.push import ops
 
     with env.session() as session:
-        assert ops.resend(session, "admin@kommun.se", failed=True) == 1
+        assert ops.resend("admin@kommun.se", failed=True, session=session) == 1
         session.commit()
     env.settle()
     (group,) = api.stored("groups").values()
@@ -169,9 +169,9 @@ def test_back_to_pull_stops_pushing(push_env):
     env.switch_to_push()
     env.settle()
     with env.session() as session:
-        set_transfer_method(session, ADMIN.eppn, PULL)
+        set_transfer_method(ADMIN.eppn, PULL, session=session)
         session.commit()
-        assert transfer_method(session) == PULL
+        assert transfer_method(session=session) == PULL
     before = len(api.calls)
     with env.session() as session:
         group = changes.visible_group(ADMIN, env.group_id, session=session)

@@ -36,7 +36,7 @@ def _post(client, path: str, data: dict, *, token: bool = True, htmx: bool = Fal
 
 def _method(env) -> str:
     with env.session() as session:
-        return transfer_method(session)
+        return transfer_method(session=session)
 
 
 def _audits(env, action: str) -> list[AuditEvent]:
