@@ -122,6 +122,9 @@ class Publisher:
 
     def refresh(self, group_ids=(), person_ids=(), duty_ids=(), organisation_ids=(), pupils=True) -> dict:
         """Publish whatever changed among these and everything that depends on them; returns counts."""
+        # The documents are read with Core selects, which do not autoflush: changes made through ORM objects
+        # in this session must reach the database first, or the old values would be published.
+        self.session.flush()
         persons, duties, organisations = set(person_ids), set(duty_ids), set(organisation_ids)
         for part in chunks(group_ids):
             more_persons, more_duties, more_organisations = self._groups(part, pupils)
