@@ -164,19 +164,22 @@ def add_pupil(actor: str, group: TestGroup, person_id: str, *, session: Session)
     ).first()
     if enrolled is None:
         raise GroupError("Eleven är inte inskriven på skolenheten.")
-    member = _member(group, person_id, MemberRole.PUPIL, session=session)
-    if member is not None and not member.excluded:
+    if not _add_pupil_by_hand(actor, group, person_id, session=session):
         return
-    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
-    member.origin, member.excluded, member.added_by, member.added_at = (
-        MemberOrigin.MANUAL,
-        False,
-        actor,
-        utcnow(),
-    )
-    session.add(member)
     _record(actor, "pupil_added", group, after={"person": person_id}, session=session)
     _changed(group, session=session)
+
+
+def _add_pupil_by_hand(actor: str, group: TestGroup, person_id: str, *, session: Session) -> bool:
+    """Make the pupil a manual member (back in if excluded); False if already an active member."""
+    member = _member(group, person_id, MemberRole.PUPIL, session=session)
+    if member is not None and not member.excluded:
+        return False
+    member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
+    member.origin, member.excluded = MemberOrigin.MANUAL, False
+    member.added_by, member.added_at = actor, utcnow()
+    session.add(member)
+    return True
 
 
 def add_class(actor: str, group: TestGroup, register_group_id: str, *, session: Session) -> int:
@@ -186,18 +189,7 @@ def add_class(actor: str, group: TestGroup, register_group_id: str, *, session: 
         raise GroupError("Klassen finns inte på skolenheten.")
     added = 0
     for person_id in source_pupils(group.school_unit_id, [register_group_id], session=session):
-        member = _member(group, person_id, MemberRole.PUPIL, session=session)
-        if member is not None and not member.excluded:
-            continue
-        member = member or TestGroupMember(test_group_id=group.id, person_id=person_id, role=MemberRole.PUPIL)
-        member.origin, member.excluded, member.added_by, member.added_at = (
-            MemberOrigin.MANUAL,
-            False,
-            actor,
-            utcnow(),
-        )
-        session.add(member)
-        added += 1
+        added += _add_pupil_by_hand(actor, group, person_id, session=session)
     after = {"class": register_group_id, "added": added}
     _record(actor, "class_added", group, after=after, session=session)
     _changed(group, session=session)
