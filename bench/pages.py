@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", help="cProfile one row (its label, e.g. 'unit overview') and print the top"
     )
+    parser.add_argument("--profile-out", help="also write the profile there (pstats file, for snakeviz or pstats)")
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     url = _database(options.postgres, options.fresh)
@@ -306,11 +307,18 @@ def main() -> None:
             assert response.status_code == 200
         if options.profile == label:
             profile.disable()
+            _save(profile, options)
             pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
             pstats.Stats(profile).sort_stats("tottime").print_stats(25)
         peak = _peak_mb(lambda path=path, headers=headers: client.get(path, headers=headers))
         print(_row(label, times, cpu, peak), flush=True)
     _round_trips(client, options, _round_trip_ids(app, unit_id), unit_id, two_classes)
+
+
+def _save(profile: cProfile.Profile, options) -> None:
+    """Write the profile to ``--profile-out`` if given."""
+    if options.profile_out:
+        profile.dump_stats(options.profile_out)
 
 
 def _round_trip_ids(app, unit_id: str) -> dict[str, dict[str, str]]:
@@ -376,6 +384,7 @@ def _round_trips(client, options, groups: dict[str, dict[str, str]], unit_id: st
         for name, *_ in steps:
             print(_row(f"{name}, {label}", times[name], cpu[name], peaks[name]), flush=True)
         if profile is not None and profile.getstats():
+            _save(profile, options)
             pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
             pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
