@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", help="cProfile one row (its label, e.g. 'unit overview') and print the top"
     )
-    parser.add_argument("--profile-out", help="also write the profile there (pstats file, for snakeviz or pstats)")
+    parser.add_argument("--profile-out", help="also write the profile to this pstats file")
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     url = _database(options.postgres, options.fresh)
