@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from dnp.audit.models import AuditEvent
+from dnp.common.sql import insert_rows
 from dnp.types import utcnow
 
 
@@ -36,8 +36,8 @@ def record_many(
     if not entity_ids:
         return
     at = at or utcnow()
-    session.connection().execute(
-        insert(AuditEvent.__table__),
+    insert_rows(
+        AuditEvent.__table__,
         [
             {
                 "at": at,
@@ -50,4 +50,5 @@ def record_many(
             }
             for entity_id in entity_ids
         ],
+        session=session,
     )

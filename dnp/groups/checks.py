@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session as SessionBase
 from sqlmodel import Session
 from sqlmodel import select
 
+from dnp.common.sql import among
 from dnp.groups.facts import facts_for_groups
 from dnp.groups.facts import members_by_group
 from dnp.groups.models import TestGroup
@@ -159,7 +160,8 @@ def groups_with_members(person_ids: Iterable[str], role: str | None = None, *, s
     """Test groups any of these persons is a member of (in ``role``, if given)."""
     groups: set[str] = set()
     for part in _parts(person_ids, 500):
-        query = select(TestGroupMember.test_group_id).where(TestGroupMember.person_id.in_(part))
+        members = among(TestGroupMember.person_id, part, session=session)
+        query = select(TestGroupMember.test_group_id).where(members)
         if role:
             query = query.where(TestGroupMember.role == role)
         groups.update(session.exec(query.distinct()).all())
@@ -170,7 +172,8 @@ def duty_persons(duty_ids: Iterable[str], *, session: Session) -> set[str]:
     """The persons holding these duties (read before a delete, the duties are gone after it)."""
     persons: set[str] = set()
     for part in _parts(duty_ids, 500):
-        persons.update(session.exec(select(Duty.person_id).where(Duty.id.in_(part))).all())
+        duties = among(Duty.id, part, session=session)
+        persons.update(session.exec(select(Duty.person_id).where(duties)).all())
     return persons
 
 

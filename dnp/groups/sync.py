@@ -6,6 +6,7 @@ from sqlmodel import Session
 from sqlmodel import select
 
 from dnp.audit import trail
+from dnp.common.sql import among
 from dnp.groups.candidates import source_pupils
 from dnp.groups.checks import duty_persons
 from dnp.groups.checks import mark_due
@@ -82,7 +83,10 @@ def groups_following(register_group_ids: list[str], *, session: Session) -> list
         for group in session.exec(
             select(TestGroup)
             .join(TestGroupSource, TestGroupSource.test_group_id == TestGroup.id)
-            .where(TestGroupSource.register_group_id.in_(part), TestGroup.follows_register.is_(True))
+            .where(
+                among(TestGroupSource.register_group_id, part, session=session),
+                TestGroup.follows_register.is_(True),
+            )
         ).all():
             groups[group.id] = group
     return list(groups.values())

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from dnp.audit import trail
 from dnp.auth.roles import Access
+from dnp.common.sql import among
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberRole
 from dnp.groups.models import TestGroup
@@ -59,7 +60,7 @@ def _staffed_ready_groups(person_ids: list[str], *, session: Session) -> set[str
                 select(TestGroupMember.test_group_id)
                 .join(TestGroup, TestGroup.id == TestGroupMember.test_group_id)
                 .where(
-                    TestGroupMember.person_id.in_(part),
+                    among(TestGroupMember.person_id, part, session=session),
                     TestGroupMember.role == MemberRole.STAFF,
                     TestGroup.status == GroupStatus.READY,
                 )
@@ -74,7 +75,8 @@ def duties_changed(duty_ids: list[str], *, session: Session) -> None:
         return
     persons = {doc["person"]["id"] for doc in store.documents("Duty", duty_ids, session=session).values()}
     for part in chunks(duty_ids):
-        persons.update(session.execute(select(Duty.person_id).where(Duty.id.in_(part))).scalars())
+        duties = among(Duty.id, part, session=session)
+        persons.update(session.execute(select(Duty.person_id).where(duties)).scalars())
     groups = _staffed_ready_groups(sorted(persons), session=session)
     counts = Publisher(session=session).refresh(group_ids=groups, duty_ids=duty_ids, pupils=False)
     _report("register change to duties", counts)
@@ -89,7 +91,8 @@ def organisations_changed(organisation_ids: list[str], *, session: Session) -> N
         groups.update(
             session.execute(
                 select(TestGroup.id).where(
-                    TestGroup.school_unit_id.in_(part), TestGroup.status == GroupStatus.READY
+                    among(TestGroup.school_unit_id, part, session=session),
+                    TestGroup.status == GroupStatus.READY,
                 )
             ).scalars()
         )

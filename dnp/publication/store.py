@@ -6,16 +6,15 @@ import json
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import ARRAY
 from sqlalchemy import and_
-from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import delete
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlmodel import Session
 
+from dnp.common.sql import among  # noqa: F401 - the publisher's id lists use it as store.among
+from dnp.common.sql import insert_rows
 from dnp.publication import render
 from dnp.publication.models import Change
 from dnp.publication.models import DeletedEntity
@@ -32,18 +31,6 @@ ANALYZE_FROM = 2000
 PUBLISHED = PublishedEntity.__table__
 DELETED = DeletedEntity.__table__
 OUTBOX = Outbox.__table__
-
-
-def among(column, values, *, session: Session):
-    """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of one per value.
-
-    A list of a few hundred ids as separate parameters makes a new statement text for every length,
-    which SQLAlchemy renders and psycopg parses anew each time: more CPU than running the query.
-    """
-    values = list(values)
-    if session.connection().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 def _parts(ids: list[str]):
@@ -109,7 +96,7 @@ class Writer:
                 document = render.with_meta(text, existing[entity_id][1], self.now)
                 updates.append({**row, "_id": entity_id, "document": document})
         if inserts:
-            connection.execute(insert(PUBLISHED), inserts)
+            insert_rows(PUBLISHED, inserts, session=self.session)
             self._keep_statistics_fresh(len(inserts))
             # Back in the snapshot: an old deletion must not make the client remove it again.
             for part in _parts([row["id"] for row in inserts]):
@@ -138,21 +125,21 @@ class Writer:
                     PUBLISHED.c.resource == resource, among(PUBLISHED.c.id, part, session=self.session)
                 )
             )
-        if deletes:
-            connection.execute(
-                insert(DELETED),
-                [{"resource": resource, "entity_id": i, "deleted_at": self.now} for i in deletes],
-            )
+        insert_rows(
+            DELETED,
+            [{"resource": resource, "entity_id": i, "deleted_at": self.now} for i in deletes],
+            session=self.session,
+        )
         changes = [(row["id"], Change.CREATED) for row in inserts]
         changes += [(row["_id"], Change.MODIFIED) for row in updates] + [(i, Change.DELETED) for i in deletes]
-        if changes:
-            connection.execute(
-                insert(OUTBOX),
-                [
-                    {"resource": resource, "entity_id": i, "change": change, "created_at": self.now}
-                    for i, change in changes
-                ],
-            )
+        insert_rows(
+            OUTBOX,
+            [
+                {"resource": resource, "entity_id": i, "change": change, "created_at": self.now}
+                for i, change in changes
+            ],
+            session=self.session,
+        )
         for _, change in changes:
             self.counts[f"{resource}.{change}"] += 1
 

@@ -7,6 +7,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dnp.common.sql import among
 from dnp.register.models import Duty
 from dnp.register.models import Organisation
 from dnp.register.models import Person
@@ -67,7 +68,7 @@ class ReferenceChecker:
         values = sorted(ids)
         for start in range(0, len(values), CHUNK):
             part = values[start : start + CHUNK]
-            query = select(stored, table.c.id).where(stored.in_(part))
+            query = select(stored, table.c.id).where(among(stored, part, session=self.session))
             found.update(self.session.connection().execute(query).all())
         return found
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import delete
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
@@ -18,6 +17,8 @@ from sqlmodel import Session
 from dnp.audit import trail
 from dnp.common.request_input import BadText
 from dnp.common.request_input import is_storable
+from dnp.common.sql import among
+from dnp.common.sql import insert_rows
 from dnp.groups.sync import after_register_change
 from dnp.register import schemas
 from dnp.register.checks import KIND_SWEDISH
@@ -148,11 +149,9 @@ class RegisterIngest:
         rows = [rows_for(kind, item) for _, item in valid]
         existing: dict[str, str] = {}
         for part in chunks([row["id"] for row, _ in rows]):
-            existing.update(
-                self.session.connection()
-                .execute(select(table.c.id, table.c.source_hash).where(table.c.id.in_(part)))
-                .all()
-            )
+            wanted = among(table.c.id, part, session=self.session)
+            query = select(table.c.id, table.c.source_hash).where(wanted)
+            existing.update(self.session.connection().execute(query).all())
         if self.mode == "create" and existing:
             # Committed by a parallel request since the check (a SIS retrying): POST still only creates,
             # so this request is the conflict, not an "unchanged" success.
@@ -168,16 +167,16 @@ class RegisterIngest:
             if row["id"] in existing and existing[row["id"]] != row["source_hash"]
         ]
         connection = self.session.connection()
-        if inserts:
-            connection.execute(
-                insert(table), [{**row, "created": now, "modified": now} for row, _ in inserts]
-            )
+        created = [{**row, "created": now, "modified": now} for row, _ in inserts]
+        insert_rows(table, created, session=self.session)
         if updates:
             update_ids = [row["id"] for row, _ in updates]
             if kind == "persons":
                 # Null EPPNs first so two persons may swap EPPNs within one request.
                 for part in chunks(update_ids):
-                    connection.execute(update(table).where(table.c.id.in_(part)).values(eppn=None))
+                    connection.execute(
+                        update(table).where(among(table.c.id, part, session=self.session)).values(eppn=None)
+                    )
             columns = [name for name in updates[0][0] if name != "id"]
             statement = (
                 update(table)
@@ -188,10 +187,11 @@ class RegisterIngest:
         if kind in CHILD_TABLES:
             child_table, parent_column = CHILD_TABLES[kind]
             for part in chunks([row["id"] for row, _ in updates]):
-                connection.execute(delete(child_table).where(child_table.c[parent_column].in_(part)))
+                connection.execute(
+                    delete(child_table).where(among(child_table.c[parent_column], part, session=self.session))
+                )
             children = [child for _, kids in inserts + updates for child in kids]
-            if children:
-                connection.execute(insert(child_table), children)
+            insert_rows(child_table, children, session=self.session)
         self.summary.created[kind] += len(inserts)
         self.summary.updated[kind] += len(updates)
         self.summary.unchanged[kind] += len(rows) - len(inserts) - len(updates)
