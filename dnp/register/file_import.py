@@ -11,8 +11,11 @@ from typing import BinaryIO
 import ijson
 from sqlmodel import Session
 
+from dnp.common.background import ahead
 from dnp.groups.sync import after_register_change
 from dnp.register.ingest import RegisterIngest
+from dnp.register.items import PreparedItem
+from dnp.register.items import prepare_batch
 from dnp.register.results import KINDS
 from dnp.register.results import IngestRejected
 from dnp.register.results import IngestSummary
@@ -42,6 +45,25 @@ def top_level_keys(stream: BinaryIO) -> list[str]:
     return keys
 
 
+class _BadJson(Exception):
+    def __init__(self, kind: str, offset: int, error: ijson.JSONError):
+        super().__init__(str(error))
+        self.kind, self.offset, self.error = kind, offset, error
+
+
+def _prepared_batches(stream: BinaryIO, kinds: list[str]) -> Iterator[tuple[str, list[PreparedItem], int]]:
+    """(kind, its next batch checked item by item, position in the file), in the order of ``kinds``."""
+    for kind in kinds:
+        stream.seek(0)
+        offset = 0
+        try:
+            for batch in batched(ijson.items(stream, f"{kind}.item", use_float=True), BATCH):
+                yield kind, prepare_batch(kind, batch, offset), stream.tell()
+                offset += len(batch)
+        except ijson.JSONError as exc:
+            raise _BadJson(kind, offset, exc) from exc
+
+
 def import_stream(
     stream: BinaryIO, actor: str, progress: Progress | None = None, *, session: Session
 ) -> IngestSummary:
@@ -49,6 +71,8 @@ def import_stream(
 
     Memory stays bounded: items are parsed and written ``BATCH`` at a time; only ids, EPPNs
     and school unit codes seen so far are remembered, for duplicate and reference checks.
+    A background thread parses and checks the next batch while this one is written: the
+    database's work then overlaps ours (both halves take about as long).
     """
     try:
         keys = top_level_keys(stream)
@@ -59,21 +83,15 @@ def import_stream(
         message = f"filen ska vara ett objekt med nycklarna {', '.join(KINDS)}; okända: {unknown}"
         raise IngestRejected([Problem("file", None, None, "", message)], 1)
     ingest = RegisterIngest(actor, "upsert", session=session)
-    for kind in KINDS:
-        if kind not in keys:
-            continue
-        stream.seek(0)
-        offset = 0
-        try:
-            for batch in batched(ijson.items(stream, f"{kind}.item", use_float=True), BATCH):
-                ingest.add_batch(kind, batch, offset)
-                offset += len(batch)
-                if progress:
-                    progress(kind, stream.tell())
-        except ijson.JSONError as exc:
-            raise IngestRejected(
-                [Problem(kind, offset, None, "", f"felaktig JSON: {exc}")], ingest.problem_count + 1
-            ) from exc
+    try:
+        for kind, prepared, position in ahead(_prepared_batches(stream, [k for k in KINDS if k in keys])):
+            ingest.add_prepared(kind, prepared)
+            if progress:
+                progress(kind, position)
+    except _BadJson as bad:
+        raise IngestRejected(
+            [Problem(bad.kind, bad.offset, None, "", f"felaktig JSON: {bad.error}")], ingest.problem_count + 1
+        ) from bad.error
     summary = ingest.finish()
     after_register_change(summary.changed_ids, session=session)
     return summary

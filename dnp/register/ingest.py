@@ -20,13 +20,13 @@ from dnp.common.request_input import is_storable
 from dnp.common.sql import among
 from dnp.common.sql import insert_rows
 from dnp.groups.sync import after_register_change
-from dnp.register import schemas
 from dnp.register.checks import KIND_SWEDISH
 from dnp.register.checks import ReferenceChecker
+from dnp.register.items import PreparedItem
+from dnp.register.items import prepare_batch
 from dnp.register.models import Duty
 from dnp.register.models import Enrolment
 from dnp.register.models import Organisation
-from dnp.register.models import OrganisationType
 from dnp.register.models import Person
 from dnp.register.models import RegisterGroup
 from dnp.register.models import RegisterGroupMembership
@@ -34,9 +34,6 @@ from dnp.register.results import ENTITY_NAMES
 from dnp.register.results import IngestRejected
 from dnp.register.results import IngestSummary
 from dnp.register.results import Problem
-from dnp.register.rows import rows_for
-from dnp.register.rules import ITEM_RULES
-from dnp.register.rules import text_problems
 from dnp.types import utcnow
 
 MAIN_TABLES: dict[str, Table] = {
@@ -97,40 +94,26 @@ class RegisterIngest:
 
     def add_batch(self, kind: str, items: list, offset: int = 0) -> None:
         """Validate ``items`` of ``kind`` (``offset`` = index of the first) and write them if all is well."""
-        valid: list[tuple[int, dict]] = []
-        for position, item in enumerate(items):
-            index = offset + position
-            item_problems = self._item_problems(kind, item)
-            item_id = item.get("id") if isinstance(item, dict) else None
-            for path, message in item_problems:
-                self._problem(kind, index, item_id if isinstance(item_id, str) else None, path, message)
-            if not item_problems:
-                valid.append((index, item))
+        self.add_prepared(kind, prepare_batch(kind, items, offset))
+
+    def add_prepared(self, kind: str, prepared: list[PreparedItem]) -> None:
+        """Record the problems of items already checked one by one, check them together and against the
+        register, and write them if all is well."""
+        valid: list[PreparedItem] = []
+        for entry in prepared:
+            item_id = entry.item.get("id") if isinstance(entry.item, dict) else None
+            for path, message in entry.problems:
+                self._problem(kind, entry.index, item_id if isinstance(item_id, str) else None, path, message)
+            if not entry.problems:
+                valid.append(entry)
             elif isinstance(item_id, str):
                 # Known to the input: later references to it are not also reported as dangling.
                 self.references.seen[kind].add(item_id)
-        for args, conflict in self.references.check(kind, valid, self.mode):
+        checked = [(entry.index, entry.item) for entry in valid]
+        for args, conflict in self.references.check(kind, checked, self.mode):
             self._problem(kind, *args, conflict=conflict)
         if self.problem_count == 0:
             self._write(kind, valid)
-
-    @staticmethod
-    def _item_problems(kind: str, item: object) -> list[tuple[str, str]]:
-        if not isinstance(item, dict):
-            return [("", "fel typ: varje element ska vara ett objekt")]
-        if schemas.is_valid(kind, item):
-            problems = []
-        else:
-            problems = schemas.schema_problems(schemas.item_validator(kind), item)
-            if kind == "organisations" and item.get("organisationType") == OrganisationType.HUVUDMAN:
-                # Our extension: a huvudman has an organisation number, not a school unit code.
-                problems = [p for p in problems if "'schoolUnitCode'" not in p[1]]
-        problems += text_problems(item)
-        # Our rules run even when the schema failed, so one answer lists every problem; a rule
-        # finding at a field the schema or text check already faulted would only repeat it.
-        covered = schemas.covered_paths(problems)
-        problems += [problem for problem in ITEM_RULES[kind](item) if not _is_covered(problem[0], covered)]
-        return problems
 
     def finish(self) -> IngestSummary:
         """Raise ``IngestRejected`` if anything was wrong, else return the summary."""
@@ -138,7 +121,7 @@ class RegisterIngest:
             raise IngestRejected(self.problems, self.problem_count)
         return self.summary
 
-    def _write(self, kind: str, valid: list[tuple[int, dict]]) -> None:
+    def _write(self, kind: str, valid: list[PreparedItem]) -> None:
         if not valid:
             return
         table = MAIN_TABLES[kind]
@@ -146,7 +129,7 @@ class RegisterIngest:
         # Written in the order sent: an item may refer to an earlier one of its kind (a school unit to its
         # huvudman). Two requests locking the same rows in different orders may deadlock; that is a race
         # like any other and the request is run again (is_write_race).
-        rows = [rows_for(kind, item) for _, item in valid]
+        rows = [entry.rows for entry in valid]
         existing: dict[str, str] = {}
         for part in chunks([row["id"] for row, _ in rows]):
             wanted = among(table.c.id, part, session=self.session)
@@ -156,9 +139,9 @@ class RegisterIngest:
             # Committed by a parallel request since the check (a SIS retrying): POST still only creates,
             # so this request is the conflict, not an "unchanged" success.
             message = f"{KIND_SWEDISH[kind]} finns redan (POST skapar bara nya; använd PUT)"
-            for index, item in valid:
-                if item["id"] in existing:
-                    self._problem(kind, index, item["id"], "id", message, conflict=True)
+            for entry in valid:
+                if entry.item["id"] in existing:
+                    self._problem(kind, entry.index, entry.item["id"], "id", message, conflict=True)
             return
         inserts = [(row, children) for row, children in rows if row["id"] not in existing]
         updates = [
@@ -201,15 +184,6 @@ class RegisterIngest:
         updated_ids = [row["id"] for row, _ in updates]
         trail.record_many(self.actor, "register.created", entity, created_ids, now, session=self.session)
         trail.record_many(self.actor, "register.updated", entity, updated_ids, now, session=self.session)
-
-
-def _is_covered(path: str, covered: set[str]) -> bool:
-    while True:
-        if path in covered:
-            return True
-        if "." not in path:
-            return False
-        path = path.rsplit(".", 1)[0]
 
 
 def ingest_items(kind: str, items: list, actor: str, mode: str, *, session: Session) -> IngestSummary:
