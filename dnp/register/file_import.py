@@ -22,6 +22,9 @@ from dnp.register.results import IngestSummary
 from dnp.register.results import Problem
 
 BATCH = 1000
+# A register group carries its memberships (a whole year: hundreds), so fewer make a batch: with a
+# batch being written and two more prepared ahead, memory stays near that of the person batches.
+BATCH_OF = {"groups": 200}
 
 Progress = Callable[[str, int], None]
 
@@ -57,7 +60,8 @@ def _prepared_batches(stream: BinaryIO, kinds: list[str]) -> Iterator[tuple[str,
         stream.seek(0)
         offset = 0
         try:
-            for batch in batched(ijson.items(stream, f"{kind}.item", use_float=True), BATCH):
+            items = ijson.items(stream, f"{kind}.item", use_float=True)
+            for batch in batched(items, BATCH_OF.get(kind, BATCH)):
                 yield kind, prepare_batch(kind, batch, offset), stream.tell()
                 offset += len(batch)
         except ijson.JSONError as exc:
@@ -69,7 +73,7 @@ def import_stream(
 ) -> IngestSummary:
     """Upsert every item of the file, all or nothing, in the order organisations → groups.
 
-    Memory stays bounded: items are parsed and written ``BATCH`` at a time; only ids, EPPNs
+    Memory stays bounded: items are parsed and written a batch at a time; only ids, EPPNs
     and school unit codes seen so far are remembered, for duplicate and reference checks.
     A background thread parses and checks the next batch while this one is written: the
     database's work then overlaps ours (both halves take about as long).
