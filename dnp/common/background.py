@@ -4,12 +4,17 @@ next batch while the database writes the last one)."""
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterable
 from collections.abc import Iterator
 
 _DONE = object()
 _POLL = 0.1  # seconds: how often a blocked producer looks whether the consumer has gone
+# While the producer computes, the consumer gets the GIL back after each database round trip only when
+# the producer is made to let go: after 5 ms by default, which for thousands of round trips cost more than
+# the overlap gained. 0.5 ms keeps both busy.
+SWITCH_INTERVAL = 0.0005
 
 
 class _Failed:
@@ -47,6 +52,8 @@ def ahead(items: Iterable, depth: int = 2) -> Iterator:
         put(_DONE)
 
     thread = threading.Thread(target=produce, name="dnp-ahead", daemon=True)
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, SWITCH_INTERVAL))  # process-wide: restored when done
     thread.start()
     try:
         while True:
@@ -59,3 +66,4 @@ def ahead(items: Iterable, depth: int = 2) -> Iterator:
     finally:
         stopped.set()
         thread.join()
+        sys.setswitchinterval(previous)

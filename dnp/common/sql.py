@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from collections.abc import Sequence
 from operator import itemgetter
 
 from sqlalchemy import ARRAY
+from sqlalchemy import JSON
 from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import any_
@@ -85,6 +87,16 @@ def insert_rows(table: Table, rows: Sequence[dict], *, session: Session) -> None
         raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
+def _processor(column, dialect):
+    """How a value of ``column`` goes to the driver; JSON as text for a COPY (the server parses it)."""
+    if dialect.name == "postgresql" and isinstance(column.type.dialect_impl(dialect), JSON):
+        # psycopg's JSON adapter costs ~8 µs a value; the text is what SQLAlchemy's serializer makes.
+        serialize = dialect._json_serializer or json.dumps
+        null = serialize(None)
+        return lambda value: null if value is None else serialize(value)
+    return column.type._cached_bind_processor(dialect)
+
+
 def _driver_values(connection: Connection, table: Table, rows: Sequence[dict]) -> tuple[list, Iterable[list]]:
     """The columns to write and, lazily, each row's values as the driver takes them."""
     dialect = connection.dialect
@@ -103,7 +115,7 @@ def _driver_values(connection: Connection, table: Table, rows: Sequence[dict]) -
     converted = [
         (position, process)
         for position, column in enumerate(columns)
-        if (process := column.type._cached_bind_processor(dialect)) is not None
+        if (process := _processor(column, dialect)) is not None
     ]
     keys = [column.name for column in columns]
     pick = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
 
+from dnp.common.background import SWITCH_INTERVAL
 from dnp.common.background import ahead
 
 
@@ -62,3 +64,14 @@ def test_a_consumer_that_stops_stops_the_producer():
     threading.Event().wait(0.3)
     assert len(produced) == count <= 9
     assert not any(thread.name == "dnp-ahead" and thread.is_alive() for thread in threading.enumerate())
+
+
+def test_the_thread_switch_interval_is_shortened_while_running_and_restored_after():
+    before = sys.getswitchinterval()
+    seen = [sys.getswitchinterval() for _ in ahead(range(3))]
+    assert seen == [min(before, SWITCH_INTERVAL)] * 3
+    assert sys.getswitchinterval() == before
+    with pytest.raises(ValueError):
+        for _ in ahead(iter([1, "x"])):
+            int("x")
+    assert sys.getswitchinterval() == before
