@@ -77,7 +77,7 @@ class Person(SQLModel, table=True):
     middle_name: str | None = None
     family_name: str
     eppn: str | None = Field(default=None, unique=True)
-    civic_no: str = Field(max_length=20, index=True)
+    civic_no: str = Field(max_length=20)  # never looked up by: no index (a large import writes less)
     civic_nationality: str | None = Field(default=None, max_length=10)
     security_marking: str = Field(default="Ingen", max_length=30)
     alias_given_name: str | None = None
