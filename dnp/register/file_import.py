@@ -12,6 +12,7 @@ import ijson
 from sqlmodel import Session
 
 from dnp.common.background import ahead
+from dnp.common.sql import bulk_cache
 from dnp.groups.sync import after_register_change
 from dnp.register.ingest import RegisterIngest
 from dnp.register.items import PreparedItem
@@ -87,15 +88,15 @@ def import_stream(
         message = f"filen ska vara ett objekt med nycklarna {', '.join(KINDS)}; okända: {unknown}"
         raise IngestRejected([Problem("file", None, None, "", message)], 1)
     ingest = RegisterIngest(actor, "upsert", session=session)
-    try:
-        for kind, prepared, position in ahead(_prepared_batches(stream, [k for k in KINDS if k in keys])):
-            ingest.add_prepared(kind, prepared)
-            if progress:
-                progress(kind, position)
-    except _BadJson as bad:
-        raise IngestRejected(
-            [Problem(bad.kind, bad.offset, None, "", f"felaktig JSON: {bad.error}")], ingest.problem_count + 1
-        ) from bad.error
-    summary = ingest.finish()
-    after_register_change(summary.changed_ids, session=session)
+    with bulk_cache(session=session):
+        try:
+            for kind, prepared, position in ahead(_prepared_batches(stream, [k for k in KINDS if k in keys])):
+                ingest.add_prepared(kind, prepared)
+                if progress:
+                    progress(kind, position)
+        except _BadJson as bad:
+            problem = Problem(bad.kind, bad.offset, None, "", f"felaktig JSON: {bad.error}")
+            raise IngestRejected([problem], ingest.problem_count + 1) from bad.error
+        summary = ingest.finish()
+        after_register_change(summary.changed_ids, session=session)
     return summary

@@ -15,8 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from dnp.audit.models import AuditEvent
+from dnp.common.sql import BULK_CACHE_KIB
 from dnp.common.sql import DIRECT_FROM
 from dnp.common.sql import among
+from dnp.common.sql import bulk_cache
 from dnp.common.sql import insert_rows
 from dnp.register.ingest import is_write_race
 from dnp.register.models import Enrolment
@@ -121,3 +123,15 @@ def test_among_finds_every_listed_value(db):
     listed = among(AUDIT.c.entity_id, wanted, session=db)
     found = db.exec(select(AUDIT.c.entity_id).where(AUDIT.c.actor == "among", listed)).scalars().all()
     assert sorted(found) == sorted(wanted[:-1])
+
+
+def test_a_bulk_write_has_a_larger_sqlite_cache_and_gives_it_back(db):
+    connection = db.connection()
+    if connection.dialect.name != "sqlite":
+        with bulk_cache(session=db):  # nothing to change on PostgreSQL: only that it runs
+            assert db.exec(select(AUDIT.c.id).limit(1)).all() == []
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    with bulk_cache(session=db):
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -BULK_CACHE_KIB
+    assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
