@@ -11,6 +11,7 @@ server's work shows in the wall time only.
     .venv/bin/python bench/import_large.py            # SQLite, then PostgreSQL
     .venv/bin/python bench/import_large.py --postgres # PostgreSQL only
     .venv/bin/python bench/import_large.py --sqlite   # SQLite only
+    .venv/bin/python bench/import_large.py --phases   # first the parts that need no database
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL only")
     parser.add_argument("--sqlite", "--skip-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--phases", action="store_true", help="first time the work without a database, one part at a time"
+    )
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = OUT / f"large-seed{options.seed}.json"
@@ -79,6 +83,8 @@ def main() -> None:
         backends = [b for b in backends if (b[0] == "postgresql") == options.postgres]
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    if options.phases:
+        _phases(data)
     for name, make in backends:
         with tempfile.TemporaryDirectory() as tmp:
             url = make() if make else f"sqlite:///{tmp}/bench.sqlite3"
@@ -98,6 +104,42 @@ def main() -> None:
                 f"{name:10} second import: unchanged, {wall:6.1f} s wall, "
                 f"{cpu:6.1f} s CPU, peak RSS {rss:5.0f} MB; {_per_100k(wall, persons)}"
             )
+
+
+def _phases(data: Path) -> None:
+    """CPU of the parts that need no database, each alone in this process (the import overlaps them with
+    the database's work in a background thread): reading the top-level keys, parsing every kind, and
+    checking and shaping every item (schema, text, rules, rows and their hashes)."""
+    import ijson
+
+    from dnp.register.file_import import BATCH
+    from dnp.register.file_import import BATCH_OF
+    from dnp.register.file_import import batched
+    from dnp.register.file_import import top_level_keys
+    from dnp.register.items import prepare_batch
+    from dnp.register.results import KINDS
+
+    with open(data, "rb") as stream:
+        started = time.process_time()
+        top_level_keys(stream)
+        keys = time.process_time() - started
+        parse = prepare = 0.0
+        for kind in KINDS:
+            stream.seek(0)
+            batches = batched(ijson.items(stream, f"{kind}.item", use_float=True), BATCH_OF.get(kind, BATCH))
+            while True:
+                started = time.process_time()
+                batch = next(batches, None)
+                parse += time.process_time() - started
+                if batch is None:
+                    break
+                started = time.process_time()
+                prepare_batch(kind, batch)
+                prepare += time.process_time() - started
+    print(
+        f"without a database: top-level keys {keys:4.1f} s CPU, parsing {parse:4.1f} s, "
+        f"checking and shaping the items {prepare:4.1f} s"
+    )
 
 
 GOAL_PER_100K = 30.0  # seconds of wall time per 100,000 persons (issue 15)
