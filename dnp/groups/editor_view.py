@@ -99,11 +99,12 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     pupils, staff = [], []
     for member, person, enrolment, duty in members:
         own = per_person.get(person.id, [])
+        eppn = shown_eppn(person)
         row = MemberRow(
             person_id=person.id,
             label=person_label(person),
-            eppn=shown_eppn(person),
-            eppn_hidden=bool(person.eppn) and shown_eppn(person) is None,
+            eppn=eppn,
+            eppn_hidden=bool(person.eppn) and eppn is None,
             protected=person.security_marking != "Ingen",
             origin=member.origin,
             class_name=classes.get(person.id, ""),
