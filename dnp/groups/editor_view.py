@@ -81,9 +81,12 @@ def pupils_by_class(pupils: list[MemberRow]) -> list[ClassRows]:
 
 def editor_context(group: TestGroup, *, session: Session) -> dict:
     """Group, test, unit, members with their problems, validation and sources."""
-    occasion = session.get(TestOccasion, group.occasion_id)
-    activity = session.get(TestActivity, occasion.activity_id)
-    unit = session.get(Organisation, group.school_unit_id)
+    occasion, activity, unit = session.exec(  # one round trip instead of three
+        select(TestOccasion, TestActivity, Organisation)
+        .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
+        .join(Organisation, Organisation.id == group.school_unit_id)
+        .where(TestOccasion.id == group.occasion_id)
+    ).one()
     checked = take_checked(group.id, session=session)  # what the change just made found, if any
     if checked is not None:
         members, issues = checked

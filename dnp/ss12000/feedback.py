@@ -164,7 +164,8 @@ def publication_status(group_ids: Iterable[str], *, session: Session) -> dict[st
             )
         ).all()
     )
-    fetched = last_fetch("/groups", session=session)
+    # Only a published group can have been fetched since: with none, Skolverket's fetches need not be read.
+    fetched = last_fetch("/groups", session=session) if published else None
     status = {}
     for group_id in ids:
         modified = published.get(group_id)
