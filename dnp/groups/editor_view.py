@@ -93,7 +93,8 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     else:
         loaded = members_by_group([group], session=session)
         members = loaded.get(group.id, [])
-        issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
+        facts = facts_for_groups([group], loaded, {occasion.id: activity}, session=session)
+        issues = validate_group(facts[group.id])
     per_person: dict[str, list] = defaultdict(list)
     for issue in issues:
         if issue.person_id:

@@ -188,17 +188,25 @@ def members_by_group(groups: list[TestGroup], *, session: Session) -> dict[str, 
 
 
 def facts_for_groups(
-    groups: list[TestGroup], members: dict[str, list[tuple]] | None = None, *, session: Session
+    groups: list[TestGroup],
+    members: dict[str, list[tuple]] | None = None,
+    activities: dict[str, TestActivity] | None = None,
+    *,
+    session: Session,
 ) -> dict[str, GroupFacts]:
-    """Validation input for many groups with a handful of queries (``members`` if already loaded)."""
-    activities = {
-        occasion_id: activity
-        for occasion_id, activity in session.exec(
-            select(TestOccasion.id, TestActivity)
-            .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
-            .where(TestOccasion.id.in_({g.occasion_id for g in groups}))
-        ).all()
-    }
+    """Validation input for many groups with a handful of queries.
+
+    ``members`` and ``activities`` (each group's test, by occasion id) if the caller has them already.
+    """
+    if activities is None:
+        activities = {
+            occasion_id: activity
+            for occasion_id, activity in session.exec(
+                select(TestOccasion.id, TestActivity)
+                .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
+                .where(TestOccasion.id.in_({g.occasion_id for g in groups}))
+            ).all()
+        }
     members = members_by_group(groups, session=session) if members is None else members
     facts = {}
     for group in groups:
