@@ -8,6 +8,11 @@ Then the editor's round trips as the browser sends them (HTMX POST with the CSRF
 re-rendered editor): adding and removing a member of staff and a pupil, marking ready and withdrawing, on a
 draft of one class and on a draft of the whole year 9 (its broken pupils taken out so it can be marked ready).
 
+On PostgreSQL the statistics are refreshed (ANALYZE) once the groups exist, as autovacuum would have done
+by then in production: the import ANALYZEs before the groups are created, and a planner that believes the
+test group tables empty picks plans no running server would. The round trips run ``--rounds`` times (20)
+after two warm-up rounds, so their p95 is not simply the slowest of a handful.
+
 Each row shows the goal (issue 15: p95 < 100 ms server time) and whether it is met, the CPU time of the
 request beside the wall-clock time (on a busy machine the wall clock also counts waiting for a CPU), and
 the peak Python allocation of one request (tracemalloc, bounded memory per request).
@@ -15,7 +20,7 @@ PostgreSQL: the database ``dnp_bench_pages`` on the server of DNP_TEST_POSTGRES_
 127.0.0.1:5432, user postgres, trust auth), created and imported on first use and kept for the next
 run (``--fresh`` starts over). SQLite: bench/out/pages-large.sqlite3.
 
-    .venv/bin/python bench/pages.py [--postgres] [--requests 50] [--fresh] [--profile LABEL]
+    .venv/bin/python bench/pages.py [--postgres] [--requests 50] [--rounds 20] [--fresh] [--profile LABEL]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from dnp import create_app  # noqa: E402
 from dnp.auth import roles as access  # noqa: E402
 from dnp.auth import sessions  # noqa: E402
 from dnp.auth.models import LoginMethod  # noqa: E402
+from dnp.db import refresh_statistics  # noqa: E402
 from dnp.demo.generator import DemoMunicipality  # noqa: E402
 from dnp.demo.users import CENTRAL_ADMIN  # noqa: E402
 from dnp.groups import changes  # noqa: E402
@@ -238,6 +244,7 @@ def main() -> None:
         "--postgres", action="store_true", help="PostgreSQL (127.0.0.1:5432) instead of SQLite"
     )
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=20, help="timed rounds of the HTMX round trips")
     parser.add_argument("--fresh", action="store_true", help="re-create and re-import the database")
     parser.add_argument(
         "--profile", help="cProfile one row (its label, e.g. 'unit overview') and print the top"
@@ -268,6 +275,9 @@ def main() -> None:
         ).all()
         session_id = sessions.start_session(CENTRAL_ADMIN, LoginMethod.DEV, session=session)
         session.commit()
+    round_trip_groups = _round_trip_ids(app, unit_id)
+    if options.postgres:  # as autovacuum would have by now (the import analysed before the groups existed)
+        refresh_statistics(app.extensions["dnp.engine"])
     gc.collect()
     gc.freeze()  # as app.py does in each web worker
     client = app.test_client()
@@ -312,7 +322,7 @@ def main() -> None:
             pstats.Stats(profile).sort_stats("tottime").print_stats(25)
         peak = _peak_mb(lambda path=path, headers=headers: client.get(path, headers=headers))
         print(_row(label, times, cpu, peak), flush=True)
-    _round_trips(client, options, _round_trip_ids(app, unit_id), unit_id, two_classes)
+    _round_trips(client, options, round_trip_groups, unit_id, two_classes)
 
 
 def _save(profile: cProfile.Profile, options) -> None:
@@ -331,7 +341,7 @@ def _round_trips(client, options, groups: dict[str, dict[str, str]], unit_id: st
     page = client.get(f"/provgrupper/{groups['class']['id']}").get_data(as_text=True)
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
     headers = {"HX-Request": "true", "X-CSRFToken": token}
-    rounds = max(5, options.requests // 5)
+    rounds = options.rounds
     print(f"\nHTMX round trips (POST, answered with the editor), {rounds} rounds each after 2 warm-up rounds")
     print(HEADER)
     preview = (

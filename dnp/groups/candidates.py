@@ -6,9 +6,9 @@ Used by the new-group form, the editor's searches and the class-following sync.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import func
-from sqlalchemy.orm import Bundle
 from sqlmodel import Session
 from sqlmodel import select
 
@@ -66,9 +66,16 @@ def unit_activities(unit: Organisation, *, session: Session) -> list[TestActivit
     return [a for a in activities if fits_unit(a, unit)]
 
 
+class UnitClass(NamedTuple):
+    """A class or teaching group at the unit, as the editor's and the new-group form's lists show it."""
+
+    id: str
+    display_name: str
+    group_type: str
+
+
 def unit_classes(unit_id: str, *, session: Session) -> list[tuple]:
     """Classes first, then teaching groups (id, display_name, group_type), with member counts."""
-    group = Bundle("group", RegisterGroup.id, RegisterGroup.display_name, RegisterGroup.group_type)
     # Counted per group through the primary key; a join makes PostgreSQL scan every membership.
     members = (
         select(func.count())
@@ -76,8 +83,14 @@ def unit_classes(unit_id: str, *, session: Session) -> list[tuple]:
         .correlate(RegisterGroup)
         .scalar_subquery()
     )
-    rows = session.exec(select(group, members).where(RegisterGroup.school_unit_id == unit_id)).all()
-    return sorted(rows, key=lambda row: (row[0].group_type != "Klass", natural_order(row[0].display_name)))
+    session.flush()  # plain rows (Core): the ORM's per-row work cost more than the query; no autoflush
+    rows = session.connection().execute(
+        select(RegisterGroup.id, RegisterGroup.display_name, RegisterGroup.group_type, members).where(
+            RegisterGroup.school_unit_id == unit_id
+        )
+    )
+    found = [(UnitClass(group_id, name, group_type), count) for group_id, name, group_type, count in rows]
+    return sorted(found, key=lambda row: (row[0].group_type != "Klass", natural_order(row[0].display_name)))
 
 
 def natural_order(name: str) -> tuple:

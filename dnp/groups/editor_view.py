@@ -81,16 +81,20 @@ def pupils_by_class(pupils: list[MemberRow]) -> list[ClassRows]:
 
 def editor_context(group: TestGroup, *, session: Session) -> dict:
     """Group, test, unit, members with their problems, validation and sources."""
-    occasion = session.get(TestOccasion, group.occasion_id)
-    activity = session.get(TestActivity, occasion.activity_id)
-    unit = session.get(Organisation, group.school_unit_id)
+    occasion, activity, unit = session.exec(  # one round trip instead of three
+        select(TestOccasion, TestActivity, Organisation)
+        .join(TestActivity, TestActivity.id == TestOccasion.activity_id)
+        .join(Organisation, Organisation.id == group.school_unit_id)
+        .where(TestOccasion.id == group.occasion_id)
+    ).one()
     checked = take_checked(group.id, session=session)  # what the change just made found, if any
     if checked is not None:
         members, issues = checked
     else:
         loaded = members_by_group([group], session=session)
         members = loaded.get(group.id, [])
-        issues = validate_group(facts_for_groups([group], loaded, session=session)[group.id])
+        facts = facts_for_groups([group], loaded, {occasion.id: activity}, session=session)
+        issues = validate_group(facts[group.id])
     per_person: dict[str, list] = defaultdict(list)
     for issue in issues:
         if issue.person_id:
@@ -99,11 +103,12 @@ def editor_context(group: TestGroup, *, session: Session) -> dict:
     pupils, staff = [], []
     for member, person, enrolment, duty in members:
         own = per_person.get(person.id, [])
+        eppn = shown_eppn(person)
         row = MemberRow(
             person_id=person.id,
             label=person_label(person),
-            eppn=shown_eppn(person),
-            eppn_hidden=bool(person.eppn) and shown_eppn(person) is None,
+            eppn=eppn,
+            eppn_hidden=bool(person.eppn) and eppn is None,
             protected=person.security_marking != "Ingen",
             origin=member.origin,
             class_name=classes.get(person.id, ""),

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from typing import NamedTuple
 
+from sqlalchemy import and_
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -27,11 +27,17 @@ from dnp.groups.models import TestOccasion
 from dnp.publication import render
 from dnp.publication import store
 from dnp.publication.models import Resource
+from dnp.publication.rows import DUTY
+from dnp.publication.rows import DUTY_COLUMNS
+from dnp.publication.rows import ENROLMENT
+from dnp.publication.rows import ENROLMENT_JOINED
+from dnp.publication.rows import ORGANISATION
+from dnp.publication.rows import PERSON
+from dnp.publication.rows import PERSON_COLUMNS
+from dnp.publication.rows import UNIT_COLUMNS
+from dnp.publication.rows import Enrolled
+from dnp.publication.rows import Unit
 from dnp.publication.settings import protected_mode
-from dnp.register.models import Duty
-from dnp.register.models import Enrolment
-from dnp.register.models import Organisation
-from dnp.register.models import Person
 from dnp.register.models import organisation_ref
 from dnp.types import utcnow
 
@@ -48,39 +54,6 @@ def chunks(values, size: int = CHUNK):
 def activity_id_for(group_id: str) -> str:
     """The published Activity id of a test group (the same as ``TestGroup.activity_id``)."""
     return str(uuid.uuid5(ACTIVITY_NAMESPACE, group_id))
-
-
-# Only the columns the documents are made of, as plain rows: a whole year's 225 persons as ORM
-# objects (identity map, instrumentation) cost more than rendering and comparing their documents.
-PERSON = Person.__table__
-ENROLMENT = Enrolment.__table__
-DUTY = Duty.__table__
-ORGANISATION = Organisation.__table__
-PERSON_COLUMNS = [
-    PERSON.c[name]
-    for name in "id given_name middle_name family_name eppn civic_no security_marking alias_given_name"
-    " alias_family_name emails external_identifiers".split()
-]
-ENROLMENT_COLUMNS = [
-    ENROLMENT.c[name]
-    for name in "person_id school_unit_id school_type school_year education_code programme_id"
-    " cancelled".split()
-]
-DUTY_COLUMNS = [DUTY.c.id, DUTY.c.person_id, DUTY.c.school_unit_id, DUTY.c.duty_role]
-UNIT_COLUMNS = [
-    ORGANISATION.c[name]
-    for name in "id display_name school_unit_code organisation_number school_types".split()
-]
-
-
-class Unit(NamedTuple):
-    """What the documents need of a school unit with a ready group."""
-
-    id: str
-    skolverket_id: str
-    display_name: str
-    school_unit_code: str | None
-    school_types: list[str] | None
 
 
 class Publisher:
@@ -214,12 +187,10 @@ class Publisher:
 
     def _chosen_duties(self, pairs: set[tuple[str, str]]) -> dict:
         """The duty (row) that stands for each (person, unit) that has one."""
-        found: dict[tuple[str, str], list] = defaultdict(list)
+        duties = []
         for part in chunks({person_id for person_id, _ in pairs}):
-            for duty in self._rows(select(*DUTY_COLUMNS).where(self._among(DUTY.c.person_id, part))):
-                if (duty.person_id, duty.school_unit_id) in pairs:
-                    found[(duty.person_id, duty.school_unit_id)].append(duty)
-        return {pair: render.chosen_duty(duties) for pair, duties in found.items()}
+            duties += self._rows(select(*DUTY_COLUMNS).where(self._among(DUTY.c.person_id, part)))
+        return _chosen(duties, pairs)
 
     def _ready_memberships(self, person_ids: list[str], role: str | None = None) -> list[tuple]:
         query = (
@@ -242,38 +213,49 @@ class Publisher:
             reachable.add(person_id)
             if role == MemberRole.PUPIL:
                 pupil_units[person_id].add(unit_id)
-        enrolments: dict[str, list[dict]] = defaultdict(list)
-        if pupil_units:
-            # Cancelled enrolments and school types Skolverket does not test are never published.
-            for enrolment in self._rows(
-                select(*ENROLMENT_COLUMNS)
-                .where(
-                    self._among(ENROLMENT.c.person_id, list(pupil_units)),
-                    ENROLMENT.c.cancelled.is_(False),
-                    ENROLMENT.c.school_type.in_(sorted(codes.DNP_SCHOOL_TYPES)),
-                )
-                .order_by(ENROLMENT.c.person_id, ENROLMENT.c.id)
-            ):
-                if enrolment.school_unit_id in pupil_units[enrolment.person_id]:
-                    unit_ref = self.units()[enrolment.school_unit_id].skolverket_id
-                    if document := render.enrolment_document(enrolment, unit_ref):
-                        enrolments[enrolment.person_id].append(document)
         desired: dict[str, dict | None] = dict.fromkeys(person_ids)
         if reachable:
-            for person in self._rows(
-                select(*PERSON_COLUMNS).where(self._among(PERSON.c.id, list(reachable)))
-            ):
-                desired[person.id] = render.person_document(person, enrolments[person.id], self.mode)
+            mode = self.mode
+            # Each person with their enrolments in one query (a whole year's persons in two queries were
+            # two round trips with the same id list). Cancelled enrolments and school types Skolverket does
+            # not test are never published, nor an enrolment at a unit where the person is no ready pupil.
+            enrolled = and_(
+                ENROLMENT.c.person_id == PERSON.c.id,
+                ENROLMENT.c.cancelled.is_(False),
+                ENROLMENT.c.school_type.in_(sorted(codes.DNP_SCHOOL_TYPES)),
+            )
+            rows = self._rows(
+                select(*PERSON_COLUMNS, *ENROLMENT_JOINED)
+                .select_from(PERSON.outerjoin(ENROLMENT, enrolled))
+                .where(self._among(PERSON.c.id, list(reachable)))
+                .order_by(PERSON.c.id, ENROLMENT.c.id)
+            )
+            enrolments: dict[str, list[dict]] = defaultdict(list)
+            persons = {}
+            for row in rows:
+                persons[row.id] = row
+                if row.enrolment_school_unit_id in pupil_units.get(row.id, ()):
+                    unit_ref = self.units()[row.enrolment_school_unit_id].skolverket_id
+                    enrolment = Enrolled(*row[len(PERSON_COLUMNS) :])
+                    if document := render.enrolment_document(enrolment, unit_ref):
+                        enrolments[row.id].append(document)
+            for person_id, person in persons.items():
+                desired[person_id] = render.person_document(person, enrolments[person_id], mode)
         self.writer.apply(Resource.PERSON, desired)
 
     def _duties(self, duty_ids: list[str]) -> None:
-        duties = self._rows(select(*DUTY_COLUMNS).where(self._among(DUTY.c.id, duty_ids)))
+        # These duties with every other duty of their persons, in one query: which duty stands for a
+        # person at a unit depends on all of the person's duties there.
+        persons_of = select(DUTY.c.person_id).where(self._among(DUTY.c.id, duty_ids))
+        all_duties = self._rows(select(*DUTY_COLUMNS).where(DUTY.c.person_id.in_(persons_of)))
+        wanted = set(duty_ids)
+        duties = [duty for duty in all_duties if duty.id in wanted]
         persons = sorted({duty.person_id for duty in duties})
         staffed = {
             (person_id, unit_id)
             for person_id, _, unit_id in self._ready_memberships(persons, MemberRole.STAFF)
         }
-        chosen = self._chosen_duties(staffed)
+        chosen = _chosen(all_duties, staffed)
         desired: dict[str, dict | None] = dict.fromkeys(duty_ids)
         for duty in duties:
             pair = (duty.person_id, duty.school_unit_id)
@@ -290,6 +272,15 @@ class Publisher:
             for org_id in organisation_ids
         }
         self.writer.apply(Resource.ORGANISATION, desired)
+
+
+def _chosen(duties: list, pairs: set[tuple[str, str]]) -> dict:
+    """Among these duty rows, the one that stands for each (person, unit) of ``pairs`` that has one."""
+    found: dict[tuple[str, str], list] = defaultdict(list)
+    for duty in duties:
+        if (duty.person_id, duty.school_unit_id) in pairs:
+            found[(duty.person_id, duty.school_unit_id)].append(duty)
+    return {pair: render.chosen_duty(candidates) for pair, candidates in found.items()}
 
 
 def _group_school_type(school_type: str, unit_types: list[str] | None) -> str:

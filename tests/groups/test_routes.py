@@ -319,3 +319,18 @@ def test_editor_bar_counts_and_large_groups_fold_by_class(admin, world, db):
     assert 'href="#pupils">Elever <span class="badge">6</span>' in body
     assert body.index('id="staff"') < body.index('id="pupils"')  # staff first: reached without scrolling
     assert 'class="class-group" id="klass-9a" data-remember open' in body  # small group: nothing folded
+
+
+def test_a_pupil_in_two_classes_is_listed_under_the_first_by_name(admin, app, client, world, db):
+    """Only classes (Klass) at the group's unit count: not a teaching group, not a class elsewhere."""
+    shared = world.shared["id"]
+    teaching = factories.group(world.unit["id"], [shared], displayName="0 Musik", groupType="Undervisning")
+    elsewhere = factories.group(world.other_unit["id"], [shared], displayName="0A")
+    assert send(client, "PUT", "groups", [teaching, elsewhere]).status_code == 201
+    _create(admin, world)
+    group = db.exec(select(TestGroup)).one()
+    body = admin.get(f"/provgrupper/{group.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    rows = body.split('id="klass-')
+    (in_9a,) = [part for part in rows if part.startswith("9a")]
+    assert f'id="member-{shared}"' in in_9a
+    assert all(f'id="member-{shared}"' not in part for part in rows if not part.startswith("9a"))

@@ -201,8 +201,11 @@ def push_chosen(*, session: Session) -> bool:
 
 def shown(*, session: Session) -> bool:
     """Whether the group pages show Skolverket's push answers: the method is push, or answers exist."""
-    if push_chosen(session=session):
-        return True
+    return push_chosen(session=session) or any_answers(session=session)
+
+
+def any_answers(*, session: Session) -> bool:
+    """Whether Skolverket has answered anything pushed (for a page that already knows the method)."""
     return session.exec(select(PushObject.entity_id).limit(1)).first() is not None
 
 

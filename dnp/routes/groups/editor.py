@@ -37,7 +37,7 @@ def _push_answers(group) -> dict:
     """Skolverket's answers about the group and each member, when the method is push (or answers exist)."""
     session = get_session()
     push_method = answers.push_chosen(session=session)
-    if not push_method and not answers.shown(session=session):
+    if not push_method and not answers.any_answers(session=session):  # answers.shown, the method read once
         return {"push_answers": None, "push_method": False}
     found = answers.group_answers(group.id, group.activity_id, group.school_unit_id, session=session)
     return {"push_answers": found, "push_method": push_method}

@@ -73,7 +73,7 @@ def unit(unit_id: str):
     today = date.today()
     push_groups = None
     push_method = answers.push_chosen(session=session)
-    if push_method or answers.shown(session=session):
+    if push_method or answers.any_answers(session=session):  # answers.shown, the method read once
         group_ids = [row.group.id for item in occasions for row in item.groups]
         push_groups = answers.unit_summaries(group_ids, session=session)
     return render(
