@@ -76,14 +76,20 @@ def _hide_rows(record: logging.LogRecord) -> bool:
     return True
 
 
+SQLITE_ANALYSIS_LIMIT = 1000  # rows per index that SQLite's ANALYZE reads (its manual suggests hundreds)
+
+
 def refresh_statistics(engine: Engine) -> None:
     """Let the query planner see the data as it is now (after a bulk import or a rebuild).
 
     Without fresh statistics PostgreSQL plans the SS 12000 pages and delta filters for the table it
     last looked at, e.g. an empty one, and sorts the whole table for a page of a thousand.
     Autovacuum would get there eventually; a bulk change should not have to wait for it.
+    SQLite samples as PostgreSQL does (its full ANALYZE read every index: a second per 100,000 persons).
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}")
         connection.exec_driver_sql("ANALYZE")
 
 

@@ -108,13 +108,16 @@ def insert_rows(table: Table, rows: Sequence[dict], *, session: Session) -> None
 
 
 def _processor(column, dialect):
-    """How a value of ``column`` goes to the driver; JSON as text for a COPY (the server parses it)."""
-    if dialect.name == "postgresql" and isinstance(column.type.dialect_impl(dialect), JSON):
-        # psycopg's JSON adapter costs ~8 µs a value; the text is what SQLAlchemy's serializer makes.
-        serialize = dialect._json_serializer or json.dumps
-        null = serialize(None)
-        return lambda value: null if value is None else serialize(value)
-    return column.type._cached_bind_processor(dialect)
+    """How a value of ``column`` goes to the driver, as SQLAlchemy's INSERT would send it."""
+    process = column.type._cached_bind_processor(dialect)
+    if not isinstance(column.type.dialect_impl(dialect), JSON):
+        return process
+    if dialect.name == "postgresql":
+        # For a COPY the JSON goes as text, which the server parses (psycopg's adapter costs ~8 µs a value).
+        process = dialect._json_serializer or json.dumps
+    # An audit row's empty before/after is JSON null: serialised once, not once a row.
+    null = process(None)
+    return lambda value: null if value is None else process(value)
 
 
 def _driver_values(connection: Connection, table: Table, rows: Sequence[dict]) -> tuple[list, Iterable[list]]:

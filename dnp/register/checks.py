@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import Table
 from sqlalchemy import func
 from sqlalchemy import select
@@ -36,19 +38,38 @@ Finding = tuple[tuple[int, str | None, str, str], bool]
 def _references(kind: str, item: dict) -> list[tuple[str, str, str]]:
     """(field path, target kind, id) for every reference an item makes."""
     found = []
-    if kind == "organisations" and item.get("parentOrganisation"):
-        found.append(("parentOrganisation.id", "organisations", item["parentOrganisation"]["id"]))
-    if kind == "persons":
-        for index, enrolment in enumerate(item.get("enrolments") or []):
-            found.append((f"enrolments.{index}.enroledAt.id", "organisations", enrolment["enroledAt"]["id"]))
-    if kind == "duties":
-        found.append(("person.id", "persons", item["person"]["id"]))
-        found.append(("dutyAt.id", "organisations", item["dutyAt"]["id"]))
-    if kind == "groups":
-        found.append(("organisation.id", "organisations", item["organisation"]["id"]))
-        for index, membership in enumerate(item.get("groupMemberships") or []):
-            found.append((f"groupMemberships.{index}.person.id", "persons", membership["person"]["id"]))
+    positions: Counter = Counter()  # each list's next position
+    for path, target, target_id in _targets(kind, item):
+        if "{}" in path:
+            position = positions[path]
+            positions[path] += 1
+            path = path.format(position)
+        found.append((path, target, target_id))
     return found
+
+
+def _targets(kind: str, item: dict) -> list[tuple[str, str, str]]:
+    """(field path, with ``{}`` for a list position, target kind, id) for every reference an item makes."""
+    if kind == "persons":
+        return [
+            ("enrolments.{}.enroledAt.id", "organisations", enrolment["enroledAt"]["id"])
+            for enrolment in item.get("enrolments") or []
+        ]
+    if kind == "groups":
+        found = [("organisation.id", "organisations", item["organisation"]["id"])]
+        found += [
+            ("groupMemberships.{}.person.id", "persons", membership["person"]["id"])
+            for membership in item.get("groupMemberships") or []
+        ]
+        return found
+    if kind == "duties":
+        return [
+            ("person.id", "persons", item["person"]["id"]),
+            ("dutyAt.id", "organisations", item["dutyAt"]["id"]),
+        ]
+    if item.get("parentOrganisation"):
+        return [("parentOrganisation.id", "organisations", item["parentOrganisation"]["id"])]
+    return []
 
 
 class ReferenceChecker:
@@ -121,16 +142,17 @@ class ReferenceChecker:
 
     def _check_references(self, kind: str, items: list[tuple[int, dict]]) -> list[Finding]:
         wanted: dict[str, set[str]] = {}
-        references = []
-        for index, item in items:
-            for path, target, target_id in _references(kind, item):
-                references.append((index, item["id"], path, target, target_id))
+        for _, item in items:
+            for _, target, target_id in _targets(kind, item):
                 if target_id not in self.seen[target]:
                     wanted.setdefault(target, set()).add(target_id)
-        known = {target: set(self._existing(target, ids)) for target, ids in wanted.items()}
+        missing = {target: ids - set(self._existing(target, ids)) for target, ids in wanted.items()}
+        if not any(missing.values()):
+            return []  # the usual case: no field paths to spell out (a large import has 300,000 references)
         findings: list[Finding] = []
-        for index, item_id, path, target, target_id in references:
-            if target_id not in self.seen[target] and target_id not in known.get(target, ()):
-                message = f"{KIND_SWEDISH[target]} {target_id} finns inte i registret"
-                findings.append(((index, item_id, path, message), False))
+        for index, item in items:
+            for path, target, target_id in _references(kind, item):
+                if target_id in missing.get(target, ()):
+                    message = f"{KIND_SWEDISH[target]} {target_id} finns inte i registret"
+                    findings.append(((index, item["id"], path, message), False))
         return findings
