@@ -17,6 +17,7 @@ from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import CompileError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType
 from sqlmodel import Session
@@ -74,6 +75,9 @@ def insert_rows(table: Table, rows: Sequence[dict], *, session: Session) -> None
     """
     if not rows:
         return
+    if unknown := set(rows[0]) - set(table.c.keys()):
+        # SQLAlchemy's INSERT for many rows would drop them silently: a misspelt key must not vanish.
+        raise CompileError(f"{table.name} has no column(s) {sorted(unknown)}")
     connection = session.connection()
     if len(rows) < DIRECT_FROM:
         connection.execute(insert(table), list(rows))

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dnp.common import codes
+from dnp.common.sql import among
 from dnp.groups.models import ACTIVITY_NAMESPACE
 from dnp.groups.models import GroupStatus
 from dnp.groups.models import MemberRole
@@ -78,7 +79,7 @@ class Publisher:
         return self.session.connection().execute(query).all()
 
     def _among(self, column, values):
-        return store.among(column, values, session=self.session)
+        return among(column, values, session=self.session)
 
     def units(self) -> dict[str, Unit]:
         """Register school units with at least one ready group (rows), by register id."""

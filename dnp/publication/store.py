@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlmodel import Session
 
-from dnp.common.sql import among  # noqa: F401 - the publisher's id lists use it as store.among
+from dnp.common.sql import among
 from dnp.common.sql import insert_rows
 from dnp.publication import render
 from dnp.publication.models import Change

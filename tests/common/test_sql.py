@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy.exc import CompileError
 from sqlalchemy.exc import IntegrityError
 
 from dnp.audit.models import AuditEvent
@@ -135,3 +136,11 @@ def test_a_bulk_write_has_a_larger_sqlite_cache_and_gives_it_back(db):
     with bulk_cache(session=db):
         assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -BULK_CACHE_KIB
     assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+@pytest.mark.parametrize("count", [3, MANY])
+def test_a_key_that_is_no_column_is_refused(db, count):
+    rows = [{**row, "colour": "blå"} for row in _audit_rows(count, "unknown")]
+    with pytest.raises(CompileError, match="colour"):
+        insert_rows(AUDIT, rows, session=db)
+    db.rollback()

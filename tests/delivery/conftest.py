@@ -21,8 +21,9 @@ from tests.delivery.harness import Sweeper
 from tests.delivery.harness import WorkerProcess
 from tests.delivery.harness import passes_through_our_code
 from tests.fakes.auth_server import API_LOCATION
-from tests.groups_fixtures import MA9
 from tests.helpers import wait_for
+from tests.ss12000.helpers import change_group
+from tests.ss12000.helpers import make_group
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
 SUBSCRIPTION_ID = "5b1d1c55-0000-4000-8000-000000000001"
@@ -128,18 +129,10 @@ def delivery_env(request, app, world, auth_server, tmp_path):
     cert = auth_server.make_client_cert(tmp_path, registered=True)
     settings = configure(app, auth_server, receiver, redis, cert, scale)
     engine = app.extensions["dnp.engine"]
-    with Session(engine, expire_on_commit=False) as session:
-        group = changes.create_group(
-            ADMIN.eppn,
-            ADMIN,
-            world.unit["id"],
-            MA9,
-            "VT 2027",
-            "MA åk 9",
-            [world.class_a["id"]],
-            session=session,
-        )
-        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
+    group_id = make_group(
+        app, world.unit["id"], [world.class_a["id"]], staff=[world.teacher["id"]], ready=False, name="MA åk 9"
+    )
+    with Session(engine) as session:
         session.add(
             Subscription(
                 id=SUBSCRIPTION_ID,
@@ -150,15 +143,11 @@ def delivery_env(request, app, world, auth_server, tmp_path):
             )
         )
         session.commit()
-        group_id = group.id
     with app.app_context():
         from dnp.jobs.sweeper import sweep_once
 
         sweep_once()  # the subscription's cursor starts here
-    with Session(engine) as session:
-        group = session.get(type(group), group_id)
-        changes.mark_ready(ADMIN.eppn, group, session=session)
-        session.commit()
+    change_group(app, group_id, "mark_ready")
     worker_env = {f"DNP_{key}": str(value) for key, value in settings.items()}
     worker_env.update(
         DNP_ENV="testing",

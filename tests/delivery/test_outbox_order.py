@@ -22,12 +22,11 @@ from dnp.delivery import outbox
 from dnp.delivery import subscriptions
 from dnp.delivery.models import Delivery
 from dnp.delivery.models import WebhookCursor
-from dnp.groups import changes
 from dnp.publication.models import Outbox
 from dnp.register.ingest import ingest_items
 from dnp.types import utcnow
 from tests.fakes.auth_server import API_LOCATION
-from tests.groups_fixtures import MA9
+from tests.ss12000.helpers import make_group
 
 # SQLite serialises writers (two write transactions cannot be open at once): PostgreSQL pass only.
 pytestmark = pytest.mark.postgres_only
@@ -40,21 +39,7 @@ NOW_TIMING = deliveries.Timing(coalesce_seconds=0)
 @pytest.fixture
 def pupils(app, world) -> list[dict]:
     """Pupils of a ready group: published, so a register change of one writes an outbox row."""
-    with Session(app.extensions["dnp.engine"]) as session:
-        group = changes.create_group(
-            ADMIN.eppn,
-            ADMIN,
-            world.unit["id"],
-            MA9,
-            "VT 2027",
-            "MA åk 9",
-            [world.class_a["id"]],
-            session=session,
-        )
-        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
-        session.commit()
-        changes.mark_ready(ADMIN.eppn, group, session=session)
-        session.commit()
+    make_group(app, world.unit["id"], [world.class_a["id"]], staff=[world.teacher["id"]], name="MA åk 9")
     return world.pupils_a
 
 

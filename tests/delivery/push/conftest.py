@@ -22,7 +22,7 @@ from dnp.groups import changes
 from dnp.jobs import PUSH_QUEUE
 from dnp.jobs import context as job_context
 from tests.fakes.provisioning import FakeProvisioningApi
-from tests.groups_fixtures import MA9
+from tests.ss12000.helpers import make_group
 
 ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
 
@@ -139,20 +139,7 @@ def push_env(app, world, auth_server, provisioning_api, redis_url, tmp_path):
     redis = Redis.from_url(redis_url)
     redis.flushdb()
     job_context.set_worker_app(app)
-    with Session(app.extensions["dnp.engine"], expire_on_commit=False) as session:
-        group = changes.create_group(
-            ADMIN.eppn,
-            ADMIN,
-            world.unit["id"],
-            MA9,
-            "VT 2027",
-            "MA åk 9",
-            [world.class_a["id"]],
-            session=session,
-        )
-        changes.add_staff(ADMIN.eppn, group, world.teacher["id"], session=session)
-        changes.mark_ready(ADMIN.eppn, group, session=session)
-        session.commit()
-        group_id = group.id
+    class_a, teacher = world.class_a["id"], world.teacher["id"]
+    group_id = make_group(app, world.unit["id"], [class_a], staff=[teacher], name="MA åk 9")
     yield PushEnv(app, world, auth_server, provisioning_api, redis, group_id)
     job_context.set_worker_app(None)
