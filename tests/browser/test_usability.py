@@ -40,6 +40,12 @@ def _held(page, pattern: str) -> list:
 def _shows_loading_until_answered(page, routes: list) -> None:
     body = page.locator("body")
     expect(body).to_have_class(LOADING)
+    # The class is set in the page before the held request reaches Playwright's route handler in this
+    # process: let the handler run before counting (waiting dispatches Playwright's events).
+    for _ in range(100):
+        if routes:
+            break
+        page.wait_for_timeout(50)
     assert len(routes) == 1
     expect(page.locator("#htmx-progress")).not_to_have_css("width", "0px")  # the bar grows (a transition)
     routes.pop().continue_()
