@@ -14,7 +14,6 @@ from sqlalchemy import text
 from sqlmodel import Session
 from sqlmodel import select
 
-from dnp.auth.roles import Access
 from dnp.delivery import attempts
 from dnp.delivery import deliveries
 from dnp.delivery import ops
@@ -31,7 +30,6 @@ from tests.ss12000.helpers import make_group
 # SQLite serialises writers (two write transactions cannot be open at once): PostgreSQL pass only.
 pytestmark = pytest.mark.postgres_only
 
-ADMIN = Access(eppn="admin@kommun.se", central_admin=True)
 TARGET = "https://hook.example/webhooks/skolverket"
 NOW_TIMING = deliveries.Timing(coalesce_seconds=0)
 
